@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Types shared by the sampler program (profile.bpf.c) and the receiver in user space.
+ * Every struct here is read by user space straight out of BPF maps, so field order and
+ * sizes are part of the contract: keep them 8-byte aligned with no implicit padding. */
+#ifndef OPD_BPF_PROFILE_H
+#define OPD_BPF_PROFILE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Deepest stack (user or kernel) one sample records. 127 frames + a length word make a
+ * 1 KiB map value. */
+#define OPD_MAX_FRAMES 127
+
+#define OPD_COMM_LEN 16
+
+/* Stack hash meaning "no stack" (kernel thread without user stack, kernel frames off,
+ * or the fetch failed). A real stack never hashes to 0. */
+#define OPD_STACK_NONE 0
+
+/* Key of the in-kernel aggregation: one count per distinct (thread, cgroup, stacks). */
+struct opd_sample_key {
+	__u32 tgid;
+	__u32 tid;
+	__u64 cgroup_id;
+	__u64 ustack; /* hash of the user frames, the key of the stacks map; 0 = none */
+	__u64 kstack; /* hash of the kernel frames; 0 = none */
+	char comm[OPD_COMM_LEN]; /* thread name when sampled: survives the thread's exit */
+};
+
+/* One stack in the stacks map. ip[0] is the innermost frame. For user stacks ip[0] is the
+ * interrupted pc and every later entry a return address. */
+struct opd_stack {
+	__u32 len;
+	__u32 kernel; /* 1 for kernel stacks */
+	__u64 ip[OPD_MAX_FRAMES];
+};
+
+/* Kernel counters (per-CPU array, summed by user space). Everything a sample can end in
+ * that is not "recorded" has its own slot. */
+enum opd_counter {
+	OPD_CNT_SAMPLES = 0,      /* program invocations */
+	OPD_CNT_RECORDED,         /* added to the counts map */
+	OPD_CNT_IDLE,             /* the idle task (pid 0): not recorded */
+	OPD_CNT_FILTERED,         /* out of scope: not recorded */
+	OPD_CNT_MAP_FULL,         /* counts map full: sample lost */
+	OPD_CNT_USTACK_FAIL,      /* user stack unreadable: recorded without it */
+	OPD_CNT_KSTACK_FAIL,      /* kernel stack fetch failed: recorded without it */
+	OPD_CNT_STACK_MAP_FULL,   /* stacks map full: recorded without that stack */
+	OPD_CNT_USTACK_TRUNCATED, /* user walk stopped at max_frames */
+	OPD_CNT__MAX,
+};
+
+/* Values of the scope filter maps. */
+enum opd_filter_mode {
+	OPD_FILTER_INCLUDE = 1,
+	OPD_FILTER_EXCLUDE = 2,
+};
+
+/* Run-time switches in the program's .bss, written by user space through the skeleton's
+ * mmap of it. */
+struct opd_bpf_state {
+	__u32 gen;              /* which map generation the program writes: 0 or 1 */
+	__u32 include_active;   /* at least one include entry exists: others are filtered */
+};
+
+#endif

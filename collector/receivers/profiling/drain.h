@@ -1,0 +1,50 @@
+/* One drained map generation: what the kernel aggregated during one reporter interval,
+ * copied into user memory. Pure data, so the batch builder can be tested without BPF. */
+#ifndef OPD_PROFILING_DRAIN_H
+#define OPD_PROFILING_DRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/profile.h"
+
+struct opd_drain_record {
+    struct opd_sample_key key;
+    uint64_t count;
+};
+
+struct opd_drain_stack {
+    uint64_t id; /* the hash the kernel keyed it by */
+    struct opd_stack st;
+};
+
+struct opd_drain {
+    struct opd_drain_record *recs;
+    size_t n_recs, cap_recs;
+    struct opd_drain_stack *stacks; /* sorted by id after opd_drain_finish() */
+    size_t n_stacks, cap_stacks;
+    uint64_t start_unix_ns; /* collection window */
+    uint64_t end_unix_ns;
+};
+
+void opd_drain_init(struct opd_drain *d);
+void opd_drain_fini(struct opd_drain *d);
+/* Empties d, keeping its memory for the next drain. */
+void opd_drain_reset(struct opd_drain *d);
+
+/* Appends a copy; returns 0 or -ENOMEM. */
+int opd_drain_add_record(struct opd_drain *d, const struct opd_sample_key *key, uint64_t count);
+int opd_drain_add_stack(struct opd_drain *d, uint64_t id, const struct opd_stack *st);
+
+/* Sorts the stacks for lookup; call once after the last add. */
+void opd_drain_finish(struct opd_drain *d);
+
+/* Returns the stack with this id (borrowed from d), or NULL when id is OPD_STACK_NONE or
+ * absent (e.g. the stacks map was full when it was taken). Lengths above
+ * OPD_MAX_FRAMES never come out of here. */
+const struct opd_stack *opd_drain_stack(const struct opd_drain *d, uint64_t id);
+
+/* Total of every record's count. */
+uint64_t opd_drain_sample_count(const struct opd_drain *d);
+
+#endif

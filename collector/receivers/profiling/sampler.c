@@ -1,0 +1,364 @@
+/* Loader, perf_event attachment and drain of the BPF sampler (see sampler.h). */
+#include "collector/receivers/profiling/sampler.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collector/log.h"
+#include "collector/mem.h"
+#include "collector/receivers/profiling/cpus.h"
+#include "profile.skel.h"
+
+#define DRAIN_CHUNK 1024
+
+struct opd_sampler {
+    struct profile_bpf *skel;
+    struct opd_sampler_opts opts;
+    char *who;
+    int ncpus_possible;
+    struct bpf_link **links; /* per possible CPU; the link owns its perf fd */
+    int nattached;
+    bool cycles;
+    bool cycles_tried;
+    /* Scratch for batched map reads. */
+    struct opd_sample_key *keys;
+    uint64_t *vals;
+    uint64_t *stack_ids;
+    struct opd_stack *stacks;
+    uint64_t *percpu;
+};
+
+static const char *libbpf_who = "receiver/profiling/libbpf";
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    if (level == LIBBPF_DEBUG && opd_log_get_level() > OPD_LOG_DEBUG)
+        return 0;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    opd_log(level == LIBBPF_WARN ? OPD_LOG_WARN : OPD_LOG_DEBUG, libbpf_who, "%s", line);
+    return 0;
+}
+
+struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
+{
+    struct opd_sampler *s = NULL;
+    int err = -ENOMEM;
+
+    libbpf_set_print(libbpf_print);
+    s = opd_calloc(1, sizeof(*s));
+    if (!s)
+        goto out;
+    s->opts = *opts;
+    s->who = opd_strdup(opts->who ? opts->who : "receiver/profiling");
+    if (!s->who)
+        goto out;
+    if (s->opts.max_frames == 0 || s->opts.max_frames > OPD_MAX_FRAMES)
+        s->opts.max_frames = OPD_MAX_FRAMES;
+    s->ncpus_possible = libbpf_num_possible_cpus();
+    if (s->ncpus_possible <= 0) {
+        err = s->ncpus_possible ? s->ncpus_possible : -ENODEV;
+        goto out;
+    }
+    s->links = opd_calloc((size_t)s->ncpus_possible, sizeof(*s->links));
+    s->keys = opd_calloc(DRAIN_CHUNK, sizeof(*s->keys));
+    s->vals = opd_calloc(DRAIN_CHUNK, sizeof(*s->vals));
+    s->stack_ids = opd_calloc(DRAIN_CHUNK, sizeof(*s->stack_ids));
+    s->stacks = opd_calloc(DRAIN_CHUNK, sizeof(*s->stacks));
+    s->percpu = opd_calloc((size_t)s->ncpus_possible, sizeof(*s->percpu));
+    if (!s->links || !s->keys || !s->vals || !s->stack_ids || !s->stacks || !s->percpu)
+        goto out;
+
+    s->skel = profile_bpf__open();
+    if (!s->skel) {
+        err = -errno;
+        OPD_ERR(s->who, "cannot open the BPF object: %s", strerror(-err));
+        goto out;
+    }
+    s->skel->rodata->opd_kernel_frames = s->opts.kernel_frames;
+    s->skel->rodata->opd_max_frames = s->opts.max_frames;
+    if (s->opts.count_entries) {
+        bpf_map__set_max_entries(s->skel->maps.opd_counts0, s->opts.count_entries);
+        bpf_map__set_max_entries(s->skel->maps.opd_counts1, s->opts.count_entries);
+    }
+    if (s->opts.stack_entries) {
+        bpf_map__set_max_entries(s->skel->maps.opd_stacks0, s->opts.stack_entries);
+        bpf_map__set_max_entries(s->skel->maps.opd_stacks1, s->opts.stack_entries);
+    }
+    err = profile_bpf__load(s->skel);
+    if (err) {
+        OPD_ERR(s->who, "cannot load the BPF sampler: %s (the kernel rejected the program; "
+                        "see the libbpf lines above)", strerror(-err));
+        goto out;
+    }
+    err = 0;
+out:
+    if (err) {
+        opd_sampler_destroy(s);
+        errno = -err;
+        return NULL;
+    }
+    return s;
+}
+
+void opd_sampler_destroy(struct opd_sampler *s)
+{
+    if (!s)
+        return;
+    if (s->links) {
+        for (int i = 0; i < s->ncpus_possible; i++)
+            bpf_link__destroy(s->links[i]);
+    }
+    profile_bpf__destroy(s->skel);
+    opd_free(s->links);
+    opd_free(s->keys);
+    opd_free(s->vals);
+    opd_free(s->stack_ids);
+    opd_free(s->stacks);
+    opd_free(s->percpu);
+    opd_free(s->who);
+    opd_free(s);
+}
+
+static int open_event(const struct opd_sampler *s, int cpu, bool cycles)
+{
+    struct perf_event_attr attr;
+    int fd;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.size = sizeof(attr);
+    if (cycles) {
+        attr.type = PERF_TYPE_HARDWARE;
+        attr.config = PERF_COUNT_HW_CPU_CYCLES;
+    } else {
+        attr.type = PERF_TYPE_SOFTWARE;
+        attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    }
+    attr.freq = 1;
+    attr.sample_freq = s->opts.samples_per_second;
+    fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int opd_sampler_attach(struct opd_sampler *s)
+{
+    uint8_t *online = NULL;
+    int n, err = 0, first_err = 0;
+
+    n = opd_cpus_online(&online, s->ncpus_possible);
+    if (n < 0)
+        return n;
+    for (int cpu = 0; cpu < s->ncpus_possible; cpu++) {
+        struct bpf_link *link;
+        int fd;
+
+        if (!online[cpu] || s->links[cpu])
+            continue;
+        if (s->opts.cycles && !s->cycles_tried) {
+            s->cycles_tried = true;
+            fd = open_event(s, cpu, true);
+            if (fd >= 0) {
+                s->cycles = true;
+            } else {
+                OPD_WARN(s->who, "hardware cycles event unavailable (%s); using cpu-clock",
+                         strerror(-fd));
+                fd = open_event(s, cpu, false);
+            }
+        } else {
+            fd = open_event(s, cpu, s->cycles);
+        }
+        if (fd == -ENODEV)
+            continue; /* went offline since the scan */
+        if (fd < 0) {
+            if (!first_err)
+                first_err = fd;
+            OPD_WARN(s->who, "perf_event_open on CPU %d failed: %s", cpu, strerror(-fd));
+            continue;
+        }
+        link = bpf_program__attach_perf_event(s->skel->progs.opd_sample, fd);
+        if (!link) {
+            err = -errno;
+            close(fd); /* only on failure: a live link owns and closes the fd */
+            if (!first_err)
+                first_err = err;
+            OPD_WARN(s->who, "attaching the sampler on CPU %d failed: %s", cpu, strerror(-err));
+            continue;
+        }
+        s->links[cpu] = link;
+        s->nattached++;
+    }
+    opd_free(online);
+    if (s->nattached == 0)
+        return first_err ? first_err : -ENODEV;
+    return s->nattached;
+}
+
+bool opd_sampler_uses_cycles(const struct opd_sampler *s)
+{
+    return s->cycles;
+}
+
+int opd_sampler_ncpus(const struct opd_sampler *s)
+{
+    return s->nattached;
+}
+
+/* Waits until no BPF program still runs with the old generation: the kernel does a
+ * synchronize_rcu() for every update of a map-in-map slot. */
+static int wait_programs(struct opd_sampler *s)
+{
+    uint32_t zero = 0;
+    int inner = bpf_map__fd(s->skel->maps.opd_barrier_inner);
+    int err = bpf_map_update_elem(bpf_map__fd(s->skel->maps.opd_barrier), &zero, &inner, BPF_ANY);
+
+    return err ? -errno : 0;
+}
+
+/* Reads and deletes every entry of a hash map; batched when the kernel can, one key at
+ * a time otherwise. cb gets n entries. */
+typedef int (*drain_cb)(struct opd_sampler *s, struct opd_drain *out, size_t n);
+
+static int drain_map(struct opd_sampler *s, int fd, void *keys, void *vals, size_t ksz, size_t vsz,
+                     drain_cb cb, struct opd_drain *out)
+{
+    uint64_t in_batch = 0, out_batch = 0;
+    bool first = true;
+    int err;
+
+    for (;;) {
+        __u32 count = DRAIN_CHUNK;
+
+        err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
+                                              &count, NULL);
+        if (err < 0)
+            err = -errno;
+        if (err && err != -ENOENT)
+            break;
+        if (count) {
+            int e = cb(s, out, count);
+
+            if (e)
+                return e;
+        }
+        if (err == -ENOENT)
+            return 0;
+        in_batch = out_batch;
+        first = false;
+    }
+    if (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP)
+        return err;
+    /* No batch operations: walk key by key. The generation is quiescent, so deleting
+     * the key just read keeps the walk simple. */
+    for (;;) {
+        if (bpf_map_get_next_key(fd, NULL, keys))
+            return errno == ENOENT ? 0 : -errno;
+        if (bpf_map_lookup_elem(fd, keys, vals) == 0) {
+            err = cb(s, out, 1);
+            if (err)
+                return err;
+        }
+        if (bpf_map_delete_elem(fd, keys) && errno != ENOENT)
+            return -errno;
+    }
+}
+
+static int take_counts(struct opd_sampler *s, struct opd_drain *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int err = opd_drain_add_record(out, &s->keys[i], s->vals[i]);
+
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+static int take_stacks(struct opd_sampler *s, struct opd_drain *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int err = opd_drain_add_stack(out, s->stack_ids[i], &s->stacks[i]);
+
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+int opd_sampler_drain(struct opd_sampler *s, struct opd_drain *out)
+{
+    uint32_t old = __atomic_load_n(&s->skel->bss->opd_state.gen, __ATOMIC_RELAXED) & 1;
+    struct bpf_map *counts = old ? s->skel->maps.opd_counts1 : s->skel->maps.opd_counts0;
+    struct bpf_map *stacks = old ? s->skel->maps.opd_stacks1 : s->skel->maps.opd_stacks0;
+    int err, err2;
+
+    __atomic_store_n(&s->skel->bss->opd_state.gen, old ^ 1, __ATOMIC_SEQ_CST);
+    err = wait_programs(s);
+    if (err) {
+        OPD_WARN(s->who, "drain barrier failed (%s); a few samples may be torn", strerror(-err));
+        usleep(1000);
+    }
+    err = drain_map(s, bpf_map__fd(counts), s->keys, s->vals, sizeof(*s->keys), sizeof(*s->vals),
+                    take_counts, out);
+    /* Always empty the stacks too, even after an error, so the next round starts clean. */
+    err2 = drain_map(s, bpf_map__fd(stacks), s->stack_ids, s->stacks, sizeof(*s->stack_ids),
+                     sizeof(*s->stacks), take_stacks, out);
+    opd_drain_finish(out);
+    return err ? err : err2;
+}
+
+int opd_sampler_counters(struct opd_sampler *s, uint64_t total[OPD_CNT__MAX])
+{
+    int fd = bpf_map__fd(s->skel->maps.opd_counters);
+
+    for (uint32_t i = 0; i < OPD_CNT__MAX; i++) {
+        total[i] = 0;
+        if (bpf_map_lookup_elem(fd, &i, s->percpu))
+            return -errno;
+        for (int c = 0; c < s->ncpus_possible; c++)
+            total[i] += s->percpu[c];
+    }
+    return 0;
+}
+
+static int filter_set(int fd, const void *key, int mode)
+{
+    uint32_t v = (uint32_t)mode;
+
+    if (mode == 0) {
+        if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+            return -errno;
+        return 0;
+    }
+    if (mode != OPD_FILTER_INCLUDE && mode != OPD_FILTER_EXCLUDE)
+        return -EINVAL;
+    return bpf_map_update_elem(fd, key, &v, BPF_ANY) ? -errno : 0;
+}
+
+int opd_sampler_filter_pid(struct opd_sampler *s, uint32_t pid, int mode)
+{
+    return filter_set(bpf_map__fd(s->skel->maps.opd_filter_pids), &pid, mode);
+}
+
+int opd_sampler_filter_cgroup(struct opd_sampler *s, uint64_t cgroup_id, int mode)
+{
+    return filter_set(bpf_map__fd(s->skel->maps.opd_filter_cgroups), &cgroup_id, mode);
+}
+
+void opd_sampler_include_active(struct opd_sampler *s, bool on)
+{
+    __atomic_store_n(&s->skel->bss->opd_state.include_active, on ? 1u : 0u, __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,56 @@
+/* The kernel side as seen from user space: loads the BPF sampler, attaches it to one
+ * perf_event per online CPU, swaps and drains the map generations, reads the kernel
+ * counters and edits the scope filter. Not thread-safe: one thread drives it. */
+#ifndef OPD_PROFILING_SAMPLER_H
+#define OPD_PROFILING_SAMPLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bpf/profile.h"
+#include "collector/receivers/profiling/drain.h"
+
+struct opd_sampler;
+
+struct opd_sampler_opts {
+    const char *who;          /* log name, e.g. "receiver/profiling"; borrowed */
+    uint32_t samples_per_second;
+    bool cycles;              /* hardware cycles instead of cpu-clock when available */
+    bool kernel_frames;
+    uint32_t max_frames;      /* 1..OPD_MAX_FRAMES */
+    uint32_t count_entries;   /* counts map size per generation */
+    uint32_t stack_entries;   /* stacks map size per generation */
+};
+
+/* Opens and loads the BPF object (nothing attached yet). NULL with errno on failure,
+ * after logging the libbpf reason. */
+struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts);
+/* Detaches and frees everything. NULL is a no-op. */
+void opd_sampler_destroy(struct opd_sampler *s);
+
+/* Attaches to every online CPU not attached yet (re-reads the online list, so calling it
+ * again picks up hot-added CPUs). Returns the number of CPUs attached in total, or
+ * -errno when none could be (e.g. -EACCES, -ENOENT). */
+int opd_sampler_attach(struct opd_sampler *s);
+/* Whether the hardware cycles event is in use (false: cpu-clock). */
+bool opd_sampler_uses_cycles(const struct opd_sampler *s);
+/* Number of CPUs currently attached. */
+int opd_sampler_ncpus(const struct opd_sampler *s);
+
+/* Switches generations, waits until no program writes the old one, then moves its
+ * counts and stacks into out (appended; out is not reset) and empties it. Returns 0 or
+ * -errno (then part of the generation may be lost). */
+int opd_sampler_drain(struct opd_sampler *s, struct opd_drain *out);
+
+/* Fills total[OPD_CNT__MAX] with the kernel counters summed over CPUs since load.
+ * Returns 0 or -errno. */
+int opd_sampler_counters(struct opd_sampler *s, uint64_t total[OPD_CNT__MAX]);
+
+/* Scope filter. mode is OPD_FILTER_INCLUDE, OPD_FILTER_EXCLUDE or 0 to remove the entry.
+ * Returns 0 or -errno (-E2BIG when the filter map is full). */
+int opd_sampler_filter_pid(struct opd_sampler *s, uint32_t pid, int mode);
+int opd_sampler_filter_cgroup(struct opd_sampler *s, uint64_t cgroup_id, int mode);
+/* When on, only threads matching an include entry are sampled. */
+void opd_sampler_include_active(struct opd_sampler *s, bool on);
+
+#endif
