@@ -133,8 +133,8 @@ size_t opd_proctab_count(const struct opd_proctab *t);
  * when an argument is NULL. */
 int opd_cgroup_parse(const char *path, char container_id[65], char pod_uid[37]);
 
-/* Picks the cgroup path out of the contents of /proc/PID/cgroup: the v2 line ("0::/...")
- * when present, else the v1 line that carries a container id, else the first v1 line.
+/* Picks the cgroup path out of the contents of /proc/PID/cgroup: a line that carries a
+ * container id (the v2 "0::" line first), else the v2 line, else the first v1 line.
  * Copies it into out (NUL-terminated, truncated to len). Returns 0 or -ENOENT. */
 int opd_cgroup_pick(const char *contents, size_t n, char *out, size_t len);
 
