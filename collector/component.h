@@ -92,11 +92,13 @@ struct opd_host {
 /* Hands batch to c (ownership moves; see consume above). */
 int opd_component_consume(struct opd_component *c, struct opd_batch *batch);
 
-/* Fills the base fields of a freshly created instance; returns 0 or -ENOMEM. */
+/* Fills the base fields (factory, id, logname) of a freshly created instance; the engine
+ * calls it after create(). Returns 0 or -ENOMEM. */
 int opd_component_init_base(struct opd_component *c, const struct opd_factory *f,
                             const char *id);
-/* Frees the base fields (not the instance). */
-void opd_component_fini_base(struct opd_component *c);
+/* Calls c's destroy op, then frees the base fields the engine filled. Components never
+ * free their base fields themselves. NULL is a no-op. */
+void opd_component_destroy(struct opd_component *c);
 
 const char *opd_kind_name(enum opd_kind kind);
 
