@@ -92,7 +92,7 @@ static struct opd_config *load(const struct cfg_args *a)
     struct opd_config *cfg;
 
     opd_cfg_errors_init(&errs);
-    cfg = opd_config_load(a->paths, a->n, opd_registry_find, &errs);
+    cfg = opd_config_load_ex(a->paths, a->n, opd_registry_find, opd_registry_all, &errs);
     if (!cfg || opd_cfg_errors_count(&errs) > 0) {
         opd_cfg_errors_print(&errs, stderr);
         fprintf(stderr, "otelprofd: invalid configuration: %zu error(s)\n",
