@@ -12,7 +12,9 @@
 #ifndef OPD_BPF_UNWIND_TABLE_H
 #define OPD_BPF_UNWIND_TABLE_H
 
+#ifndef __VMLINUX_H__ /* BPF programs get the same types from vmlinux.h */
 #include <linux/types.h>
+#endif
 
 /* How the CFA (the caller's stack pointer before its call) is computed. 0 must mean "not
  * covered" so that zeroed memory and END markers stop a search cleanly. */
