@@ -75,4 +75,19 @@ int opd_parse_bytes(const char *s, int64_t *bytes);
 int opd_parse_bool(const char *s, bool *b);
 int opd_parse_int(const char *s, int64_t *v);
 
+struct opd_node;
+struct opd_cfg_errors;
+
+/* Binds node (a map, or NULL / a null node for "all defaults") into cfg, which already
+ * holds its defaults (opd_config_defaults). Every problem (unknown key, wrong type, bad
+ * value, out of range) is added to errs under keypath ("exporters::file") and binding goes
+ * on; a field keeps its previous value when its input is bad. A null value for a key
+ * leaves that field at its default. Returns 0 when no error was found, -EINVAL when some
+ * were, -ENOMEM. Either way cfg stays releasable with opd_config_release().
+ * Defaults (entry.def) of STRLIST, STRMAP and SECTIONS are YAML text ("[a, b]",
+ * "{k: v}"); other defaults are the scalar text. On failure of opd_config_defaults the
+ * caller still releases cfg. */
+int opd_config_bind(const struct opd_config_map *map, const struct opd_node *node, void *cfg,
+                    const char *keypath, struct opd_cfg_errors *errs);
+
 #endif
