@@ -1,0 +1,213 @@
+/* Batch lifetime and the resource → scope → profile → sample lists. */
+#include "otlp/intern.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "collector/mem.h"
+
+struct opd_batch *opd_batch_create(void)
+{
+    struct opd_batch *b = opd_calloc(1, sizeof(*b));
+
+    if (!b) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    opd_arena_init(&b->arena);
+    if (opd_dict_init(&b->dict, &b->arena)) {
+        opd_dict_fini(&b->dict);
+        opd_arena_fini(&b->arena);
+        opd_free(b);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return b;
+}
+
+struct opd_batch *opd_batch_ref(struct opd_batch *b)
+{
+    if (b)
+        atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+static void sample_fini(struct opd_sample *s)
+{
+    opd_free(s->attr_indices);
+    opd_free(s->values);
+    opd_free(s->timestamps);
+}
+
+static void profile_fini(struct opd_profile *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n_samples; i++)
+        sample_fini(&p->samples[i]);
+    opd_free(p->samples);
+    opd_free(p->attr_indices);
+}
+
+static void scope_fini(struct opd_scope *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n_profiles; i++)
+        profile_fini(&s->profiles[i]);
+    opd_free(s->profiles);
+    opd_free(s->attrs.v);
+}
+
+static void resource_fini(struct opd_resource *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->n_scopes; i++)
+        scope_fini(&r->scopes[i]);
+    opd_free(r->scopes);
+    opd_free(r->attrs.v);
+}
+
+void opd_batch_unref(struct opd_batch *b)
+{
+    size_t i;
+
+    if (!b)
+        return;
+    /* acq_rel: the last owner must see every write the other owners made. */
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (i = 0; i < b->n_resources; i++)
+        resource_fini(&b->resources[i]);
+    opd_free(b->resources);
+    opd_dict_fini(&b->dict);
+    opd_arena_fini(&b->arena);
+    opd_free(b);
+}
+
+struct opd_batch *opd_batch_clone(const struct opd_batch *b)
+{
+    struct opd_batch *c = opd_batch_create();
+    int err;
+
+    if (!c)
+        return NULL;
+    /* Merging into an empty batch interns every table in order, so a clone of a
+     * duplicate-free batch keeps every index. */
+    err = opd_batch_merge(c, b);
+    if (err) {
+        opd_batch_unref(c);
+        errno = -err;
+        return NULL;
+    }
+    return c;
+}
+
+struct opd_resource *opd_batch_add_resource(struct opd_batch *b)
+{
+    struct opd_resource *r = OPD_VEC_PUSH_SLOT(b->resources, b->n_resources, b->cap_resources);
+
+    if (r)
+        memset(r, 0, sizeof(*r));
+    return r;
+}
+
+struct opd_scope *opd_resource_add_scope(struct opd_batch *b, struct opd_resource *r,
+                                         const char *name, const char *version)
+{
+    char *n = NULL, *v = NULL;
+    struct opd_scope *s;
+
+    if (name && !(n = opd_arena_strdup(&b->arena, name)))
+        return NULL;
+    if (version && !(v = opd_arena_strdup(&b->arena, version)))
+        return NULL;
+    s = OPD_VEC_PUSH_SLOT(r->scopes, r->n_scopes, r->cap_scopes);
+    if (!s)
+        return NULL;
+    memset(s, 0, sizeof(*s));
+    s->name = n;
+    s->version = v;
+    return s;
+}
+
+struct opd_profile *opd_scope_add_profile(struct opd_batch *b, struct opd_scope *s)
+{
+    struct opd_profile *p = OPD_VEC_PUSH_SLOT(s->profiles, s->n_profiles, s->cap_profiles);
+
+    if (p)
+        memset(p, 0, sizeof(*p));
+    return p;
+}
+
+/* Heap copy of exactly n elements (NULL for n == 0), so owners may opd_realloc it. */
+static int heap_dup(void **dst, const void *src, size_t n, size_t elem)
+{
+    *dst = NULL;
+    if (!n)
+        return 0;
+    if (n > SIZE_MAX / elem)
+        return -ENOMEM;
+    *dst = opd_malloc(n * elem);
+    if (!*dst)
+        return -ENOMEM;
+    memcpy(*dst, src, n * elem);
+    return 0;
+}
+
+int opd_profile_add_sample(struct opd_batch *b, struct opd_profile *p,
+                           const struct opd_sample *tmpl)
+{
+    struct opd_sample s = *tmpl;
+    struct opd_sample *slot;
+
+    s.attr_indices = NULL;
+    s.values = NULL;
+    s.timestamps = NULL;
+    if (heap_dup((void **)&s.attr_indices, tmpl->attr_indices, tmpl->n_attr, sizeof(int32_t)) ||
+        heap_dup((void **)&s.values, tmpl->values, tmpl->n_values, sizeof(int64_t)) ||
+        heap_dup((void **)&s.timestamps, tmpl->timestamps, tmpl->n_timestamps, sizeof(uint64_t)))
+        goto fail;
+    slot = OPD_VEC_PUSH_SLOT(p->samples, p->n_samples, p->cap_samples);
+    if (!slot)
+        goto fail;
+    *slot = s;
+    return 0;
+fail:
+    sample_fini(&s);
+    return -ENOMEM;
+}
+
+uint64_t opd_batch_sample_count(const struct opd_batch *b)
+{
+    uint64_t total = 0;
+    size_t r, s, p, i;
+
+    for (r = 0; r < b->n_resources; r++)
+        for (s = 0; s < b->resources[r].n_scopes; s++)
+            for (p = 0; p < b->resources[r].scopes[s].n_profiles; p++) {
+                const struct opd_profile *pr = &b->resources[r].scopes[s].profiles[p];
+
+                for (i = 0; i < pr->n_samples; i++) {
+                    const struct opd_sample *sm = &pr->samples[i];
+
+                    if (sm->n_values)
+                        total += sm->values[0] > 0 ? (uint64_t)sm->values[0] : 0;
+                    else
+                        total += sm->n_timestamps;
+                }
+            }
+    return total;
+}
+
+size_t opd_batch_profile_count(const struct opd_batch *b)
+{
+    size_t n = 0, r, s;
+
+    for (r = 0; r < b->n_resources; r++)
+        for (s = 0; s < b->resources[r].n_scopes; s++)
+            n += b->resources[r].scopes[s].n_profiles;
+    return n;
+}
