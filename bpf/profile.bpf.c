@@ -32,7 +32,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);
-	__type(value, struct opd_stack);
+	__type(value, struct opd_bpf_stack);
 } opd_stacks0 SEC(".maps"), opd_stacks1 SEC(".maps");
 
 struct {
@@ -81,7 +81,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct opd_stack);
+	__type(value, struct opd_bpf_stack);
 } opd_scratch SEC(".maps");
 
 /* Whether the sample interrupted user mode. The ctx allows only 8-byte loads of the
@@ -117,7 +117,7 @@ static __always_inline int opd_filtered(__u32 tgid, __u64 cgid)
 	return 1;
 }
 
-static __always_inline __u64 opd_hash_stack(struct opd_stack *st)
+static __always_inline __u64 opd_hash_stack(struct opd_bpf_stack *st)
 {
 	__u64 h = 0xcbf29ce484222325ULL ^ ((__u64)st->kernel << 32) ^ st->len;
 
@@ -133,7 +133,7 @@ static __always_inline __u64 opd_hash_stack(struct opd_stack *st)
 
 /* Stores the scratch stack in the generation's stacks map; returns its hash, or 0 when
  * it could not be stored. */
-static __always_inline __u64 opd_store_stack(void *stacks, struct opd_stack *st)
+static __always_inline __u64 opd_store_stack(void *stacks, struct opd_bpf_stack *st)
 {
 	__u64 h = opd_hash_stack(st);
 	long err = bpf_map_update_elem(stacks, &h, st, BPF_NOEXIST);
@@ -146,7 +146,7 @@ static __always_inline __u64 opd_store_stack(void *stacks, struct opd_stack *st)
 }
 
 static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, void *stacks,
-					    struct opd_stack *st, struct task_struct *task)
+					    struct opd_bpf_stack *st, struct task_struct *task)
 {
 	struct pt_regs uregs;
 	int n;
@@ -178,7 +178,7 @@ static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, voi
 }
 
 static __always_inline __u64 opd_kernel_stack(struct bpf_perf_event_data *ctx, void *stacks,
-					      struct opd_stack *st)
+					      struct opd_bpf_stack *st)
 {
 	long bytes;
 
@@ -199,7 +199,7 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 {
 	struct opd_sample_key key = {};
 	struct task_struct *task;
-	struct opd_stack *st;
+	struct opd_bpf_stack *st;
 	__u64 pid_tgid, one = 1, *cnt;
 	__u32 zero = 0, gen;
 	void *counts, *stacks;

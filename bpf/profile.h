@@ -31,7 +31,7 @@ struct opd_sample_key {
 
 /* One stack in the stacks map. ip[0] is the innermost frame. For user stacks ip[0] is the
  * interrupted pc and every later entry a return address. */
-struct opd_stack {
+struct opd_bpf_stack {
 	__u32 len;
 	__u32 kernel; /* 1 for kernel stacks */
 	__u64 ip[OPD_MAX_FRAMES];

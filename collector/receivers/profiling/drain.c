@@ -38,7 +38,7 @@ int opd_drain_add_record(struct opd_drain *d, const struct opd_sample_key *key, 
     return 0;
 }
 
-int opd_drain_add_stack(struct opd_drain *d, uint64_t id, const struct opd_stack *st)
+int opd_drain_add_stack(struct opd_drain *d, uint64_t id, const struct opd_bpf_stack *st)
 {
     struct opd_drain_stack *s = OPD_VEC_PUSH_SLOT(d->stacks, d->n_stacks, d->cap_stacks);
 
@@ -66,7 +66,7 @@ void opd_drain_finish(struct opd_drain *d)
         qsort(d->stacks, d->n_stacks, sizeof(*d->stacks), cmp_stack);
 }
 
-const struct opd_stack *opd_drain_stack(const struct opd_drain *d, uint64_t id)
+const struct opd_bpf_stack *opd_drain_stack(const struct opd_drain *d, uint64_t id)
 {
     size_t lo = 0, hi = d->n_stacks;
 

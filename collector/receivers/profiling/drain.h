@@ -15,7 +15,7 @@ struct opd_drain_record {
 
 struct opd_drain_stack {
     uint64_t id; /* the hash the kernel keyed it by */
-    struct opd_stack st;
+    struct opd_bpf_stack st;
 };
 
 struct opd_drain {
@@ -34,7 +34,7 @@ void opd_drain_reset(struct opd_drain *d);
 
 /* Appends a copy; returns 0 or -ENOMEM. */
 int opd_drain_add_record(struct opd_drain *d, const struct opd_sample_key *key, uint64_t count);
-int opd_drain_add_stack(struct opd_drain *d, uint64_t id, const struct opd_stack *st);
+int opd_drain_add_stack(struct opd_drain *d, uint64_t id, const struct opd_bpf_stack *st);
 
 /* Sorts the stacks for lookup; call once after the last add. */
 void opd_drain_finish(struct opd_drain *d);
@@ -42,7 +42,7 @@ void opd_drain_finish(struct opd_drain *d);
 /* Returns the stack with this id (borrowed from d), or NULL when id is OPD_STACK_NONE or
  * absent (e.g. the stacks map was full when it was taken). Lengths above
  * OPD_MAX_FRAMES never come out of here. */
-const struct opd_stack *opd_drain_stack(const struct opd_drain *d, uint64_t id);
+const struct opd_bpf_stack *opd_drain_stack(const struct opd_drain *d, uint64_t id);
 
 /* Total of every record's count. */
 uint64_t opd_drain_sample_count(const struct opd_drain *d);

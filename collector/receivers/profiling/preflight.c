@@ -76,9 +76,8 @@ int opd_preflight_check(const struct opd_preflight_facts *f, char *err, size_t e
     if (warnlen)
         warn[0] = '\0';
     if (f->kmajor && (f->kmajor < MIN_MAJOR || (f->kmajor == MIN_MAJOR && f->kminor < MIN_MINOR))) {
-        snprintf(err, errlen,
-                 "kernel %s is too old: the eBPF sampler needs Linux %d.%d or newer", f->release,
-                 MIN_MAJOR, MIN_MINOR);
+        snprintf(err, errlen, "kernel %s is too old: the eBPF sampler needs Linux %d.%d or newer",
+                 f->release, MIN_MAJOR, MIN_MINOR);
         return -ENOTSUP;
     }
     if (!f->btf) {
@@ -94,8 +93,8 @@ int opd_preflight_check(const struct opd_preflight_facts *f, char *err, size_t e
                  "`setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep otelprofd`, "
                  "or in Kubernetes securityContext.capabilities.add: [BPF, PERFMON, SYS_PTRACE, "
                  "DAC_READ_SEARCH]",
-                 bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "", perfmon ? "" : "CAP_PERFMON",
-                 f->paranoid);
+                 bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "",
+                 perfmon ? "" : "CAP_PERFMON", f->paranoid);
         return -EPERM;
     }
     if (!has_cap(f, OPD_CAP_SYS_PTRACE) && warnlen > w)

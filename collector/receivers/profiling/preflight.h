@@ -16,11 +16,11 @@
 #define OPD_CAP_BPF             39
 
 struct opd_preflight_facts {
-    char release[128];   /* uname -r */
-    int kmajor, kminor;  /* parsed from release; 0 when unparsable */
-    bool btf;            /* /sys/kernel/btf/vmlinux readable */
-    int paranoid;        /* kernel.perf_event_paranoid; 99 when unreadable */
-    uint64_t cap_eff;    /* CapEff of this process */
+    char release[128];  /* uname -r */
+    int kmajor, kminor; /* parsed from release; 0 when unparsable */
+    bool btf;           /* /sys/kernel/btf/vmlinux readable */
+    int paranoid;       /* kernel.perf_event_paranoid; 99 when unreadable */
+    uint64_t cap_eff;   /* CapEff of this process */
 };
 
 /* Reads the facts of this host and process. Returns 0 or -errno. */

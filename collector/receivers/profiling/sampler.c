@@ -33,7 +33,7 @@ struct opd_sampler {
     struct opd_sample_key *keys;
     uint64_t *vals;
     uint64_t *stack_ids;
-    struct opd_stack *stacks;
+    struct opd_bpf_stack *stacks;
     uint64_t *percpu;
 };
 
@@ -101,8 +101,10 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
     }
     err = profile_bpf__load(s->skel);
     if (err) {
-        OPD_ERR(s->who, "cannot load the BPF sampler: %s (the kernel rejected the program; "
-                        "see the libbpf lines above)", strerror(-err));
+        OPD_ERR(s->who,
+                "cannot load the BPF sampler: %s (the kernel rejected the program; "
+                "see the libbpf lines above)",
+                strerror(-err));
         goto out;
     }
     err = 0;

@@ -13,13 +13,13 @@
 struct opd_sampler;
 
 struct opd_sampler_opts {
-    const char *who;          /* log name, e.g. "receiver/profiling"; borrowed */
+    const char *who; /* log name, e.g. "receiver/profiling"; borrowed */
     uint32_t samples_per_second;
-    bool cycles;              /* hardware cycles instead of cpu-clock when available */
+    bool cycles; /* hardware cycles instead of cpu-clock when available */
     bool kernel_frames;
-    uint32_t max_frames;      /* 1..OPD_MAX_FRAMES */
-    uint32_t count_entries;   /* counts map size per generation */
-    uint32_t stack_entries;   /* stacks map size per generation */
+    uint32_t max_frames;    /* 1..OPD_MAX_FRAMES */
+    uint32_t count_entries; /* counts map size per generation */
+    uint32_t stack_entries; /* stacks map size per generation */
 };
 
 /* Opens and loads the BPF object (nothing attached yet). NULL with errno on failure,

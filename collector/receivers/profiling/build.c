@@ -1,0 +1,463 @@
+/* Batch building from a drained generation (see build.h). */
+#include "collector/receivers/profiling/build.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/mem.h"
+#include "collector/receivers/profiling/proctab.h"
+#include "collector/receivers/profiling/symbolizer.h"
+#include "otlp/profiles.h"
+
+/* ---- per-batch frame cache: (pid, pc, flags) → location index ---------------------- */
+
+struct loc_slot {
+    uint64_t pc;
+    int32_t pid; /* 0 for kernel frames */
+    uint32_t flags;
+    int32_t idx; /* 0 = empty slot (location 0 is the zero entry, never a real frame) */
+};
+
+struct loc_cache {
+    struct loc_slot *v;
+    size_t cap, n;
+};
+
+static uint64_t slot_hash(int32_t pid, uint64_t pc, uint32_t flags)
+{
+    uint64_t h = pc ^ ((uint64_t)(uint32_t)pid << 32) ^ flags;
+
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static struct loc_slot *cache_find(struct loc_cache *c, int32_t pid, uint64_t pc, uint32_t flags)
+{
+    size_t i = slot_hash(pid, pc, flags) & (c->cap - 1);
+
+    for (;;) {
+        struct loc_slot *s = &c->v[i];
+
+        if (!s->idx || (s->pc == pc && s->pid == pid && s->flags == flags))
+            return s;
+        i = (i + 1) & (c->cap - 1);
+    }
+}
+
+static int cache_grow(struct loc_cache *c)
+{
+    struct loc_cache nc = {.cap = c->cap ? c->cap * 2 : 1024};
+
+    nc.v = opd_calloc(nc.cap, sizeof(*nc.v));
+    if (!nc.v)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->cap; i++) {
+        if (c->v[i].idx) {
+            *cache_find(&nc, c->v[i].pid, c->v[i].pc, c->v[i].flags) = c->v[i];
+            nc.n++;
+        }
+    }
+    opd_free(c->v);
+    *c = nc;
+    return 0;
+}
+
+/* ---- building ------------------------------------------------------------------------ */
+
+struct builder {
+    const struct opd_build_params *p;
+    const struct opd_drain *d;
+    struct opd_batch *b;
+    struct opd_dict *dict;
+    struct opd_build_stats *st;
+    struct loc_cache cache;
+    int32_t *locs; /* scratch for one stack */
+    int32_t attr_frame_type[8];
+};
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+
+    return s ? s + 1 : path;
+}
+
+bool opd_profiling_comm_allowed(const struct opd_build_params *p, const char *comm)
+{
+    bool in = p->n_comm_include == 0;
+
+    for (size_t i = 0; i < p->n_comm_include && !in; i++)
+        in = regexec(&p->comm_include[i], comm, 0, NULL, 0) == 0;
+    for (size_t i = 0; i < p->n_comm_exclude && in; i++)
+        in = regexec(&p->comm_exclude[i], comm, 0, NULL, 0) != 0;
+    return in;
+}
+
+static int32_t intern_mapping(struct builder *bl, const struct opd_sym_frame *f, bool kernel)
+{
+    struct opd_mapping m = {0};
+    int32_t attrs[2];
+    size_t n = 0;
+
+    if (!kernel && !f->has_mapping)
+        return 0;
+    if (kernel && (!f->mapping.path || !f->mapping.path[0]))
+        return 0;
+    if (!kernel) {
+        m.memory_start = f->mapping.memory_start;
+        m.memory_limit = f->mapping.memory_limit;
+        m.file_offset = f->mapping.file_offset;
+    }
+    m.filename_strindex = opd_dict_string(bl->dict, f->mapping.path ? f->mapping.path : "");
+    if (m.filename_strindex < 0)
+        return m.filename_strindex;
+    if (f->mapping.build_id_gnu && f->mapping.build_id_gnu[0]) {
+        attrs[n] =
+            opd_dict_attr_str(bl->dict, "process.executable.build_id.gnu", f->mapping.build_id_gnu);
+        if (attrs[n] < 0)
+            return attrs[n];
+        n++;
+    }
+    if (f->mapping.build_id_go && f->mapping.build_id_go[0]) {
+        attrs[n] =
+            opd_dict_attr_str(bl->dict, "process.executable.build_id.go", f->mapping.build_id_go);
+        if (attrs[n] < 0)
+            return attrs[n];
+        n++;
+    }
+    m.attr_indices = n ? attrs : NULL;
+    m.n_attr = n;
+    return opd_dict_mapping(bl->dict, &m);
+}
+
+static int32_t frame_type_attr(struct builder *bl, const char *name)
+{
+    static const char *const known[] = {"native", "kernel", "go", "v8js", "jvm", "cpython"};
+    size_t i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(known[i], name) == 0)
+            break;
+    }
+    if (i < sizeof(known) / sizeof(known[0]) && bl->attr_frame_type[i])
+        return bl->attr_frame_type[i];
+    {
+        int32_t a = opd_dict_attr_str(bl->dict, "profile.frame.type", name);
+
+        if (a > 0 && i < sizeof(known) / sizeof(known[0]))
+            bl->attr_frame_type[i] = a;
+        return a;
+    }
+}
+
+/* Fills f for a user pc when no symbolizer is configured: the mapping from the process
+ * table, the address as the offset into the file. */
+static void frame_unsymbolized(struct builder *bl, int32_t pid, uint64_t pc,
+                               struct opd_sym_frame *f)
+{
+    const struct opd_proc_mapping *m;
+
+    memset(f, 0, sizeof(*f));
+    f->type = OPD_FRAME_NATIVE;
+    f->type_name = "native";
+    f->pc = pc;
+    f->address = pc;
+    f->mapping.path = "";
+    f->mapping.build_id_gnu = "";
+    f->mapping.build_id_go = "";
+    m = opd_proctab_find_mapping(bl->p->tab, pid, pc, bl->p->now, NULL);
+    if (m) {
+        f->has_mapping = true;
+        f->mapping.memory_start = m->start;
+        f->mapping.memory_limit = m->end;
+        f->mapping.file_offset = m->offset;
+        f->mapping.dev = m->dev;
+        f->mapping.inode = m->inode;
+        f->mapping.path = m->path;
+        f->file_offset = pc - m->start + m->offset;
+        f->address = f->file_offset;
+    }
+}
+
+/* Returns the location index of one frame (> 0) or -ENOMEM. pid 0 = kernel. */
+static int32_t frame_location(struct builder *bl, int32_t pid, uint64_t pc, uint32_t flags)
+{
+    bool kernel = pid == 0;
+    struct opd_sym_frame f;
+    struct opd_location loc = {0};
+    struct opd_line line = {0};
+    struct loc_slot *slot;
+    int32_t attr, idx;
+
+    if (bl->cache.n * 2 >= bl->cache.cap && cache_grow(&bl->cache))
+        return -ENOMEM;
+    slot = cache_find(&bl->cache, pid, pc, flags);
+    if (slot->idx)
+        return slot->idx;
+
+    bl->st->frames++;
+    if (bl->p->sym) {
+        int rc = kernel ? opd_symbolizer_kernel(bl->p->sym, pc, flags, &f)
+                        : opd_symbolizer_user(bl->p->sym, pid, pc, flags, bl->p->now, &f);
+
+        if (rc == -ENOMEM)
+            return -ENOMEM;
+        if (rc && rc != -ENOENT && rc != -ESRCH) {
+            memset(&f, 0, sizeof(f));
+            f.address = pc;
+        }
+    } else if (kernel) {
+        memset(&f, 0, sizeof(f));
+        f.address = pc;
+        f.type = OPD_FRAME_KERNEL;
+    } else {
+        frame_unsymbolized(bl, pid, pc, &f);
+    }
+    if (!f.type_name)
+        f.type_name = kernel ? "kernel" : "native";
+
+    loc.mapping_index = intern_mapping(bl, &f, kernel);
+    if (loc.mapping_index < 0)
+        return loc.mapping_index;
+    loc.address = f.address;
+    if (f.function && f.function[0]) {
+        struct opd_function fn = {0};
+
+        bl->st->frames_named++;
+        fn.name_strindex = opd_dict_string(bl->dict, f.function);
+        fn.system_name_strindex =
+            opd_dict_string(bl->dict, f.system_name ? f.system_name : f.function);
+        fn.filename_strindex = opd_dict_string(bl->dict, f.file ? f.file : "");
+        if (fn.name_strindex < 0 || fn.system_name_strindex < 0 || fn.filename_strindex < 0)
+            return -ENOMEM;
+        line.function_index = opd_dict_function(bl->dict, &fn);
+        if (line.function_index < 0)
+            return line.function_index;
+        line.line = f.line;
+        loc.lines = &line;
+        loc.n_lines = 1;
+    }
+    attr = frame_type_attr(bl, f.type_name);
+    if (attr < 0)
+        return attr;
+    loc.attr_indices = &attr;
+    loc.n_attr = 1;
+    idx = opd_dict_location(bl->dict, &loc);
+    if (idx <= 0)
+        return idx < 0 ? idx : -EINVAL;
+    slot->pc = pc;
+    slot->pid = pid;
+    slot->flags = flags;
+    slot->idx = idx;
+    bl->cache.n++;
+    return idx;
+}
+
+/* Interns the stack of record r: kernel frames (leaf first), then user frames. Returns
+ * the stack index (0 = no frames at all) or -ENOMEM. */
+static int32_t record_stack(struct builder *bl, const struct opd_drain_record *r)
+{
+    const struct opd_bpf_stack *ks = opd_drain_stack(bl->d, r->key.kstack);
+    const struct opd_bpf_stack *us = opd_drain_stack(bl->d, r->key.ustack);
+    size_t n = 0;
+
+    if (r->key.ustack != OPD_STACK_NONE && !us)
+        bl->st->no_user_stack += r->count;
+    for (uint32_t i = 0; ks && i < ks->len; i++) {
+        int32_t l = frame_location(bl, 0, ks->ip[i], i ? OPD_SYM_RETURN_ADDRESS : 0);
+
+        if (l < 0)
+            return l;
+        bl->locs[n++] = l;
+    }
+    for (uint32_t i = 0; us && i < us->len; i++) {
+        int32_t l =
+            frame_location(bl, (int32_t)r->key.tgid, us->ip[i], i ? OPD_SYM_RETURN_ADDRESS : 0);
+
+        if (l < 0)
+            return l;
+        bl->locs[n++] = l;
+    }
+    if (n == 0)
+        return 0;
+    return opd_dict_stack(bl->dict, bl->locs, n);
+}
+
+static int set_resource_attrs(struct builder *bl, struct opd_resource *res, uint32_t pid,
+                              const struct opd_proc *proc, const char *fallback_comm)
+{
+    const char *exe_path = proc && proc->exe_path ? proc->exe_path : "";
+    const char *exe_name = exe_path[0]             ? base_name(exe_path)
+                           : proc && proc->comm[0] ? proc->comm
+                                                   : fallback_comm;
+    const char *service = exe_name;
+    int err;
+
+    if (bl->p->service_name_from_env && proc && proc->service_name && proc->service_name[0])
+        service = proc->service_name;
+    err = opd_attrs_set_int(bl->b, &res->attrs, "process.pid", pid);
+    if (!err)
+        err = opd_attrs_set_str(bl->b, &res->attrs, "process.executable.name", exe_name);
+    if (!err && exe_path[0])
+        err = opd_attrs_set_str(bl->b, &res->attrs, "process.executable.path", exe_path);
+    if (!err && proc && proc->container_id[0])
+        err = opd_attrs_set_str(bl->b, &res->attrs, "container.id", proc->container_id);
+    if (!err && proc && proc->pod_uid[0])
+        err = opd_attrs_set_str(bl->b, &res->attrs, "k8s.pod.uid", proc->pod_uid);
+    if (!err && bl->p->host_name && bl->p->host_name[0])
+        err = opd_attrs_set_str(bl->b, &res->attrs, "host.name", bl->p->host_name);
+    if (!err)
+        err = opd_attrs_set_str(bl->b, &res->attrs, "service.name", service);
+    return err;
+}
+
+static int init_profile(struct builder *bl, struct opd_profile *prof)
+{
+    struct opd_dict *d = bl->dict;
+
+    prof->sample_type.type_strindex = opd_dict_string(d, "samples");
+    prof->sample_type.unit_strindex = opd_dict_string(d, "count");
+    prof->period_type.type_strindex = opd_dict_string(d, "cpu");
+    prof->period_type.unit_strindex = opd_dict_string(d, "nanoseconds");
+    if (prof->sample_type.type_strindex < 0 || prof->sample_type.unit_strindex < 0 ||
+        prof->period_type.type_strindex < 0 || prof->period_type.unit_strindex < 0)
+        return -ENOMEM;
+    prof->period = bl->p->samples_per_second ? 1000000000LL / bl->p->samples_per_second : 0;
+    prof->time_unix_nano = bl->d->start_unix_ns;
+    prof->duration_nano =
+        bl->d->end_unix_ns > bl->d->start_unix_ns ? bl->d->end_unix_ns - bl->d->start_unix_ns : 0;
+    return 0;
+}
+
+static int cmp_rec(const void *a, const void *b, void *arg)
+{
+    const struct opd_drain *d = arg;
+    const struct opd_drain_record *x = &d->recs[*(const size_t *)a];
+    const struct opd_drain_record *y = &d->recs[*(const size_t *)b];
+
+    if (x->key.tgid != y->key.tgid)
+        return x->key.tgid < y->key.tgid ? -1 : 1;
+    if (x->key.tid != y->key.tid)
+        return x->key.tid < y->key.tid ? -1 : 1;
+    return 0;
+}
+
+/* Adds the resource of records order[i..j) (one tgid). */
+static int add_process(struct builder *bl, const size_t *order, size_t i, size_t j)
+{
+    const struct opd_drain_record *first = &bl->d->recs[order[i]];
+    uint32_t pid = first->key.tgid;
+    const char *fallback = first->key.comm;
+    const struct opd_proc *proc;
+    struct opd_resource *res;
+    struct opd_scope *scope;
+    struct opd_profile *prof;
+    char comm[OPD_COMM_LEN + 1];
+    int err;
+
+    /* The main thread's name stands for the process when /proc no longer knows it. */
+    for (size_t k = i; k < j; k++) {
+        if (bl->d->recs[order[k]].key.tid == pid)
+            fallback = bl->d->recs[order[k]].key.comm;
+    }
+    memcpy(comm, fallback, OPD_COMM_LEN);
+    comm[OPD_COMM_LEN] = '\0';
+    proc = opd_proctab_get(bl->p->tab, (int32_t)pid, bl->p->now);
+    if (!proc && errno == ENOMEM)
+        return -ENOMEM;
+    if (!opd_profiling_comm_allowed(bl->p, proc && proc->comm[0] ? proc->comm : comm)) {
+        for (size_t k = i; k < j; k++)
+            bl->st->filtered += bl->d->recs[order[k]].count;
+        return 0;
+    }
+
+    res = opd_batch_add_resource(bl->b);
+    if (!res)
+        return -ENOMEM;
+    err = set_resource_attrs(bl, res, pid, proc, comm);
+    if (err)
+        return err;
+    scope = opd_resource_add_scope(bl->b, res, "otelprofd", bl->p->scope_version);
+    if (!scope)
+        return -ENOMEM;
+    prof = opd_scope_add_profile(bl->b, scope);
+    if (!prof)
+        return -ENOMEM;
+    err = init_profile(bl, prof);
+    if (err)
+        return err;
+    bl->st->processes++;
+
+    for (size_t k = i; k < j; k++) {
+        const struct opd_drain_record *r = &bl->d->recs[order[k]];
+        struct opd_sample s = {0};
+        int64_t value = (int64_t)r->count;
+        int32_t attrs[2];
+        char tname[OPD_COMM_LEN + 1];
+        int32_t stack = record_stack(bl, r);
+
+        if (stack < 0)
+            return stack;
+        memcpy(tname, r->key.comm, OPD_COMM_LEN);
+        tname[OPD_COMM_LEN] = '\0';
+        attrs[0] = opd_dict_attr_str(bl->dict, "thread.name", tname);
+        attrs[1] = opd_dict_attr_int(bl->dict, "thread.id", r->key.tid);
+        if (attrs[0] < 0 || attrs[1] < 0)
+            return -ENOMEM;
+        s.stack_index = stack;
+        s.attr_indices = attrs;
+        s.n_attr = 2;
+        s.values = &value;
+        s.n_values = 1;
+        err = opd_profile_add_sample(bl->b, prof, &s);
+        if (err)
+            return err;
+        bl->st->samples += r->count;
+    }
+    return 0;
+}
+
+struct opd_batch *opd_profiling_build(const struct opd_build_params *p, const struct opd_drain *d,
+                                      struct opd_build_stats *stats)
+{
+    struct opd_build_stats local;
+    struct builder bl = {.p = p, .d = d, .st = stats ? stats : &local};
+    size_t *order = NULL;
+    int err = -ENOMEM;
+
+    memset(bl.st, 0, sizeof(*bl.st));
+    bl.b = opd_batch_create();
+    if (!bl.b)
+        goto out;
+    bl.dict = &bl.b->dict;
+    bl.locs = opd_malloc(2 * OPD_MAX_FRAMES * sizeof(*bl.locs));
+    order = opd_malloc(d->n_recs * sizeof(*order));
+    if (!bl.locs || !order || cache_grow(&bl.cache))
+        goto out;
+    for (size_t i = 0; i < d->n_recs; i++)
+        order[i] = i;
+    /* Group by process (one resource each), threads in order within it. */
+    qsort_r(order, d->n_recs, sizeof(*order), cmp_rec, (void *)d);
+    for (size_t i = 0, j; i < d->n_recs; i = j) {
+        for (j = i + 1; j < d->n_recs && d->recs[order[j]].key.tgid == d->recs[order[i]].key.tgid;
+             j++)
+            ;
+        err = add_process(&bl, order, i, j);
+        if (err)
+            goto out;
+    }
+    err = 0;
+out:
+    opd_free(order);
+    opd_free(bl.locs);
+    opd_free(bl.cache.v);
+    if (err) {
+        opd_batch_unref(bl.b);
+        errno = -err;
+        return NULL;
+    }
+    return bl.b;
+}

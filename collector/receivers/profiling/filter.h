@@ -1,0 +1,51 @@
+/* The receiver's scope (include/exclude of pids, comm regexes and cgroup path prefixes)
+ * kept in the kernel filter maps. Pids are static; comm and cgroup prefixes are resolved
+ * to pids and cgroup ids by scanning /proc and the cgroup v2 tree at every refresh, so a
+ * new process or container is in or out of scope from the next reporter interval on. */
+#ifndef OPD_PROFILING_FILTER_H
+#define OPD_PROFILING_FILTER_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct opd_sampler;
+
+struct opd_filter_rules {
+    uint32_t *pids;
+    size_t n_pids;
+    regex_t *comm;
+    size_t n_comm;
+    char **cgroup_prefixes; /* paths below the cgroup root, e.g. "/kubepods.slice" */
+    size_t n_cgroup_prefixes;
+};
+
+struct opd_scope_filter {
+    struct opd_filter_rules include, exclude;
+    const char *procfs_root; /* borrowed */
+    const char *cgroup_root; /* borrowed; "/sys/fs/cgroup" */
+    /* What the last refresh put in the kernel maps, sorted, to remove what vanished. */
+    uint64_t *dyn_pids;
+    size_t n_dyn_pids;
+    uint64_t *dyn_cgroups;
+    size_t n_dyn_cgroups;
+    bool active; /* any include or exclude rule */
+};
+
+/* Returns whether any rule needs the kernel filter. */
+bool opd_filter_any(const struct opd_scope_filter *s);
+
+/* Puts the static rules into the kernel and resolves the dynamic ones. Returns 0 or
+ * -errno (a full filter map gives -E2BIG: the rest is left out and logged). */
+int opd_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sampler, const char *who);
+
+/* Frees the rules and the refresh state (regexes included). */
+void opd_filter_fini(struct opd_scope_filter *s);
+
+/* Whether cgroup path p (relative to the cgroup root, starting with '/') lies under
+ * prefix: equal to it, or below it at a '/' boundary, or sharing its text prefix when
+ * prefix does not end at a path component (systemd "kubepods-besteffort" style). */
+bool opd_filter_cgroup_match(const char *prefix, const char *p);
+
+#endif

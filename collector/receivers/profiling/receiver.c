@@ -1,0 +1,713 @@
+/* receiver "profiling" (see receiver.h): preflight, sampler lifecycle, the drain thread
+ * and self metrics. The work of one interval is: swap and drain the kernel maps, build
+ * the batch, sweep the process table, flush the symbolizer, refresh the scope filter,
+ * attach hot-added CPUs, hand the batch on. */
+#include "collector/receivers/profiling/receiver.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/log.h"
+#include "collector/mem.h"
+#include "collector/receivers/profiling/build.h"
+#include "collector/receivers/profiling/filter.h"
+#include "collector/receivers/profiling/preflight.h"
+#include "collector/receivers/profiling/proctab.h"
+#include "collector/receivers/profiling/sampler.h"
+#include "collector/receivers/profiling/symbolizer.h"
+#include "collector/telemetry.h"
+#include "otlp/profiles.h"
+
+#ifndef OPD_VERSION
+#define OPD_VERSION "0.0.0"
+#endif
+
+/* Kernel map sizes per generation. A 5 s interval at 19 Hz on 64 CPUs is ~6k samples,
+ * far below the counts map even if every sample were distinct. */
+#define COUNT_ENTRIES 16384
+#define STACK_ENTRIES 8192
+
+struct kmetric {
+    enum opd_counter idx;
+    const char *name;
+    const char *reason; /* label for the lost-samples counter, NULL for the others */
+    const char *help;
+};
+
+static const struct kmetric kmetrics[] = {
+    {OPD_CNT_SAMPLES, "otelprofd_profiling_samples_taken", NULL,
+     "Samples the kernel program ran for."},
+    {OPD_CNT_RECORDED, "otelprofd_profiling_samples_recorded", NULL,
+     "Samples aggregated in the kernel."},
+    {OPD_CNT_IDLE, "otelprofd_profiling_samples_idle", NULL,
+     "Samples of idle CPUs (not recorded)."},
+    {OPD_CNT_FILTERED, "otelprofd_profiling_samples_lost", "filtered",
+     "Samples not recorded or recorded incomplete, by reason."},
+    {OPD_CNT_MAP_FULL, "otelprofd_profiling_samples_lost", "map_full", NULL},
+    {OPD_CNT_USTACK_FAIL, "otelprofd_profiling_samples_lost", "user_stack_failed", NULL},
+    {OPD_CNT_KSTACK_FAIL, "otelprofd_profiling_samples_lost", "kernel_stack_failed", NULL},
+    {OPD_CNT_STACK_MAP_FULL, "otelprofd_profiling_samples_lost", "stack_map_full", NULL},
+    {OPD_CNT_USTACK_TRUNCATED, "otelprofd_profiling_samples_lost", "user_stack_truncated", NULL},
+};
+#define N_KMETRICS (sizeof(kmetrics) / sizeof(kmetrics[0]))
+
+struct prof_recv {
+    struct opd_component base;
+    struct opd_component *next;
+    char *who;
+
+    /* Settings copied from the config. */
+    uint32_t hz;
+    uint64_t interval_ns;
+    bool cycles, kernel_frames, service_from_env, symbolize, dwarf_lines;
+    uint32_t max_frames;
+    size_t max_processes;
+    int64_t cache_size;
+    char *procfs_root, *cgroup_root;
+    char **debug_dirs;
+    size_t n_debug_dirs;
+    struct opd_scope_filter scope;
+    char host_name[256];
+
+    /* Run state. */
+    struct opd_sampler *sampler;
+    struct opd_proctab *tab;
+    struct opd_symbolizer *sym;
+    struct opd_drain drain;
+    uint64_t window_start; /* CLOCK_REALTIME ns of the current window's start */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool running, stop;
+
+    struct opd_telemetry *tel;
+    struct opd_metric *km[N_KMETRICS];
+    struct opd_metric *exported, *batches, *drain_us, *drain_errors, *cpus, *frames, *frames_named,
+        *comm_filtered, *accepted, *refused;
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void update_kernel_metrics(struct prof_recv *r)
+{
+    uint64_t c[OPD_CNT__MAX];
+
+    if (opd_sampler_counters(r->sampler, c))
+        return;
+    for (size_t i = 0; i < N_KMETRICS; i++)
+        opd_metric_set(r->km[i], (int64_t)c[kmetrics[i].idx]);
+}
+
+/* One interval's work. final: the last one, at shutdown. */
+static void cycle(struct prof_recv *r)
+{
+    struct opd_build_params bp = {
+        .tab = r->tab,
+        .sym = r->sym,
+        .host_name = r->host_name,
+        .scope_version = OPD_VERSION,
+        .samples_per_second = r->hz,
+        .service_name_from_env = r->service_from_env,
+        .comm_include = r->scope.include.comm,
+        .n_comm_include = r->scope.include.n_comm,
+        .comm_exclude = r->scope.exclude.comm,
+        .n_comm_exclude = r->scope.exclude.n_comm,
+    };
+    struct opd_build_stats st;
+    struct opd_batch *batch = NULL;
+    uint64_t t0 = clock_ns(CLOCK_MONOTONIC), end;
+    int err;
+
+    opd_drain_reset(&r->drain);
+    end = clock_ns(CLOCK_REALTIME);
+    err = opd_sampler_drain(r->sampler, &r->drain);
+    if (err) {
+        opd_metric_add(r->drain_errors, 1);
+        OPD_WARN(r->who, "drain incomplete: %s", strerror(-err));
+    }
+    r->drain.start_unix_ns = r->window_start;
+    r->drain.end_unix_ns = end;
+    r->window_start = end;
+    bp.now = clock_ns(CLOCK_MONOTONIC);
+    if (r->drain.n_recs) {
+        batch = opd_profiling_build(&bp, &r->drain, &st);
+        if (!batch) {
+            OPD_ERR(r->who, "dropping %" PRIu64 " samples: cannot build the batch: %s",
+                    opd_drain_sample_count(&r->drain), strerror(errno));
+        } else {
+            opd_metric_add(r->frames, (int64_t)st.frames);
+            opd_metric_add(r->frames_named, (int64_t)st.frames_named);
+            opd_metric_add(r->comm_filtered, (int64_t)st.filtered);
+        }
+    }
+    /* The batch holds copies of every string: the tables may now drop what they parked. */
+    if (r->sym)
+        opd_symbolizer_flush(r->sym);
+    opd_proctab_sweep(r->tab, clock_ns(CLOCK_MONOTONIC));
+    update_kernel_metrics(r);
+    opd_metric_set(r->drain_us, (int64_t)((clock_ns(CLOCK_MONOTONIC) - t0) / 1000));
+
+    if (batch && batch->n_resources) {
+        uint64_t n = opd_batch_sample_count(batch);
+
+        opd_metric_add(r->batches, 1);
+        err = opd_component_consume(r->next, batch);
+        if (err) {
+            opd_metric_add(r->refused, (int64_t)n);
+            OPD_WARN(r->who, "next component refused %" PRIu64 " samples: %s", n, strerror(-err));
+        } else {
+            opd_metric_add(r->accepted, (int64_t)n);
+            opd_metric_add(r->exported, (int64_t)n);
+        }
+    } else {
+        opd_batch_unref(batch);
+    }
+    /* Keep up with the host: new processes and cgroups for the filter, hot-added CPUs. */
+    opd_filter_refresh(&r->scope, r->sampler, r->who);
+    if (opd_sampler_attach(r->sampler) > 0)
+        opd_metric_set(r->cpus, opd_sampler_ncpus(r->sampler));
+}
+
+static void *drain_thread(void *arg)
+{
+    struct prof_recv *r = arg;
+    uint64_t next = clock_ns(CLOCK_MONOTONIC) + r->interval_ns;
+
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop) {
+        struct timespec ts = {.tv_sec = (time_t)(next / 1000000000ull),
+                              .tv_nsec = (long)(next % 1000000000ull)};
+
+        if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) != ETIMEDOUT && !r->stop)
+            continue;
+        pthread_mutex_unlock(&r->lock);
+        /* At shutdown too: what was sampled up to now still goes out. */
+        cycle(r);
+        next += r->interval_ns;
+        if (next < clock_ns(CLOCK_MONOTONIC))
+            next = clock_ns(CLOCK_MONOTONIC) + r->interval_ns; /* fell behind: no burst */
+        pthread_mutex_lock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static int preflight(struct prof_recv *r)
+{
+    struct opd_preflight_facts f;
+    char err[768], warn[512];
+    int rc;
+
+    rc = opd_preflight_gather(&f);
+    if (rc)
+        OPD_WARN(r->who, "preflight: cannot read capabilities: %s", strerror(-rc));
+    rc = opd_preflight_check(&f, err, sizeof(err), warn, sizeof(warn));
+    if (rc) {
+        OPD_ERR(r->who, "cannot sample: %s", err);
+        return rc;
+    }
+    if (warn[0])
+        OPD_WARN(r->who, "%s", warn);
+    OPD_INFO(r->who, "kernel %s, BTF present, perf_event_paranoid=%d, capabilities ok", f.release,
+             f.paranoid);
+    return 0;
+}
+
+static int prof_start(struct opd_component *self, struct opd_host *host)
+{
+    struct prof_recv *r = (struct prof_recv *)self;
+    struct opd_sampler_opts so = {
+        .who = r->who,
+        .samples_per_second = r->hz,
+        .cycles = r->cycles,
+        .kernel_frames = r->kernel_frames,
+        .max_frames = r->max_frames,
+        .count_entries = COUNT_ENTRIES,
+        .stack_entries = STACK_ENTRIES,
+    };
+    struct opd_proctab_config pc = {
+        .procfs_root = r->procfs_root,
+        .max_procs = r->max_processes,
+        .grace_ns = 2 * r->interval_ns,
+        .read_env = r->service_from_env,
+    };
+    pthread_condattr_t ca;
+    int err;
+
+    err = preflight(r);
+    if (err)
+        return err;
+    r->tab = opd_proctab_create(&pc, r->tel, r->who);
+    if (!r->tab)
+        return -errno;
+    if (r->symbolize) {
+        struct opd_symbolizer_config sc = {
+            .procfs_root = r->procfs_root,
+            .debug_dirs = (const char *const *)r->debug_dirs,
+            .n_debug_dirs = r->n_debug_dirs,
+            .cache_size = (size_t)r->cache_size,
+            .dwarf_lines = r->dwarf_lines,
+        };
+
+        r->sym = opd_symbolizer_create(&sc, r->tab, r->tel, r->who);
+        if (!r->sym)
+            return -errno;
+    }
+    r->sampler = opd_sampler_create(&so);
+    if (!r->sampler)
+        return -errno;
+    /* The filter goes in before the first sample is taken. */
+    err = opd_filter_refresh(&r->scope, r->sampler, r->who);
+    if (err && err != -E2BIG)
+        return err;
+    err = opd_sampler_attach(r->sampler);
+    if (err < 0) {
+        OPD_ERR(r->who, "cannot open perf events on any CPU: %s", strerror(-err));
+        return err;
+    }
+    opd_metric_set(r->cpus, err);
+    OPD_INFO(r->who, "sampling %d CPUs at %u Hz (%s), reporting every %" PRIu64 " ms", err, r->hz,
+             opd_sampler_uses_cycles(r->sampler) ? "cycles" : "cpu-clock",
+             r->interval_ns / 1000000);
+    r->window_start = clock_ns(CLOCK_REALTIME);
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_destroy(&r->cond);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    err = pthread_create(&r->thread, NULL, drain_thread, r);
+    if (err)
+        return -err;
+    r->running = true;
+    return 0;
+}
+
+static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
+{
+    struct prof_recv *r = (struct prof_recv *)self;
+
+    if (!r->running)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+    r->running = false;
+    /* Stop sampling; the last window was drained by the thread on its way out. */
+    opd_sampler_destroy(r->sampler);
+    r->sampler = NULL;
+    return 0;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        opd_free(v[i]);
+    opd_free(v);
+}
+
+static void prof_destroy(struct opd_component *self)
+{
+    struct prof_recv *r = (struct prof_recv *)self;
+
+    if (!r)
+        return;
+    prof_shutdown(self, 0);
+    opd_sampler_destroy(r->sampler);
+    opd_symbolizer_destroy(r->sym);
+    opd_proctab_destroy(r->tab);
+    opd_drain_fini(&r->drain);
+    opd_filter_fini(&r->scope);
+    free_list(r->debug_dirs, r->n_debug_dirs);
+    opd_free(r->procfs_root);
+    opd_free(r->cgroup_root);
+    opd_free(r->who);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    opd_free(r);
+}
+
+static const struct opd_component_ops prof_ops = {
+    .start = prof_start,
+    .shutdown = prof_shutdown,
+    .destroy = prof_destroy,
+};
+
+/* ---- config ------------------------------------------------------------------------- */
+
+static int parse_pid(const char *s, uint32_t *pid)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v == 0 || v > 0x3fffffff)
+        return -EINVAL;
+    *pid = (uint32_t)v;
+    return 0;
+}
+
+static int copy_rules(struct opd_filter_rules *dst, const struct opd_profiling_scope_cfg *src)
+{
+    dst->pids = opd_calloc(src->pids.n, sizeof(*dst->pids));
+    dst->comm = opd_calloc(src->comm.n, sizeof(*dst->comm));
+    dst->cgroup_prefixes = opd_calloc(src->cgroup_prefixes.n, sizeof(*dst->cgroup_prefixes));
+    if (!dst->pids || !dst->comm || !dst->cgroup_prefixes)
+        return -ENOMEM;
+    for (size_t i = 0; i < src->pids.n; i++) {
+        if (parse_pid(src->pids.v[i], &dst->pids[dst->n_pids]))
+            return -EINVAL;
+        dst->n_pids++;
+    }
+    for (size_t i = 0; i < src->comm.n; i++) {
+        if (regcomp(&dst->comm[dst->n_comm], src->comm.v[i], REG_EXTENDED | REG_NOSUB))
+            return -EINVAL;
+        dst->n_comm++;
+    }
+    for (size_t i = 0; i < src->cgroup_prefixes.n; i++) {
+        dst->cgroup_prefixes[i] = opd_strdup(src->cgroup_prefixes.v[i]);
+        if (!dst->cgroup_prefixes[i])
+            return -ENOMEM;
+        dst->n_cgroup_prefixes++;
+    }
+    return 0;
+}
+
+/* Registers one self metric labelled with the receiver id (and a loss reason). Without a
+ * registry, or when it fails, the metric is NULL and updates are no-ops. */
+static struct opd_metric *metric(struct prof_recv *r, const char *id, enum opd_metric_type t,
+                                 const char *name, const char *reason, const char *help)
+{
+    char labels[512];
+
+    if (reason)
+        snprintf(labels, sizeof(labels), "receiver=\"%s\",reason=\"%s\"", id, reason);
+    else
+        snprintf(labels, sizeof(labels), "receiver=\"%s\"", id);
+    return r->tel ? opd_telemetry_metric(r->tel, t, name, labels, help) : NULL;
+}
+
+static struct opd_component *prof_create(const struct opd_create_params *p, const void *cfgp)
+{
+    const struct opd_profiling_config *cfg = cfgp;
+    struct prof_recv *r = opd_calloc(1, sizeof(*r));
+    const char *id;
+    int err = -ENOMEM;
+
+    if (!r)
+        goto out;
+    r->base.ops = &prof_ops;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    opd_drain_init(&r->drain);
+    r->next = p->next;
+    r->tel = p->telemetry;
+    r->who = opd_strdup(p->logname ? p->logname : "receiver/profiling");
+    r->hz = (uint32_t)cfg->samples_per_second;
+    r->interval_ns = (uint64_t)cfg->reporter_interval;
+    r->cycles = cfg->event && strcmp(cfg->event, "cycles") == 0;
+    r->kernel_frames = cfg->kernel_frames;
+    r->max_frames = (uint32_t)cfg->max_frames;
+    r->service_from_env = cfg->service_name_from_env;
+    r->symbolize = cfg->symbolization.enabled;
+    r->dwarf_lines = cfg->symbolization.dwarf_lines;
+    r->cache_size = cfg->symbolization.cache_size;
+    r->max_processes = (size_t)cfg->max_processes;
+    r->procfs_root = opd_strdup(cfg->procfs_root ? cfg->procfs_root : "/proc");
+    r->cgroup_root = opd_strdup(cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup");
+    if (!r->who || !r->procfs_root || !r->cgroup_root)
+        goto out;
+    r->scope.procfs_root = r->procfs_root;
+    r->scope.cgroup_root = r->cgroup_root;
+    if (cfg->symbolization.debug_dirs.n) {
+        r->debug_dirs = opd_calloc(cfg->symbolization.debug_dirs.n, sizeof(char *));
+        if (!r->debug_dirs)
+            goto out;
+        for (size_t i = 0; i < cfg->symbolization.debug_dirs.n; i++) {
+            r->debug_dirs[i] = opd_strdup(cfg->symbolization.debug_dirs.v[i]);
+            if (!r->debug_dirs[i])
+                goto out;
+            r->n_debug_dirs++;
+        }
+    }
+    err = copy_rules(&r->scope.include, &cfg->include);
+    if (!err)
+        err = copy_rules(&r->scope.exclude, &cfg->exclude);
+    if (err)
+        goto out;
+    if (gethostname(r->host_name, sizeof(r->host_name) - 1))
+        r->host_name[0] = '\0';
+
+    id = p->id ? p->id : "profiling";
+    for (size_t i = 0; i < N_KMETRICS; i++)
+        r->km[i] = metric(r, id, OPD_METRIC_COUNTER, kmetrics[i].name, kmetrics[i].reason,
+                          kmetrics[i].help ? kmetrics[i].help
+                                           : "Samples not recorded or recorded incomplete.");
+    r->exported = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_samples_exported", NULL,
+                         "Samples handed to the next component.");
+    r->batches = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_batches", NULL,
+                        "Batches handed to the next component.");
+    r->drain_us = metric(r, id, OPD_METRIC_GAUGE, "otelprofd_profiling_drain_duration_microseconds",
+                         NULL, "Time the last drain, batch build and sweep took.");
+    r->drain_errors = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_drain_errors", NULL,
+                             "Drains that could not read the whole generation.");
+    r->cpus = metric(r, id, OPD_METRIC_GAUGE, "otelprofd_profiling_cpus_attached", NULL,
+                     "CPUs with an attached sampling event.");
+    r->frames = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_frames", NULL,
+                       "Distinct frames looked up (per batch).");
+    r->frames_named = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_frames_symbolized",
+                             NULL, "Distinct frames that got a function name.");
+    r->comm_filtered =
+        metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_samples_comm_filtered", NULL,
+               "Samples dropped in user space by the comm filter.");
+    r->accepted = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_accepted_profiles", NULL,
+                         "Profile samples pushed into the pipeline.");
+    r->refused = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_refused_profiles", NULL,
+                        "Profile samples the pipeline refused.");
+    err = 0;
+out:
+    if (err) {
+        prof_destroy(r ? &r->base : NULL);
+        errno = -err;
+        return NULL;
+    }
+    return &r->base;
+}
+
+static int check_rules(const struct opd_profiling_scope_cfg *c, const char *which, char *err,
+                       size_t len)
+{
+    uint32_t pid;
+
+    for (size_t i = 0; i < c->pids.n; i++) {
+        if (parse_pid(c->pids.v[i], &pid)) {
+            snprintf(err, len, "%s.pids: \"%s\" is not a process id", which, c->pids.v[i]);
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < c->comm.n; i++) {
+        regex_t re;
+        int rc = regcomp(&re, c->comm.v[i], REG_EXTENDED | REG_NOSUB);
+
+        if (rc) {
+            char msg[128];
+
+            regerror(rc, &re, msg, sizeof(msg));
+            snprintf(err, len, "%s.comm: bad regular expression \"%s\": %s", which, c->comm.v[i],
+                     msg);
+            return -EINVAL;
+        }
+        regfree(&re);
+    }
+    for (size_t i = 0; i < c->cgroup_prefixes.n; i++) {
+        if (c->cgroup_prefixes.v[i][0] != '/') {
+            snprintf(err, len,
+                     "%s.cgroup_prefixes: \"%s\" must start with '/' (a path below "
+                     "the cgroup root)",
+                     which, c->cgroup_prefixes.v[i]);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int prof_validate(const void *cfgp, char *err, size_t len)
+{
+    const struct opd_profiling_config *cfg = cfgp;
+
+    if (cfg->off_cpu) {
+        snprintf(err, len, "off_cpu is reserved for a later version and must be false");
+        return -EINVAL;
+    }
+    if (check_rules(&cfg->include, "include", err, len) ||
+        check_rules(&cfg->exclude, "exclude", err, len))
+        return -EINVAL;
+    if (cfg->include.pids.n > 4096 || cfg->exclude.pids.n > 4096) {
+        snprintf(err, len, "at most 4096 pids per list");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const char *const events[] = {"cpu-clock", "cycles", NULL};
+
+static const struct opd_config_map scope_map[] = {
+    {.type = OPD_CFG_STRLIST,
+     .name = "pids",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_scope_cfg, pids),
+     .desc = "Process ids"},
+    {.type = OPD_CFG_STRLIST,
+     .name = "comm",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_scope_cfg, comm),
+     .desc = "Regular expressions (POSIX extended) over process names"},
+    {.type = OPD_CFG_STRLIST,
+     .name = "cgroup_prefixes",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_scope_cfg, cgroup_prefixes),
+     .desc = "cgroup v2 paths below the cgroup root; a cgroup and everything below it"},
+    OPD_CFG_MAP_END,
+};
+
+static const struct opd_config_map sym_map[] = {
+    {.type = OPD_CFG_BOOL,
+     .name = "enabled",
+     .def = "true",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_sym_cfg, enabled),
+     .desc = "Symbolize frames on this host"},
+    {.type = OPD_CFG_STRLIST,
+     .name = "debug_dirs",
+     .def = "/usr/lib/debug",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_sym_cfg, debug_dirs),
+     .desc = "Directories with separate debug files (.build-id/xx/rest.debug, debuglink)"},
+    {.type = OPD_CFG_BYTES,
+     .name = "cache_size",
+     .def = "64MiB",
+     .min = 1 << 20,
+     .max = 1LL << 34,
+     .offset = offsetof(struct opd_profiling_sym_cfg, cache_size),
+     .desc = "Memory budget of the symbol caches"},
+    {.type = OPD_CFG_BOOL,
+     .name = "dwarf_lines",
+     .def = "false",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_sym_cfg, dwarf_lines),
+     .desc = "Add file:line from DWARF"},
+    OPD_CFG_MAP_END,
+};
+
+const struct opd_config_map opd_profiling_config_map[] = {
+    {.type = OPD_CFG_INT,
+     .name = "samples_per_second",
+     .def = "19",
+     .min = 1,
+     .max = 10000,
+     .offset = offsetof(struct opd_profiling_config, samples_per_second),
+     .desc = "Sampling frequency per CPU"},
+    {.type = OPD_CFG_DURATION,
+     .name = "reporter_interval",
+     .def = "5s",
+     .min = 100000000LL,
+     .max = 3600000000000LL,
+     .offset = offsetof(struct opd_profiling_config, reporter_interval),
+     .desc = "How often the kernel aggregation is drained into a batch"},
+    {.type = OPD_CFG_ENUM,
+     .name = "event",
+     .def = "cpu-clock",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, event),
+     .desc = "cpu-clock (works everywhere) or cycles (hardware, falls back to cpu-clock)",
+     .choices = events},
+    {.type = OPD_CFG_BOOL,
+     .name = "kernel_frames",
+     .def = "true",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, kernel_frames),
+     .desc = "Record kernel stacks too"},
+    {.type = OPD_CFG_INT,
+     .name = "max_frames",
+     .def = "127",
+     .min = 1,
+     .max = OPD_MAX_FRAMES,
+     .offset = offsetof(struct opd_profiling_config, max_frames),
+     .desc = "Deepest user stack recorded"},
+    {.type = OPD_CFG_SECTION,
+     .name = "include",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, include),
+     .desc = "Only sample what matches one of these (all when empty)",
+     .sub = scope_map},
+    {.type = OPD_CFG_SECTION,
+     .name = "exclude",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, exclude),
+     .desc = "Never sample what matches one of these",
+     .sub = scope_map},
+    {.type = OPD_CFG_SECTION,
+     .name = "symbolization",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, symbolization),
+     .desc = "On-host symbolization",
+     .sub = sym_map},
+    {.type = OPD_CFG_BOOL,
+     .name = "service_name_from_env",
+     .def = "true",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, service_name_from_env),
+     .desc = "service.name from the process's OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES"},
+    {.type = OPD_CFG_BOOL,
+     .name = "off_cpu",
+     .def = "false",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, off_cpu),
+     .desc = "Reserved for off-CPU profiling; must be false"},
+    {.type = OPD_CFG_INT,
+     .name = "max_processes",
+     .def = "4096",
+     .min = 16,
+     .max = 1 << 20,
+     .offset = offsetof(struct opd_profiling_config, max_processes),
+     .desc = "Bound on processes whose metadata is kept"},
+    {.type = OPD_CFG_STRING,
+     .name = "procfs_root",
+     .def = "/proc",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, procfs_root),
+     .desc = "Where the host's /proc is (e.g. /host/proc in a container)"},
+    {.type = OPD_CFG_STRING,
+     .name = "cgroup_root",
+     .def = "/sys/fs/cgroup",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, cgroup_root),
+     .desc = "Where the cgroup v2 tree is mounted"},
+    OPD_CFG_MAP_END,
+};
+
+const struct opd_factory opd_profiling_receiver_factory = {
+    .type = "profiling",
+    .kind = OPD_KIND_RECEIVER,
+    .description = "samples CPU stacks of this host with eBPF and symbolizes them",
+    .config_map = opd_profiling_config_map,
+    .config_size = sizeof(struct opd_profiling_config),
+    .validate = prof_validate,
+    .create = prof_create,
+};

@@ -1,0 +1,45 @@
+/* receiver "profiling": samples the stacks of every in-scope thread on this host with eBPF
+ * at samples_per_second, and every reporter_interval turns what the kernel aggregated
+ * into one batch (one resource per process, symbolized frames) for the next component. */
+#ifndef OPD_PROFILING_RECEIVER_H
+#define OPD_PROFILING_RECEIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/component.h"
+#include "config/config_map.h"
+
+struct opd_profiling_scope_cfg {
+    struct opd_strlist pids;            /* process ids (decimal) */
+    struct opd_strlist comm;            /* POSIX extended regexes over the process name */
+    struct opd_strlist cgroup_prefixes; /* cgroup v2 paths, e.g. "/kubepods.slice" */
+};
+
+struct opd_profiling_sym_cfg {
+    bool enabled;
+    struct opd_strlist debug_dirs;
+    int64_t cache_size; /* bytes */
+    bool dwarf_lines;
+};
+
+struct opd_profiling_config {
+    int64_t samples_per_second;
+    int64_t reporter_interval; /* ns */
+    char *event;               /* "cpu-clock" or "cycles" */
+    bool kernel_frames;
+    int64_t max_frames;
+    struct opd_profiling_scope_cfg include;
+    struct opd_profiling_scope_cfg exclude;
+    struct opd_profiling_sym_cfg symbolization;
+    bool service_name_from_env;
+    bool off_cpu; /* reserved: must stay false */
+    int64_t max_processes;
+    char *procfs_root;
+    char *cgroup_root;
+};
+
+extern const struct opd_config_map opd_profiling_config_map[];
+extern const struct opd_factory opd_profiling_receiver_factory;
+
+#endif
