@@ -86,9 +86,12 @@ static int append_frame(const struct opd_dict *d, const struct opd_location *l,
         snprintf(tmp, sizeof(tmp), "%.48s%s0x%" PRIx64, base, base[0] ? "+" : "", l->address);
         name = tmp;
     }
-    err = append(buf, cap, len, ";");
-    if (!err)
-        err = append(buf, cap, len, name);
+    /* The separator itself goes in raw; only names are escaped. */
+    if (*len + 1 >= cap)
+        return -ENOSPC;
+    buf[(*len)++] = ';';
+    buf[*len] = '\0';
+    err = append(buf, cap, len, name);
     if (!err && location_is_kernel(d, l))
         err = append(buf, cap, len, "_[k]");
     return err;
