@@ -1,0 +1,6 @@
+# Export path: gRPC codec, exporter helper (queue, retry, persistent queue).
+opd_add_unit_test(test_grpc_codec SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_grpc_codec.c
+  LIBS opd_grpc_codec)
+opd_add_unit_test(test_exporterhelper
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_exporterhelper.c
+  LIBS opd_exporterhelper)
