@@ -16,7 +16,16 @@ add_library(opd_profiling_symbolize STATIC
   ${_opd_sym_dir}/procmaps.c
   ${_opd_sym_dir}/cgroup.c
   ${_opd_sym_dir}/proctab.c
+  ${_opd_sym_dir}/symtab.c
+  ${_opd_sym_dir}/demangle.c
+  ${_opd_sym_dir}/elfread.c
+  ${_opd_sym_dir}/gopclntab.c
+  ${_opd_sym_dir}/debuginfo.c
+  ${_opd_sym_dir}/dwarflines.c
+  ${_opd_sym_dir}/ksyms.c
+  ${_opd_sym_dir}/perfmap.c
+  ${_opd_sym_dir}/symbolizer.c
 )
 target_include_directories(opd_profiling_symbolize PRIVATE ${OPD_LIBIBERTY_INCLUDE})
 target_link_libraries(opd_profiling_symbolize PUBLIC opd_base PkgConfig::LIBELF PkgConfig::LIBDW
-                      ${OPD_LIBIBERTY_LIB})
+                      PkgConfig::ZLIB ${OPD_LIBIBERTY_LIB})

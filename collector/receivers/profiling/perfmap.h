@@ -1,0 +1,14 @@
+/* JIT symbol maps: /tmp/perf-<pid>.map as written by node --perf-basic-prof, Java agents and
+ * python -X perf: one "START SIZE name" line per code blob, addresses in hex. */
+#ifndef OPD_PROFILING_PERFMAP_H
+#define OPD_PROFILING_PERFMAP_H
+
+#include <stddef.h>
+
+#include "collector/receivers/profiling/symtab.h"
+
+/* Adds every well-formed line of text to out and finishes it; a later line for the same start
+ * address wins (code regenerated in place). Returns the number of entries, -ENOMEM, -E2BIG. */
+int opd_perfmap_parse(const char *text, size_t len, struct opd_symtab *out);
+
+#endif
