@@ -193,9 +193,13 @@ uint64_t opd_batch_sample_count(const struct opd_batch *b)
                 for (i = 0; i < pr->n_samples; i++) {
                     const struct opd_sample *sm = &pr->samples[i];
 
-                    if (sm->n_values)
-                        total += sm->values[0] > 0 ? (uint64_t)sm->values[0] : 0;
-                    else
+                    size_t k;
+
+                    /* Values are element-aligned with timestamps when both are present,
+                     * so a sample counts the sum of its values. */
+                    for (k = 0; k < sm->n_values; k++)
+                        total += sm->values[k] > 0 ? (uint64_t)sm->values[k] : 0;
+                    if (!sm->n_values)
                         total += sm->n_timestamps;
                 }
             }
