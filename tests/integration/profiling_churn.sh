@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Must show: 2,000 short-lived processes while sampling. The daemon stays up, its RSS stays
+# under the budget, and samples of processes that exited before the drain are still
+# attributed (their own pid and executable name on the resource).
+set -uo pipefail
+. "$(dirname "$0")/profiling_lib.sh"
+require_privileges
+build_fixture churn
+
+BUDGET_KIB=${OPD_CHURN_RSS_BUDGET_KIB:-131072} # 128 MiB
+start_daemon 199 2s "    max_processes: 1024
+    symbolization:
+      cache_size: 32MiB"
+"$WORK/opd_churn" 2000 5 >"$WORK/churn.out" || fail "churn fixture failed"
+sleep 2.5
+kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd died during the churn"
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status")
+peak=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMON_PID/status")
+stop_daemon
+
+echo "churn: $(cat "$WORK/churn.out") children; otelprofd RSS ${rss} KiB, peak ${peak} KiB (budget ${BUDGET_KIB} KiB)"
+[ "$peak" -lt "$BUDGET_KIB" ] || fail "peak RSS $peak KiB over the budget $BUDGET_KIB KiB"
+
+# Children: resources named opd_churn with distinct pids, and their samples.
+read -r pids samples < <(jq -r -s '
+  [ .[] | .resourceProfiles[]
+    | select(any(.resource.attributes[]; .key == "process.executable.name" and .value.stringValue == "opd_churn"))
+    | { pid: (.resource.attributes[] | select(.key == "process.pid") | .value.intValue),
+        n: ([ .scopeProfiles[].profiles[].samples[].values[0] | tonumber ] | add) } ]
+  | "\(map(.pid) | unique | length) \(map(.n) | add // 0)"' "$WORK/profiles.jsonl")
+echo "attributed: $samples samples over $pids distinct opd_churn pids"
+# 2,000 children × 5 ms CPU at 199 Hz is ~2,000 samples; demand a large share of them.
+[ "$pids" -ge 500 ] || fail "only $pids distinct child pids attributed"
+[ "$samples" -ge 1000 ] || fail "only $samples samples attributed to the children"
+echo PASS

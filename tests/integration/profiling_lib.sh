@@ -1,0 +1,97 @@
+# Shared helpers of the privileged profiling tests (sourced). Each test runs the real
+# daemon with the profiling receiver and file exporters, runs fixtures while it samples,
+# stops it with SIGINT and inspects the OTLP/JSON and folded output with jq and awk.
+
+SRC=${OPD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BIN=${OTELPROFD:-${OPD_BINARY_DIR:-$SRC/build}/otelprofd}
+WORK=$(mktemp -d /tmp/opd-prof-test.XXXXXX)
+DAEMON_PID=""
+
+cleanup() {
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -KILL "$DAEMON_PID" 2>/dev/null
+  fi
+  if [ -z "${KEEP_WORK:-}" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; [ -f "$WORK/daemon.log" ] && tail -30 "$WORK/daemon.log"; exit 1; }
+
+# Skips unless this process may load BPF programs and open system-wide perf events.
+require_privileges() {
+  local capeff
+  capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+  # CAP_SYS_ADMIN (21), or CAP_BPF (39) and CAP_PERFMON (38).
+  if ! (( (0x$capeff >> 21) & 1 )) && ! (( ((0x$capeff >> 39) & 1) && ((0x$capeff >> 38) & 1) )); then
+    skip "needs root or CAP_BPF+CAP_PERFMON (CapEff=$capeff)"
+  fi
+  [ -r /sys/kernel/btf/vmlinux ] || skip "kernel has no BTF (/sys/kernel/btf/vmlinux)"
+  [ -x "$BIN" ] || fail "otelprofd binary not found at $BIN"
+  command -v jq >/dev/null || fail "jq is needed"
+  command -v cc >/dev/null || fail "a C compiler is needed for the fixtures"
+}
+
+# build_fixture NAME: compiles tests/data/profiling/NAME.c with frame pointers to $WORK/opd_NAME.
+build_fixture() {
+  cc -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -o "$WORK/opd_$1" \
+    "$SRC/tests/data/profiling/$1.c" || fail "cannot build fixture $1"
+}
+
+# start_daemon HZ INTERVAL [extra receiver yaml lines]: writes the config and starts otelprofd.
+start_daemon() {
+  local hz=$1 interval=$2 extra=${3:-}
+  cat >"$WORK/config.yaml" <<YAML
+receivers:
+  profiling:
+    samples_per_second: $hz
+    reporter_interval: $interval
+$extra
+exporters:
+  file/json:
+    path: $WORK/profiles.jsonl
+    format: json
+    flush_interval: 0s
+  file/folded:
+    path: $WORK/profiles.folded
+    format: folded
+    flush_interval: 0s
+service:
+  telemetry:
+    logs:
+      level: info
+  pipelines:
+    profiles:
+      receivers: [profiling]
+      exporters: [file/json, file/folded]
+YAML
+  "$BIN" --config "$WORK/config.yaml" >"$WORK/daemon.log" 2>&1 &
+  DAEMON_PID=$!
+  # Ready once the receiver says it is sampling.
+  for _ in $(seq 1 100); do
+    grep -q "sampling .* CPUs" "$WORK/daemon.log" 2>/dev/null && return 0
+    kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd exited at start"
+    sleep 0.1
+  done
+  fail "otelprofd did not start sampling within 10 s"
+}
+
+# stop_daemon: SIGINT, wait for the orderly exit (final drain and flush), check exit 0.
+stop_daemon() {
+  local rc
+  kill -INT "$DAEMON_PID"
+  for _ in $(seq 1 150); do
+    kill -0 "$DAEMON_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$DAEMON_PID" 2>/dev/null && fail "otelprofd did not exit within 15 s of SIGINT"
+  wait "$DAEMON_PID"
+  rc=$?
+  DAEMON_PID=""
+  [ "$rc" -eq 0 ] || fail "otelprofd exited with $rc"
+}
+
+# folded_sum REGEX: sum of the counts of folded lines matching REGEX (awk ERE).
+folded_sum() {
+  awk -v re="$1" '$0 ~ re { n += $NF } END { print n + 0 }' "$WORK/profiles.folded"
+}

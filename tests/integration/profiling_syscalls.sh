@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Must show: a syscall-heavy fixture shows kernel frames under its user frames in one
+# stack (root → main → opd_fx_reader → kernel entry → ... in the same folded line).
+set -uo pipefail
+. "$(dirname "$0")/profiling_lib.sh"
+require_privileges
+build_fixture syscalls
+
+start_daemon 99 1s
+"$WORK/opd_syscalls" 3 || fail "fixture failed"
+sleep 1.5
+stop_daemon
+
+total=$(folded_sum '^opd_syscalls;')
+mixed=$(folded_sum '^opd_syscalls;(.*;)?main;opd_fx_reader;([^ ]*;)?[^ ;]+_\[k\]')
+echo "fixture: $total samples, $mixed with kernel frames under main;opd_fx_reader"
+[ "$total" -gt 0 ] || fail "no samples of the fixture"
+awk -v m="$mixed" -v t="$total" 'BEGIN { exit !(m >= 0.5 * t) }' ||
+  fail "fewer than half of the samples have kernel frames under the user frames"
+grep '^opd_syscalls;' "$WORK/profiles.folded" | sort -t' ' -k2 -rn | head -3
+jq -e -s '[ .[] | .dictionary.attributeTable[]? | select(.key == "profile.frame.type") | .value.stringValue ]
+          | index("kernel") != null' "$WORK/profiles.jsonl" >/dev/null ||
+  fail "no location has profile.frame.type kernel"
+echo PASS

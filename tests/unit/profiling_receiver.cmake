@@ -1,0 +1,6 @@
+# Unit tests of the profiling receiver's user-space parts (no BPF needed).
+if(TARGET opd_receiver_profiling)
+  opd_add_unit_test(test_profiling_receiver
+    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_profiling_receiver.c
+    LIBS opd_receiver_profiling opd_config opd_otlp)
+endif()
