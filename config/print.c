@@ -14,12 +14,14 @@
 struct em {
     yaml_emitter_t e;
     int failed;
+    int oom;
 };
 
 static void emit(struct em *m, yaml_event_t *ev, int ok)
 {
     if (!ok) {
-        m->failed = 1;
+        /* Event constructors fail only for lack of memory. */
+        m->failed = m->oom = 1;
         return;
     }
     if (m->failed) {
@@ -51,7 +53,7 @@ static void string(struct em *m, const char *s)
         dollars += *p == '$';
     esc = opd_malloc(len + dollars + 1);
     if (!esc) {
-        m->failed = 1;
+        m->failed = m->oom = 1;
         return;
     }
     for (size_t i = 0, o = 0; i <= len; i++) {
@@ -278,7 +280,7 @@ int opd_config_print(const struct opd_config *c, FILE *out)
     emit(&m, &ev, yaml_stream_end_event_initialize(&ev));
     if (!m.failed && !yaml_emitter_flush(&m.e))
         m.failed = 1;
-    rc = !m.failed ? 0 : m.e.error == YAML_MEMORY_ERROR ? -ENOMEM : -EIO;
+    rc = !m.failed ? 0 : (m.oom || m.e.error == YAML_MEMORY_ERROR) ? -ENOMEM : -EIO;
     yaml_emitter_delete(&m.e);
     if (!rc && (fflush(out) || ferror(out)))
         rc = -EIO;

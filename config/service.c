@@ -121,6 +121,21 @@ static const struct opd_cfg_pos *item_pos(const struct opd_node *list, size_t i)
     return &list->pos;
 }
 
+/* Names another section that defines id (a reference in the wrong list), or NULL. */
+static const char *other_section(const struct opd_config *c, enum opd_kind kind, const char *id)
+{
+    static const enum opd_kind kinds[] = {OPD_KIND_RECEIVER, OPD_KIND_PROCESSOR,
+                                          OPD_KIND_EXPORTER, OPD_KIND_EXTENSION};
+
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        const char *name = opd_config_section_name(kinds[k]);
+
+        if (kinds[k] != kind && opd_node_map_find(opd_node_map_get(c->root, name), id))
+            return name;
+    }
+    return NULL;
+}
+
 /* Checks that each id of a reference list is defined in the section of kind and appears
  * once. Returns 0 or -ENOMEM. */
 static int check_refs(const struct opd_config *c, enum opd_kind kind, const char *key,
@@ -149,6 +164,11 @@ static int check_refs(const struct opd_config *c, enum opd_kind kind, const char
         else if (twice)
             rc = opd_cfg_errors_add(errs, item_pos(list, i), ipath, "%s \"%s\" is listed twice",
                                     word, l->v[i]);
+        else if (other_section(c, kind, l->v[i]))
+            rc = opd_cfg_errors_add(errs, item_pos(list, i), ipath,
+                                    "%s \"%s\" is not defined under %s (it is defined under %s)",
+                                    word, l->v[i], opd_config_section_name(kind),
+                                    other_section(c, kind, l->v[i]));
         else
             rc = opd_cfg_errors_add(errs, item_pos(list, i), ipath,
                                     "%s \"%s\" is not defined (define it under %s)", word,
