@@ -4,11 +4,13 @@
 #include "collector/component.h"
 
 extern const struct opd_factory opd_otlpjsonfile_receiver_factory;
+extern const struct opd_factory opd_profiling_receiver_factory;
 extern const struct opd_factory opd_file_exporter_factory;
 extern const struct opd_factory opd_debug_exporter_factory;
 
 static const struct opd_factory *const factories[] = {
     &opd_otlpjsonfile_receiver_factory,
+    &opd_profiling_receiver_factory,
     &opd_file_exporter_factory,
     &opd_debug_exporter_factory,
     NULL,
