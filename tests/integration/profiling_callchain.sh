@@ -24,38 +24,43 @@ awk -v t="$total" -v e="$expected" 'BEGIN { exit !(t >= 0.75 * e && t <= 1.25 * 
 awk -v c="$chain" -v t="$total" 'BEGIN { exit !(c >= 0.9 * t) }' ||
   fail "only $chain of $total samples carry main;opd_fx_alpha;opd_fx_beta;opd_fx_gamma"
 
-# OTLP shape, from the JSON lines: the fixture's resource and its profile.
+# OTLP shape, from the JSON lines: the fixture's resource and its profile. Dictionary
+# attributes name their key by string index.
 jq -e -s --arg hz "$HZ" '
-  [ .[] | . as $req | .resourceProfiles[]
+  def akey($d): $d.stringTable[.keyStrindex // 0];
+  [ .[] | .dictionary as $d | .resourceProfiles[]
     | select(any(.resource.attributes[]; .key == "process.executable.name"
                  and .value.stringValue == "opd_callchain"))
-    | { res: .resource.attributes | map({(.key): .value}) | add,
-        prof: .scopeProfiles[0].profiles[0], scope: .scopeProfiles[0].scope, dict: $req.dictionary } ]
+    | { res: (.resource.attributes | map({(.key): .value}) | add),
+        prof: .scopeProfiles[0].profiles[0], scope: .scopeProfiles[0].scope, d: $d } ]
   | length > 0 and all(.[];
-      (.res["process.pid"].intValue | tonumber) > 0
-      and (.res["process.executable.path"].stringValue | endswith("/opd_callchain"))
-      and .res["service.name"].stringValue == "opd_callchain"
-      and (.res["host.name"].stringValue | length) > 0
-      and .scope.name == "otelprofd"
-      and .dict.stringTable[.prof.sampleType.typeStrindex] == "samples"
-      and .dict.stringTable[.prof.sampleType.unitStrindex] == "count"
-      and .dict.stringTable[.prof.periodType.typeStrindex] == "cpu"
-      and .dict.stringTable[.prof.periodType.unitStrindex] == "nanoseconds"
-      and (.prof.period | tonumber) == (1000000000 / ($hz | tonumber) | floor)
-      and (.prof.durationNano | tonumber) > 0
-      and all(.prof.samples[];
-            [ .attributeIndices[] as $i | $req.dictionary.attributeTable[$i].key ] as $k
+      . as $x
+      | ($x.res["process.pid"].intValue | tonumber) > 0
+      and ($x.res["process.executable.path"].stringValue | endswith("/opd_callchain"))
+      and $x.res["service.name"].stringValue == "opd_callchain"
+      and ($x.res["host.name"].stringValue | length) > 0
+      and $x.scope.name == "otelprofd"
+      and $x.d.stringTable[$x.prof.sampleType.typeStrindex] == "samples"
+      and $x.d.stringTable[$x.prof.sampleType.unitStrindex] == "count"
+      and $x.d.stringTable[$x.prof.periodType.typeStrindex] == "cpu"
+      and $x.d.stringTable[$x.prof.periodType.unitStrindex] == "nanoseconds"
+      and ($x.prof.period | tonumber) == (1000000000 / ($hz | tonumber) | floor)
+      and ($x.prof.durationNano | tonumber) > 0
+      and all($x.prof.samples[];
+            [ .attributeIndices[] | $x.d.attributeTable[.] | akey($x.d) ] as $k
             | ($k | index("thread.name")) != null and ($k | index("thread.id")) != null))
 ' "$WORK/profiles.jsonl" >/dev/null || fail "OTLP shape of the fixture's profiles is wrong"
 
 # Frame types and the executable's build id on its mapping.
 jq -e -s '
   [ .[] | .dictionary as $d
-    | $d.mappingTable[]? | select($d.stringTable[.filenameStrindex] | endswith("/opd_callchain"))
-    | [ .attributeIndices[]? | $d.attributeTable[.] | select(.key == "process.executable.build_id.gnu") ]
+    | $d.mappingTable[]? | select($d.stringTable[.filenameStrindex // 0] | endswith("/opd_callchain"))
+    | [ .attributeIndices[]? | $d.attributeTable[.]
+        | select($d.stringTable[.keyStrindex // 0] == "process.executable.build_id.gnu") ]
     | length ] | add > 0
 ' "$WORK/profiles.jsonl" >/dev/null || fail "the fixture's mapping has no process.executable.build_id.gnu"
-jq -e -s '[ .[] | .dictionary.attributeTable[]? | select(.key == "profile.frame.type") | .value.stringValue ]
+jq -e -s '[ .[] | .dictionary as $d | $d.attributeTable[]?
+            | select($d.stringTable[.keyStrindex // 0] == "profile.frame.type") | .value.stringValue ]
           | index("native") != null' "$WORK/profiles.jsonl" >/dev/null ||
   fail "no location has profile.frame.type native"
 echo PASS

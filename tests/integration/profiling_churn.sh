@@ -7,7 +7,8 @@ set -uo pipefail
 require_privileges
 build_fixture churn
 
-BUDGET_KIB=${OPD_CHURN_RSS_BUDGET_KIB:-131072} # 128 MiB
+# Budget: the configured symbol cache (32 MiB) plus 32 MiB for everything else.
+BUDGET_KIB=${OPD_CHURN_RSS_BUDGET_KIB:-65536}
 start_daemon 199 2s "    max_processes: 1024
     symbolization:
       cache_size: 32MiB"

@@ -18,7 +18,8 @@ echo "fixture: $total samples, $mixed with kernel frames under main;opd_fx_reade
 awk -v m="$mixed" -v t="$total" 'BEGIN { exit !(m >= 0.5 * t) }' ||
   fail "fewer than half of the samples have kernel frames under the user frames"
 grep '^opd_syscalls;' "$WORK/profiles.folded" | sort -t' ' -k2 -rn | head -3
-jq -e -s '[ .[] | .dictionary.attributeTable[]? | select(.key == "profile.frame.type") | .value.stringValue ]
+jq -e -s '[ .[] | .dictionary as $d | $d.attributeTable[]?
+            | select($d.stringTable[.keyStrindex // 0] == "profile.frame.type") | .value.stringValue ]
           | index("kernel") != null' "$WORK/profiles.jsonl" >/dev/null ||
   fail "no location has profile.frame.type kernel"
 echo PASS
