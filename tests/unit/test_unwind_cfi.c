@@ -582,6 +582,7 @@ static void test_hostile_sections(void **state)
     assert_int_equal(t.stats.bad_fdes, 4);
     assert_int_equal(t.stats.bad_cies, 1);
     assert_int_equal(t.pc_base, 0x6000);
+    opd_unwind_table_fini(&t);
 
     /* Every truncation of a valid section parses without reading past its end (run
      * under ASan in the sanitizer build). */

@@ -28,3 +28,7 @@ opd_add_unit_test(test_unwind_cfi
 foreach(fx ${OPD_UNWIND_FIXTURES})
   add_dependencies(test_unwind_cfi unwind_fx_${fx})
 endforeach()
+
+opd_add_unit_test(test_unwind_cache
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_unwind_cache.c
+  LIBS opd_unwind)
