@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,6 +82,8 @@ int main(void)
     uint64_t before[OPD_CNT__MAX], after[OPD_CNT__MAX], n, ustk;
     struct opd_sampler *s;
     struct opd_drain d;
+    struct rusage ru;
+    double cpu_s;
     char err[512], warn[512];
     int rc = 1, status;
     pid_t child;
@@ -106,17 +109,27 @@ int main(void)
         goto out;
     }
 
-    /* 1: a child spinning 1 s of CPU gets about HZ samples, with user stacks. */
+    /* 1: a child spinning for 1 s gets about HZ samples per CPU second it got (the host
+     * may be busy), with user stacks. */
     child = spawn_spinner(1.0);
-    waitpid(child, &status, 0);
+    if (wait4(child, &status, 0, &ru) != child) {
+        rc = fail("wait4");
+        goto out;
+    }
+    cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+            ru.ru_stime.tv_usec / 1e6;
     if (opd_sampler_drain(s, &d)) {
         rc = fail("drain");
         goto out;
     }
     n = child_samples(&d, child, &ustk);
-    printf("child %d: %llu samples (%llu with a user stack), %zu records, %zu stacks\n", child,
-           (unsigned long long)n, (unsigned long long)ustk, d.n_recs, d.n_stacks);
-    if (n < HZ * 3 / 4 || n > HZ * 5 / 4) {
+    printf("child %d: %.3f s CPU, %llu samples (%llu with a user stack), %zu records, %zu stacks\n",
+           child, cpu_s, (unsigned long long)n, (unsigned long long)ustk, d.n_recs, d.n_stacks);
+    if (cpu_s < 0.2) {
+        rc = fail("the child got almost no CPU");
+        goto out;
+    }
+    if (n < 0.75 * HZ * cpu_s || n > 1.25 * HZ * cpu_s) {
         rc = fail("child sample count not within 25% of Hz x CPU seconds");
         goto out;
     }

@@ -26,6 +26,8 @@ struct opd_sampler {
     char *who;
     int ncpus_possible;
     struct bpf_link **links; /* per possible CPU; the link owns its perf fd */
+    int *pfds;               /* the perf fds, borrowed from the links, for liveness reads */
+    uint64_t *last_count;    /* event count at the previous scan */
     int nattached;
     bool cycles;
     bool cycles_tried;
@@ -75,12 +77,14 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
         goto out;
     }
     s->links = opd_calloc((size_t)s->ncpus_possible, sizeof(*s->links));
+    s->pfds = opd_calloc((size_t)s->ncpus_possible, sizeof(*s->pfds));
+    s->last_count = opd_calloc((size_t)s->ncpus_possible, sizeof(*s->last_count));
     s->keys = opd_calloc(DRAIN_CHUNK, sizeof(*s->keys));
     s->vals = opd_calloc(DRAIN_CHUNK, sizeof(*s->vals));
     s->stack_ids = opd_calloc(DRAIN_CHUNK, sizeof(*s->stack_ids));
     s->stacks = opd_calloc(DRAIN_CHUNK, sizeof(*s->stacks));
     s->percpu = opd_calloc((size_t)s->ncpus_possible, sizeof(*s->percpu));
-    if (!s->links || !s->keys || !s->vals || !s->stack_ids || !s->stacks || !s->percpu)
+    if (!s->links || !s->pfds || !s->last_count || !s->keys || !s->vals || !s->stack_ids || !s->stacks || !s->percpu)
         goto out;
 
     s->skel = profile_bpf__open();
@@ -127,6 +131,8 @@ void opd_sampler_destroy(struct opd_sampler *s)
     }
     profile_bpf__destroy(s->skel);
     opd_free(s->links);
+    opd_free(s->pfds);
+    opd_free(s->last_count);
     opd_free(s->keys);
     opd_free(s->vals);
     opd_free(s->stack_ids);
@@ -156,6 +162,30 @@ static int open_event(const struct opd_sampler *s, int cpu, bool cycles)
     return fd < 0 ? -errno : fd;
 }
 
+static void detach_cpu(struct opd_sampler *s, int cpu)
+{
+    bpf_link__destroy(s->links[cpu]);
+    s->links[cpu] = NULL;
+    s->pfds[cpu] = -1;
+    s->nattached--;
+}
+
+/* Whether the event of an attached CPU still counts. A CPU that went offline and came
+ * back since the last scan has lost its events (the kernel removes them from the CPU's
+ * context), which shows as a count that no longer moves: cpu-clock advances whenever the
+ * event is in place, idle or not. */
+static bool event_alive(struct opd_sampler *s, int cpu)
+{
+    uint64_t count = 0;
+
+    if (read(s->pfds[cpu], &count, sizeof(count)) != (ssize_t)sizeof(count))
+        return false;
+    if (count == s->last_count[cpu])
+        return false;
+    s->last_count[cpu] = count;
+    return true;
+}
+
 int opd_sampler_attach(struct opd_sampler *s)
 {
     uint8_t *online = NULL;
@@ -168,6 +198,12 @@ int opd_sampler_attach(struct opd_sampler *s)
         struct bpf_link *link;
         int fd;
 
+        if (s->links[cpu] && (!online[cpu] || !event_alive(s, cpu))) {
+            OPD_INFO(s->who, "CPU %d %s; %s its sampling event", cpu,
+                     online[cpu] ? "came back from offline" : "is offline",
+                     online[cpu] ? "reopening" : "closing");
+            detach_cpu(s, cpu);
+        }
         if (!online[cpu] || s->links[cpu])
             continue;
         if (s->opts.cycles && !s->cycles_tried) {
@@ -201,6 +237,8 @@ int opd_sampler_attach(struct opd_sampler *s)
             continue;
         }
         s->links[cpu] = link;
+        s->pfds[cpu] = fd;
+        s->last_count[cpu] = 0;
         s->nattached++;
     }
     opd_free(online);
