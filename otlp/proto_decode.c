@@ -82,7 +82,7 @@ static int any_value(struct dec *x, const PbAnyValue *pv, struct opd_value *v)
         v->u.bytes.len = pv->bytes_value.len;
         return 0;
     default:
-        return bad(x, "unsupported attribute value (array or key-value list)");
+        return bad(x, "array and key-value list attribute values are not supported");
     }
 }
 
