@@ -4,6 +4,7 @@
  * values instead of expanding them. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <yaml.h>
 
 #include "collector/mem.h"
@@ -41,15 +42,16 @@ static void plain(struct em *m, const char *s)
                                       YAML_PLAIN_SCALAR_STYLE));
 }
 
-/* A string value: quoted when it would otherwise read back as a null, '$' doubled. */
-static void string(struct em *m, const char *s)
+/* A string: quoted when it would otherwise read back as a null; in values (not keys,
+ * which are never expanded) '$' is doubled. */
+static void text(struct em *m, const char *s, bool is_value)
 {
     yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
     size_t dollars = 0, len = strlen(s);
     yaml_event_t ev;
     char *esc;
 
-    for (const char *p = s; *p; p++)
+    for (const char *p = s; is_value && *p; p++)
         dollars += *p == '$';
     esc = opd_malloc(len + dollars + 1);
     if (!esc) {
@@ -58,7 +60,7 @@ static void string(struct em *m, const char *s)
     }
     for (size_t i = 0, o = 0; i <= len; i++) {
         esc[o++] = s[i];
-        if (s[i] == '$')
+        if (is_value && s[i] == '$')
             esc[o++] = '$';
     }
     if (!len || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
@@ -68,6 +70,16 @@ static void string(struct em *m, const char *s)
          yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)esc,
                                       (int)(len + dollars), 1, 1, style));
     opd_free(esc);
+}
+
+static void string(struct em *m, const char *s)
+{
+    text(m, s, true);
+}
+
+static void key(struct em *m, const char *s)
+{
+    text(m, s, false);
 }
 
 static void map_start(struct em *m)
@@ -164,7 +176,7 @@ static void value(struct em *m, const struct opd_config_map *e, const void *cfg)
         }
         map_start(m);
         for (size_t i = 0; i < sm->n; i++) {
-            string(m, sm->keys[i]);
+            key(m, sm->keys[i]);
             string(m, sm->values[i]);
         }
         map_end(m);
@@ -216,7 +228,7 @@ static void components(struct em *m, const struct opd_config *c, enum opd_kind k
 
         if (cc->kind != kind)
             continue;
-        string(m, cc->id);
+        key(m, cc->id);
         values(m, cc->factory->config_map, cc->cfg);
     }
     map_end(m);
@@ -240,7 +252,7 @@ static void service(struct em *m, const struct opd_service_cfg *s)
     for (size_t i = 0; i < s->n_pipelines; i++) {
         const struct opd_pipeline_cfg *p = &s->pipelines[i];
 
-        string(m, p->name);
+        key(m, p->name);
         map_start(m);
         plain(m, "receivers");
         strings(m, p->receivers, p->n_receivers);
