@@ -8,9 +8,26 @@
 
 #include "collector/mem.h"
 
+/* jansson reports some allocation failures as syntax errors; this tells them apart. */
+static _Thread_local bool alloc_failed;
+
 static void *json_alloc(size_t n)
 {
-    return opd_malloc(n);
+    void *p = opd_malloc(n);
+
+    if (!p)
+        alloc_failed = true;
+    return p;
+}
+
+void opd_json_alloc_failed_reset(void)
+{
+    alloc_failed = false;
+}
+
+bool opd_json_alloc_failed(void)
+{
+    return alloc_failed;
 }
 
 static void json_free(void *p)

@@ -8,6 +8,9 @@
 
 /* Routes jansson's allocations through collector/mem.h (once per process). */
 void opd_json_use_project_alloc(void);
+/* Whether a jansson allocation failed on this thread since the last reset. */
+void opd_json_alloc_failed_reset(void);
+bool opd_json_alloc_failed(void);
 
 /* Standard base64 with padding into a new NUL-terminated opd_malloc'ed string; NULL on
  * -ENOMEM. */

@@ -317,7 +317,11 @@ static int resources(struct dec *x, const PbRequest *req)
 
 static void *pb_alloc(void *ud, size_t n)
 {
-    return opd_malloc(n);
+    void *p = opd_malloc(n);
+
+    if (!p)
+        *(bool *)ud = true; /* protoc-c reports it as a parse failure */
+    return p;
 }
 
 static void pb_free(void *ud, void *p)
@@ -327,7 +331,8 @@ static void pb_free(void *ud, void *p)
 
 struct opd_batch *opd_proto_decode(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-    ProtobufCAllocator alloc = {.alloc = pb_alloc, .free = pb_free};
+    bool alloc_failed = false;
+    ProtobufCAllocator alloc = {.alloc = pb_alloc, .free = pb_free, .allocator_data = &alloc_failed};
     struct dec x = {.err = err, .errlen = errlen};
     ProtobufCMessage *msg;
     const PbRequest *req;
@@ -342,8 +347,10 @@ struct opd_batch *opd_proto_decode(const uint8_t *buf, size_t len, char *err, si
     }
     msg = protobuf_c_message_unpack(&PB_REQUEST_DESC, &alloc, len, buf);
     if (!msg) {
-        /* protoc-c does not say why; an allocation failure looks the same. */
-        rc = bad(&x, "malformed protobuf ExportProfilesServiceRequest (%zu bytes)", len);
+        if (alloc_failed)
+            rc = oom(&x);
+        else
+            rc = bad(&x, "malformed protobuf ExportProfilesServiceRequest (%zu bytes)", len);
         goto fail;
     }
     req = (const PbRequest *)msg;

@@ -13,3 +13,6 @@ opd_add_unit_test(test_otlp_protoc
 if(TARGET test_otlp_protoc)
   set_tests_properties(test_otlp_protoc PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+opd_add_unit_test(test_otlp_json
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_json.c ${OPD_OTLP_FIXTURE}
+  LIBS opd_otlp m)

@@ -13,6 +13,10 @@
  * Returns NULL (errno = ENOMEM) when an allocation fails. */
 struct opd_batch *otlp_fixture_batch(void);
 
+/* The fixture plus every optional field: profile id, original payload, dropped counts,
+ * double/bool/bytes dictionary attributes with a unit, scope attributes and schema url. */
+struct opd_batch *otlp_fixture_rich(void);
+
 /* Adds n_samples samples over n_stacks distinct stacks of the given depth to a new
  * batch (deterministic). NULL on allocation failure. */
 struct opd_batch *otlp_fixture_synthetic(size_t n_samples, size_t n_stacks, size_t depth);
