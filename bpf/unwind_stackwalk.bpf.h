@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The table unwinder behind the sampler's stack-walk seam: same signature as
+ * opd_walk_user() in stackwalk.bpf.h, so the sampler switches by calling this instead.
+ * Needs "unwind.bpf.h" (its maps) and <bpf/bpf_endian.h> included before. */
+#ifndef OPD_BPF_UNWIND_STACKWALK_H
+#define OPD_BPF_UNWIND_STACKWALK_H
+
+/* Whether the perf sample interrupted user mode: its pc is in the user half of the
+ * address space. The load is written in assembly because the verifier rejects ctx
+ * accesses through a modified ctx pointer, and clang reuses a ctx + offset it computed
+ * for an earlier copy of the registers. */
+static __always_inline int opd_unwind_ctx_user_mode(struct bpf_perf_event_data *ctx)
+{
+    __u64 ip;
+
+    asm volatile("%[ip] = *(u64 *)(%[ctx] + %[off])"
+                 : [ip] "=r"(ip)
+                 : [ctx] "r"(ctx), [off] "i"(offsetof(struct bpf_perf_event_data, regs) +
+                                              offsetof(struct pt_regs, ip)));
+    return ip < OPD_USER_TOP;
+}
+
+/* Reads user frames of the interrupted thread into frames[0..max), innermost first,
+ * like opd_walk_user(): frames[0] is the pc, the rest return addresses. Returns the
+ * number of frames, 0 when not even the pc is usable. */
+static __always_inline int opd_walk_user_cfi(struct bpf_perf_event_data *ctx,
+                                             struct pt_regs *uregs, __u64 *frames, int max)
+{
+    struct opd_unwind_state *s = NULL;
+    __u32 pid = bpf_get_current_pid_tgid() >> 32;
+    __u32 cnt;
+    int n;
+
+    if (max <= 0)
+        return 0;
+    n = opd_unwind_user(uregs, pid, !opd_unwind_ctx_user_mode(ctx), (__u32)max, &s, NULL);
+    if (!s || n <= 0)
+        return 0;
+    /* Copied one by one: the loop index is compared with max in one register, which
+     * keeps the verifier's bound on frames[i] (a variable-size copy lost it to clang's
+     * register choices). */
+    for (cnt = 0; cnt < OPD_UNWIND_MAX_FRAMES; cnt++) {
+        if (cnt >= (__u32)n || cnt >= (__u32)max)
+            break;
+        frames[cnt] = s->frames[cnt];
+    }
+    return (int)cnt;
+}
+
+#endif
