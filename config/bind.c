@@ -40,11 +40,11 @@ static char *path_join(const char *base, const char *seg)
     return p;
 }
 
-static void report(struct bind *b, const struct opd_cfg_pos *pos, const char *path,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void report(struct bind *b, const struct opd_cfg_pos *pos, const char *path, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
-static void report(struct bind *b, const struct opd_cfg_pos *pos, const char *path,
-                   const char *fmt, ...)
+static void report(struct bind *b, const struct opd_cfg_pos *pos, const char *path, const char *fmt,
+                   ...)
 {
     char msg[1024];
     va_list ap;
@@ -221,8 +221,8 @@ static void bind_int_like(struct bind *b, const struct opd_config_map *e,
     *(int64_t *)f = v;
 }
 
-static void bind_scalar(struct bind *b, const struct opd_config_map *e,
-                        const struct opd_node *node, void *f, const char *path)
+static void bind_scalar(struct bind *b, const struct opd_config_map *e, const struct opd_node *node,
+                        void *f, const char *path)
 {
     const char *s = node->text;
     char buf[512];
@@ -420,8 +420,8 @@ static void bind_sections(struct bind *b, const struct opd_config_map *e,
 }
 
 /* Binds one value node to one map entry. A null node leaves the current value. */
-static void bind_value(struct bind *b, const struct opd_config_map *e,
-                       const struct opd_node *node, void *cfg, const char *path)
+static void bind_value(struct bind *b, const struct opd_config_map *e, const struct opd_node *node,
+                       void *cfg, const char *path)
 {
     void *f = field(cfg, e);
     enum opd_node_type want;

@@ -126,8 +126,7 @@ static int check_id(const char *id, char *why, size_t len)
 }
 
 /* Writes the known types of kind ("debug, file, otlp_grpc (alias otlp)") into buf. */
-static const char *known_types(opd_factory_list_fn list, enum opd_kind kind, char *buf,
-                               size_t len)
+static const char *known_types(opd_factory_list_fn list, enum opd_kind kind, char *buf, size_t len)
 {
     const struct opd_factory *const *all = list ? list() : NULL;
     size_t off = 0;
@@ -139,8 +138,8 @@ static const char *known_types(opd_factory_list_fn list, enum opd_kind kind, cha
         if (all[i]->kind != kind)
             continue;
         if (all[i]->alias)
-            w = snprintf(buf + off, len - off, "%s%s (alias %s)", off ? ", " : "",
-                         all[i]->type, all[i]->alias);
+            w = snprintf(buf + off, len - off, "%s%s (alias %s)", off ? ", " : "", all[i]->type,
+                         all[i]->alias);
         else
             w = snprintf(buf + off, len - off, "%s%s", off ? ", " : "", all[i]->type);
         if (w < 0)
@@ -152,8 +151,8 @@ static const char *known_types(opd_factory_list_fn list, enum opd_kind kind, cha
 
 /* Binds one component. Errors go to errs; returns 0 (also when the component was bad) or
  * -ENOMEM. */
-static int load_component(struct opd_config *c, enum opd_kind kind,
-                          const struct opd_node_pair *p, const struct opd_load_ctx *ctx)
+static int load_component(struct opd_config *c, enum opd_kind kind, const struct opd_node_pair *p,
+                          const struct opd_load_ctx *ctx)
 {
     struct opd_component_cfg *cc = NULL;
     const struct opd_factory *f;
@@ -181,6 +180,10 @@ static int load_component(struct opd_config *c, enum opd_kind kind,
             rc = opd_cfg_errors_add(ctx->errs, &p->key_pos, path,
                                     "unknown %s type \"%s\" (known types: %s)",
                                     opd_config_kind_word(kind), type, types);
+        else if (ctx->list)
+            rc = opd_cfg_errors_add(ctx->errs, &p->key_pos, path,
+                                    "unknown %s type \"%s\" (no %s types are built in)",
+                                    opd_config_kind_word(kind), type, opd_config_kind_word(kind));
         else
             rc = opd_cfg_errors_add(ctx->errs, &p->key_pos, path, "unknown %s type \"%s\"",
                                     opd_config_kind_word(kind), type);
@@ -339,8 +342,7 @@ static struct opd_config *load(const struct source *src, size_t n, opd_factory_l
     for (size_t k = 0; k < sizeof(section_kinds) / sizeof(section_kinds[0]); k++) {
         enum opd_kind kind = section_kinds[k];
 
-        rc = load_section(c, kind, opd_node_map_get(c->root, opd_config_section_name(kind)),
-                          &ctx);
+        rc = load_section(c, kind, opd_node_map_get(c->root, opd_config_section_name(kind)), &ctx);
         if (rc)
             goto oom;
     }
@@ -384,8 +386,7 @@ struct opd_config *opd_config_load(const char *const *paths, size_t n_paths,
 }
 
 struct opd_config *opd_config_load_buffer_ex(const char *name, const char *data, size_t len,
-                                             opd_factory_lookup_fn lookup,
-                                             opd_factory_list_fn list,
+                                             opd_factory_lookup_fn lookup, opd_factory_list_fn list,
                                              struct opd_cfg_errors *errs)
 {
     /* An empty buffer still needs a non-NULL data pointer to mean "from memory". */
@@ -395,8 +396,7 @@ struct opd_config *opd_config_load_buffer_ex(const char *name, const char *data,
 }
 
 struct opd_config *opd_config_load_buffer(const char *name, const char *data, size_t len,
-                                          opd_factory_lookup_fn lookup,
-                                          struct opd_cfg_errors *errs)
+                                          opd_factory_lookup_fn lookup, struct opd_cfg_errors *errs)
 {
     return opd_config_load_buffer_ex(name, data, len, lookup, NULL, errs);
 }

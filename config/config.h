@@ -34,7 +34,7 @@ struct opd_component_cfg {
     char *id; /* "type[/name]" as written */
     enum opd_kind kind;
     const struct opd_factory *factory;
-    void *cfg; /* factory->config_size bytes, bound through factory->config_map */
+    void *cfg;              /* factory->config_size bytes, bound through factory->config_map */
     struct opd_cfg_pos pos; /* of the id in its section */
 };
 
@@ -90,8 +90,7 @@ struct opd_config *opd_config_load_buffer(const char *name, const char *data, si
 
 /* opd_config_load_buffer with a factory list for messages (see opd_config_load_ex). */
 struct opd_config *opd_config_load_buffer_ex(const char *name, const char *data, size_t len,
-                                             opd_factory_lookup_fn lookup,
-                                             opd_factory_list_fn list,
+                                             opd_factory_lookup_fn lookup, opd_factory_list_fn list,
                                              struct opd_cfg_errors *errs);
 
 /* Frees c and everything in it (component configs released through their maps). NULL is

@@ -24,8 +24,8 @@ void opd_cfg_errors_fini(struct opd_cfg_errors *e)
     memset(e, 0, sizeof(*e));
 }
 
-int opd_cfg_errors_add(struct opd_cfg_errors *e, const struct opd_cfg_pos *pos,
-                       const char *keypath, const char *fmt, ...)
+int opd_cfg_errors_add(struct opd_cfg_errors *e, const struct opd_cfg_pos *pos, const char *keypath,
+                       const char *fmt, ...)
 {
     struct opd_cfg_error err = {0};
     struct opd_cfg_error *slot;

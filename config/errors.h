@@ -41,9 +41,8 @@ void opd_cfg_errors_fini(struct opd_cfg_errors *e);
 
 /* Records one error at pos (NULL = no position) under keypath (NULL = none). The strings
  * are copied. Returns 0, or -ENOMEM (then e->oom is set so the failure still counts). */
-int opd_cfg_errors_add(struct opd_cfg_errors *e, const struct opd_cfg_pos *pos,
-                       const char *keypath, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int opd_cfg_errors_add(struct opd_cfg_errors *e, const struct opd_cfg_pos *pos, const char *keypath,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Number of errors recorded, a lost-to-OOM error counting as one. */
 size_t opd_cfg_errors_count(const struct opd_cfg_errors *e);

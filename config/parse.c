@@ -267,9 +267,8 @@ const char *opd_format_bytes(int64_t bytes, char *buf, size_t len)
         const char *name;
         int64_t mult;
     } units[] = {
-        {"TiB", 1ll << 40}, {"GiB", 1ll << 30},           {"MiB", 1ll << 20},
-        {"KiB", 1ll << 10}, {"TB", 1000000000000ll},       {"GB", 1000000000ll},
-        {"MB", 1000000ll},  {"KB", 1000ll},
+        {"TiB", 1ll << 40},      {"GiB", 1ll << 30},   {"MiB", 1ll << 20}, {"KiB", 1ll << 10},
+        {"TB", 1000000000000ll}, {"GB", 1000000000ll}, {"MB", 1000000ll},  {"KB", 1000ll},
     };
 
     for (size_t i = 0; bytes > 0 && i < sizeof(units) / sizeof(units[0]); i++) {

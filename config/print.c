@@ -63,12 +63,11 @@ static void text(struct em *m, const char *s, bool is_value)
         if (is_value && s[i] == '$')
             esc[o++] = '$';
     }
-    if (!len || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-        !strcmp(s, "NULL"))
+    if (!len || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
         style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     emit(m, &ev,
-         yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)esc,
-                                      (int)(len + dollars), 1, 1, style));
+         yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)esc, (int)(len + dollars), 1,
+                                      1, style));
     opd_free(esc);
 }
 
@@ -102,9 +101,8 @@ static void seq_start(struct em *m, size_t n)
     yaml_event_t ev;
 
     emit(m, &ev,
-         yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                              n ? YAML_BLOCK_SEQUENCE_STYLE
-                                                : YAML_FLOW_SEQUENCE_STYLE));
+         yaml_sequence_start_event_initialize(
+             &ev, NULL, NULL, 1, n ? YAML_BLOCK_SEQUENCE_STYLE : YAML_FLOW_SEQUENCE_STYLE));
 }
 
 static void seq_end(struct em *m)
@@ -270,8 +268,8 @@ static void service(struct em *m, const struct opd_service_cfg *s)
 
 int opd_config_print(const struct opd_config *c, FILE *out)
 {
-    static const enum opd_kind kinds[] = {OPD_KIND_RECEIVER, OPD_KIND_PROCESSOR,
-                                          OPD_KIND_EXPORTER, OPD_KIND_EXTENSION};
+    static const enum opd_kind kinds[] = {OPD_KIND_RECEIVER, OPD_KIND_PROCESSOR, OPD_KIND_EXPORTER,
+                                          OPD_KIND_EXTENSION};
     struct em m = {0};
     yaml_event_t ev;
     int rc;

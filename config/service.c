@@ -15,8 +15,8 @@ static const struct opd_config_map logs_map[] = {
     {.type = OPD_CFG_ENUM,
      .name = "level",
      .def = "info",
-     .offset = offsetof(struct opd_telemetry_cfg, logs.level) -
-               offsetof(struct opd_telemetry_cfg, logs),
+     .offset =
+         offsetof(struct opd_telemetry_cfg, logs.level) - offsetof(struct opd_telemetry_cfg, logs),
      .desc = "Minimum level of log lines written to stderr",
      .choices = log_levels},
     OPD_CFG_MAP_END,
@@ -124,8 +124,8 @@ static const struct opd_cfg_pos *item_pos(const struct opd_node *list, size_t i)
 /* Names another section that defines id (a reference in the wrong list), or NULL. */
 static const char *other_section(const struct opd_config *c, enum opd_kind kind, const char *id)
 {
-    static const enum opd_kind kinds[] = {OPD_KIND_RECEIVER, OPD_KIND_PROCESSOR,
-                                          OPD_KIND_EXPORTER, OPD_KIND_EXTENSION};
+    static const enum opd_kind kinds[] = {OPD_KIND_RECEIVER, OPD_KIND_PROCESSOR, OPD_KIND_EXPORTER,
+                                          OPD_KIND_EXTENSION};
 
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         const char *name = opd_config_section_name(kinds[k]);
@@ -139,8 +139,8 @@ static const char *other_section(const struct opd_config *c, enum opd_kind kind,
 /* Checks that each id of a reference list is defined in the section of kind and appears
  * once. Returns 0 or -ENOMEM. */
 static int check_refs(const struct opd_config *c, enum opd_kind kind, const char *key,
-                      const struct opd_node *owner, const struct opd_strlist *l,
-                      const char *path, struct opd_cfg_errors *errs)
+                      const struct opd_node *owner, const struct opd_strlist *l, const char *path,
+                      struct opd_cfg_errors *errs)
 {
     const struct opd_node *section = opd_node_map_get(c->root, opd_config_section_name(kind));
     const struct opd_node *list = opd_node_map_get(owner, key);
@@ -171,8 +171,8 @@ static int check_refs(const struct opd_config *c, enum opd_kind kind, const char
                                     other_section(c, kind, l->v[i]));
         else
             rc = opd_cfg_errors_add(errs, item_pos(list, i), ipath,
-                                    "%s \"%s\" is not defined (define it under %s)", word,
-                                    l->v[i], opd_config_section_name(kind));
+                                    "%s \"%s\" is not defined (define it under %s)", word, l->v[i],
+                                    opd_config_section_name(kind));
         opd_free(ipath);
         opd_free(lpath);
     }
@@ -237,20 +237,16 @@ static int load_pipeline(struct opd_config *c, const struct opd_node_pair *p, co
     if (rc)
         goto out;
     if (lists.receivers.n == 0)
-        rc = opd_cfg_errors_add(errs, &p->key_pos, path,
-                                "a pipeline needs at least one receiver");
+        rc = opd_cfg_errors_add(errs, &p->key_pos, path, "a pipeline needs at least one receiver");
     if (!rc && lists.exporters.n == 0)
-        rc = opd_cfg_errors_add(errs, &p->key_pos, path,
-                                "a pipeline needs at least one exporter");
+        rc = opd_cfg_errors_add(errs, &p->key_pos, path, "a pipeline needs at least one exporter");
     if (!rc)
-        rc = check_refs(c, OPD_KIND_RECEIVER, "receivers", p->value, &lists.receivers, path,
-                        errs);
+        rc = check_refs(c, OPD_KIND_RECEIVER, "receivers", p->value, &lists.receivers, path, errs);
     if (!rc)
         rc = check_refs(c, OPD_KIND_PROCESSOR, "processors", p->value, &lists.processors, path,
                         errs);
     if (!rc)
-        rc = check_refs(c, OPD_KIND_EXPORTER, "exporters", p->value, &lists.exporters, path,
-                        errs);
+        rc = check_refs(c, OPD_KIND_EXPORTER, "exporters", p->value, &lists.exporters, path, errs);
     if (rc || opd_cfg_errors_count(errs) != before)
         goto out;
     pc = c->service.pipelines + c->service.n_pipelines++;
@@ -352,10 +348,8 @@ int opd_config_load_service(struct opd_config *c, const struct opd_load_ctx *ctx
         const struct opd_node_pair *ep = opd_node_map_find(svc, "extensions");
 
         if (ep && ep->value->type != OPD_NODE_NULL) {
-            struct opd_node wrap = {.type = OPD_NODE_MAP,
-                                    .pos = svc->pos,
-                                    .pairs = (struct opd_node_pair *)ep,
-                                    .n = 1};
+            struct opd_node wrap = {
+                .type = OPD_NODE_MAP, .pos = svc->pos, .pairs = (struct opd_node_pair *)ep, .n = 1};
 
             rc = opd_config_bind(service_ext_map, &wrap, &top, "service", ctx->errs);
             if (rc == -EINVAL)

@@ -80,8 +80,7 @@ static void current_path(const struct loader *l, char *buf, size_t len)
     }
 }
 
-static void fail(struct loader *l, const struct opd_cfg_pos *pos, const char *path,
-                 const char *msg)
+static void fail(struct loader *l, const struct opd_cfg_pos *pos, const char *path, const char *msg)
 {
     l->failed = 1;
     if (opd_cfg_errors_add(l->errs, pos, path, "%s", msg))
@@ -166,8 +165,7 @@ oom:
 static int is_null_plain(const char *s, size_t len)
 {
     return len == 0 || (len == 1 && s[0] == '~') ||
-           (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) ||
-                         !memcmp(s, "NULL", 4)));
+           (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
 }
 
 /* A scalar where a map expects its key. */
@@ -248,8 +246,8 @@ static int on_scalar(struct loader *l, yaml_event_t *ev)
 
 static int on_start(struct loader *l, yaml_event_t *ev, enum opd_node_type t)
 {
-    const yaml_char_t *anchor = t == OPD_NODE_MAP ? ev->data.mapping_start.anchor
-                                                  : ev->data.sequence_start.anchor;
+    const yaml_char_t *anchor =
+        t == OPD_NODE_MAP ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
     struct opd_cfg_pos pos = mark_pos(l, ev->start_mark);
     struct opd_node *node;
     char path[512];
@@ -314,7 +312,8 @@ static int on_alias(struct loader *l, yaml_event_t *ev)
 
 static void on_parser_error(struct loader *l, const yaml_parser_t *p)
 {
-    struct opd_cfg_pos pos = {.file = l->file, .line = (int)p->problem_mark.line + 1,
+    struct opd_cfg_pos pos = {.file = l->file,
+                              .line = (int)p->problem_mark.line + 1,
                               .col = (int)p->problem_mark.column + 1};
     const char *problem = p->problem ? p->problem : "malformed YAML";
     char msg[512];

@@ -167,8 +167,7 @@ static void parse_fails(const char *doc, const char *expected)
 
 static void test_node_errors(void **state)
 {
-    parse_fails("a:\n  b: 1\n  b: 2\n",
-                "p.yaml:3:3: a::b: duplicate key (first defined at 2:3)\n");
+    parse_fails("a:\n  b: 1\n  b: 2\n", "p.yaml:3:3: a::b: duplicate key (first defined at 2:3)\n");
     parse_fails("a:\n\tb: 1\n", "p.yaml:2:1: found character that cannot start any token "
                                 "(while scanning for the next token at 2:1)\n");
     parse_fails("a: \"abc\nb: 1\n", "p.yaml:3:1: found unexpected end of stream (while "
@@ -209,8 +208,8 @@ static void test_node_aliases(void **state)
         off += (size_t)snprintf(bomb + off, sizeof(bomb) - off,
                                 "l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, "
                                 "*l%d, *l%d]\n",
-                                i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
-                                i - 1, i - 1);
+                                i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
+                                i - 1);
     root = opd_yaml_parse("bomb.yaml", bomb, off, &errs);
     assert_null(root);
     assert_int_equal(errno, EINVAL);
@@ -348,8 +347,21 @@ static void test_parse_duration(void **state)
         {"2562047h47m16.854775807s", INT64_MAX},
     };
     static const char *const bad[] = {
-        "", "5", "s", "5x", "5 s", "1.s.", "-", "1h 2m", "ms", "2562047h47m16.854775808s",
-        "99999999999999999999h", "1e3s", "0x10s", " 5s", "5s ",
+        "",
+        "5",
+        "s",
+        "5x",
+        "5 s",
+        "1.s.",
+        "-",
+        "1h 2m",
+        "ms",
+        "2562047h47m16.854775808s",
+        "99999999999999999999h",
+        "1e3s",
+        "0x10s",
+        " 5s",
+        "5s ",
     };
     int64_t v;
 
@@ -370,11 +382,11 @@ static void test_parse_bytes(void **state)
         const char *s;
         int64_t b;
     } good[] = {
-        {"4096", 4096},          {"0", 0},
-        {"64MiB", 64 << 20},     {"512KiB", 512 << 10},
-        {"1GB", 1000000000},     {"1gb", 1000000000},
-        {"2K", 2000},            {"1 MiB", 1 << 20},
-        {"1.5KiB", 1536},        {"10B", 10},
+        {"4096", 4096},      {"0", 0},
+        {"64MiB", 64 << 20}, {"512KiB", 512 << 10},
+        {"1GB", 1000000000}, {"1gb", 1000000000},
+        {"2K", 2000},        {"1 MiB", 1 << 20},
+        {"1.5KiB", 1536},    {"10B", 10},
         {"1TiB", 1LL << 40},
     };
     static const char *const bad[] = {
@@ -441,8 +453,8 @@ static void test_parse_scalars(void **state)
 
 static void test_format_roundtrip(void **state)
 {
-    static const int64_t durs[] = {0, 1, 999, 1000, 1500000000, 90 * SEC, 3600 * SEC + 1,
-                                   -5 * SEC, INT64_MAX, INT64_MIN + 1};
+    static const int64_t durs[] = {
+        0, 1, 999, 1000, 1500000000, 90 * SEC, 3600 * SEC + 1, -5 * SEC, INT64_MAX, INT64_MIN + 1};
     static const int64_t sizes[] = {0, 1, 1023, 1024, 1000, 64 << 20, 1000000001, INT64_MAX};
     char buf[64];
     int64_t v;
@@ -744,11 +756,11 @@ static void test_load_document(void **state)
     assert_string_equal(cc->pos.file, "t.yaml");
     rc = cc->cfg;
     assert_int_equal(rc->frequency, 49);
-    assert_int_equal(((const struct fake_recv_cfg *)opd_config_find(c, OPD_KIND_RECEIVER,
-                                                                    "fakerecv/second")
-                          ->cfg)
-                         ->frequency,
-                     19);
+    assert_int_equal(
+        ((const struct fake_recv_cfg *)opd_config_find(c, OPD_KIND_RECEIVER, "fakerecv/second")
+             ->cfg)
+            ->frequency,
+        19);
     assert_null(opd_config_find(c, OPD_KIND_EXPORTER, "fakerecv"));
     cc = opd_config_find(c, OPD_KIND_EXPORTER, "otlp");
     assert_non_null(cc);
@@ -757,11 +769,10 @@ static void test_load_document(void **state)
     assert_string_equal(ec->endpoint, "localhost:4317");
     assert_string_equal(ec->headers.values[0], "Bearer $TOKEN");
     assert_true(ec->timeout == 5 * SEC);
-    assert_int_equal(((const struct fake_file_cfg *)opd_config_find(c, OPD_KIND_EXPORTER,
-                                                                    "file/out")
-                          ->cfg)
-                         ->rotation.max_megabytes,
-                     7);
+    assert_int_equal(
+        ((const struct fake_file_cfg *)opd_config_find(c, OPD_KIND_EXPORTER, "file/out")->cfg)
+            ->rotation.max_megabytes,
+        7);
     assert_non_null(opd_config_find(c, OPD_KIND_EXTENSION, "health_check"));
     assert_int_equal(c->service.n_extensions, 1);
     assert_string_equal(c->service.log_level, "debug");
@@ -790,24 +801,25 @@ static void test_load_document(void **state)
 
 static void test_load_errors(void **state)
 {
-    expect_errors("receivers:\n  nosuch:\n  fakerecv/:\n  /x:\n  1abc:\n  a-b:\n"
-                  "exporters:\n  nosuch:\n" MINIMAL_SERVICE,
-                  "t.yaml:2:3: receivers::nosuch: unknown receiver type \"nosuch\" (known "
-                  "types: fakerecv, plainrecv)\n"
-                  "t.yaml:3:3: receivers::fakerecv/: invalid component id \"fakerecv/\": the name "
-                  "after '/' must not be empty\n"
-                  "t.yaml:4:3: receivers::/x: invalid component id \"/x\": the type before '/' "
-                  "must not be empty\n"
-                  "t.yaml:5:3: receivers::1abc: invalid component id \"1abc\": the type must start "
-                  "with a letter\n"
-                  "t.yaml:6:3: receivers::a-b: invalid component id \"a-b\": the type may hold only "
-                  "letters, digits and '_'\n"
-                  "t.yaml:8:3: exporters::nosuch: unknown exporter type \"nosuch\" (known types: "
-                  "file, otlp_grpc (alias otlp), debug)\n"
-                  "t.yaml:12:19: service::pipelines::profiles::receivers::0: receiver "
-                  "\"fakerecv\" is not defined (define it under receivers)\n"
-                  "t.yaml:13:19: service::pipelines::profiles::exporters::0: exporter \"debug\" "
-                  "is not defined (define it under exporters)\n");
+    expect_errors(
+        "receivers:\n  nosuch:\n  fakerecv/:\n  /x:\n  1abc:\n  a-b:\n"
+        "exporters:\n  nosuch:\n" MINIMAL_SERVICE,
+        "t.yaml:2:3: receivers::nosuch: unknown receiver type \"nosuch\" (known "
+        "types: fakerecv, plainrecv)\n"
+        "t.yaml:3:3: receivers::fakerecv/: invalid component id \"fakerecv/\": the name "
+        "after '/' must not be empty\n"
+        "t.yaml:4:3: receivers::/x: invalid component id \"/x\": the type before '/' "
+        "must not be empty\n"
+        "t.yaml:5:3: receivers::1abc: invalid component id \"1abc\": the type must start "
+        "with a letter\n"
+        "t.yaml:6:3: receivers::a-b: invalid component id \"a-b\": the type may hold only "
+        "letters, digits and '_'\n"
+        "t.yaml:8:3: exporters::nosuch: unknown exporter type \"nosuch\" (known types: "
+        "file, otlp_grpc (alias otlp), debug)\n"
+        "t.yaml:12:19: service::pipelines::profiles::receivers::0: receiver "
+        "\"fakerecv\" is not defined (define it under receivers)\n"
+        "t.yaml:13:19: service::pipelines::profiles::exporters::0: exporter \"debug\" "
+        "is not defined (define it under exporters)\n");
     /* Without a factory list the message cannot name the known types. */
     {
         struct opd_cfg_errors errs;
@@ -880,6 +892,28 @@ static void test_load_errors(void **state)
                   "\"fakerecv\" is not defined (define it under receivers)\n"
                   "t.yaml:7:19: service::pipelines::profiles::exporters::0: exporter \"debug\" "
                   "is not defined (define it under exporters)\n");
+}
+
+static const struct opd_factory *const *receivers_only(void)
+{
+    static const struct opd_factory *table[2];
+
+    table[0] = fake_lookup(OPD_KIND_RECEIVER, "plainrecv");
+    return table;
+}
+
+static void test_unknown_type_none_built_in(void **state)
+{
+    struct opd_cfg_errors errs;
+    const char *doc = "extensions: {pprof: }\n";
+
+    opd_cfg_errors_init(&errs);
+    assert_null(
+        opd_config_load_buffer_ex("u.yaml", doc, strlen(doc), fake_lookup, receivers_only, &errs));
+    assert_int_equal(errno, EINVAL);
+    assert_string_equal(errs.v[0].message,
+                        "unknown extension type \"pprof\" (no extension types are built in)");
+    opd_cfg_errors_fini(&errs);
 }
 
 static void test_load_no_files(void **state)
@@ -1132,8 +1166,7 @@ static void test_broken_fixtures(void **state)
         char *want, *got;
 
         snprintf(path, sizeof(path), "broken/%s", names[i]);
-        snprintf(errpath, sizeof(errpath), "broken/%.*s.err", (int)strlen(names[i]) - 5,
-                 names[i]);
+        snprintf(errpath, sizeof(errpath), "broken/%.*s.err", (int)strlen(names[i]) - 5, names[i]);
         opd_cfg_errors_init(&errs);
         c = opd_config_load_ex(paths, 1, fake_lookup, fake_list, &errs);
         got = errs_text(&errs);
@@ -1270,6 +1303,7 @@ int main(void)
         cmocka_unit_test(test_bad_default),
         cmocka_unit_test(test_load_document),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_unknown_type_none_built_in),
         cmocka_unit_test(test_load_no_files),
         cmocka_unit_test(test_print),
         cmocka_unit_test(test_fault_injection_load),

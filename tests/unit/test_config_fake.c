@@ -31,12 +31,12 @@ static const struct opd_config_map recv_rotation_map[] = {
      .offset = 0},
     {.type = OPD_CFG_STRING,
      .name = "path",
-     .offset = offsetof(struct fake_recv_cfg, rotation.path) -
-               offsetof(struct fake_recv_cfg, rotation)},
+     .offset =
+         offsetof(struct fake_recv_cfg, rotation.path) - offsetof(struct fake_recv_cfg, rotation)},
     {.type = OPD_CFG_SECTION,
      .name = "deep",
-     .offset = offsetof(struct fake_recv_cfg, rotation.deep) -
-               offsetof(struct fake_recv_cfg, rotation),
+     .offset =
+         offsetof(struct fake_recv_cfg, rotation.deep) - offsetof(struct fake_recv_cfg, rotation),
      .sub = deep_map},
     OPD_CFG_MAP_END,
 };
@@ -149,9 +149,7 @@ static const struct opd_config_map file_map[] = {
 };
 
 static const struct opd_config_map exp_map[] = {
-    {.type = OPD_CFG_STRING,
-     .name = "endpoint",
-     .offset = offsetof(struct fake_exp_cfg, endpoint)},
+    {.type = OPD_CFG_STRING, .name = "endpoint", .offset = offsetof(struct fake_exp_cfg, endpoint)},
     {.type = OPD_CFG_DURATION,
      .name = "timeout",
      .def = "5s",
@@ -262,7 +260,7 @@ static const struct opd_factory fake_health = {
 };
 
 static const struct opd_factory *const fakes[] = {
-    &fake_recv, &fake_plain_recv, &fake_batch,  &fake_noop,   &fake_file,
+    &fake_recv, &fake_plain_recv, &fake_batch,  &fake_noop, &fake_file,
     &fake_exp,  &fake_debug,      &fake_health, NULL,
 };
 
