@@ -1,7 +1,9 @@
 /* libyaml events → config tree. One pass over the event stream with an explicit stack
  * of open containers; scalars get ${env:...} expansion, map keys are checked for
- * duplicates, and aliases are copied (bounded, so an alias bomb is an error). */
+ * duplicates, aliases are copied (bounded, so an alias bomb is an error), and merge keys
+ * ("<<: *defaults") fill in the keys a map does not set itself. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <yaml.h>
@@ -18,6 +20,15 @@ struct frame {
     struct opd_node *node;
     char *key; /* MAP: the key waiting for its value */
     struct opd_cfg_pos key_pos;
+    bool key_is_merge;    /* the waiting key is a plain "<<" */
+    const char *last_key; /* MAP: key of the last value attached (for key paths) */
+};
+
+/* The value of a "<<" key, applied when its map ends. Kept (and freed) with the loader
+ * because anchors may point into it. */
+struct merge {
+    struct opd_node *map;
+    struct opd_node *src;
 };
 
 struct anchor {
@@ -35,6 +46,8 @@ struct loader {
     struct opd_node *root;
     struct anchor *anchors;
     size_t n_anchors, cap_anchors;
+    struct merge *merges;
+    size_t n_merges, cap_merges;
     size_t n_nodes;
     int docs;
     int failed; /* an error was recorded */
@@ -48,8 +61,9 @@ static struct opd_cfg_pos mark_pos(const struct loader *l, yaml_mark_t m)
     return p;
 }
 
-/* Key path of the value about to be attached at the top of the stack ("a::b::0"). */
-static void current_path(const struct loader *l, char *buf, size_t len)
+/* Key path ("a::b::0") of the value about to be attached at the top of the stack, or with
+ * last set, of the value attached there last. */
+static void key_path(const struct loader *l, bool last, char *buf, size_t len)
 {
     size_t off = 0;
 
@@ -62,15 +76,15 @@ static void current_path(const struct loader *l, char *buf, size_t len)
         if (f->node->type == OPD_NODE_MAP) {
             const char *k = f->key;
 
-            if (!k && i + 1 < l->depth && f->node->n)
-                k = f->node->pairs[f->node->n - 1].key;
+            if (!k && (last || i + 1 < l->depth))
+                k = f->last_key;
             if (!k)
                 break;
             w = snprintf(buf + off, len - off, "%s%s", sep, k);
         } else {
             size_t idx = f->node->n;
 
-            if (i + 1 < l->depth && idx)
+            if ((last || i + 1 < l->depth) && idx)
                 idx--;
             w = snprintf(buf + off, len - off, "%s%zu", sep, idx);
         }
@@ -78,6 +92,11 @@ static void current_path(const struct loader *l, char *buf, size_t len)
             break;
         off += (size_t)w;
     }
+}
+
+static void current_path(const struct loader *l, char *buf, size_t len)
+{
+    key_path(l, false, buf, len);
 }
 
 static void fail(struct loader *l, const struct opd_cfg_pos *pos, const char *path, const char *msg)
@@ -125,8 +144,21 @@ static int attach(struct loader *l, struct opd_node *node)
     top = &l->stack[l->depth - 1];
     if (top->node->type == OPD_NODE_SEQ) {
         rc = opd_node_seq_add(top->node, node);
+    } else if (top->key_is_merge) {
+        struct merge *m = OPD_VEC_PUSH_SLOT(l->merges, l->n_merges, l->cap_merges);
+
+        rc = m ? 0 : -ENOMEM;
+        if (m) {
+            m->map = top->node;
+            m->src = node;
+        }
+        top->last_key = "<<";
+        top->key_is_merge = false;
+        opd_free(top->key);
+        top->key = NULL;
     } else {
         rc = opd_node_map_add(top->node, top->key, &top->key_pos, node);
+        top->last_key = rc ? NULL : top->node->pairs[top->node->n - 1].key;
         opd_free(top->key);
         top->key = NULL;
     }
@@ -189,6 +221,10 @@ static int on_key(struct loader *l, yaml_event_t *ev)
         return -1;
     }
     top->key_pos = pos;
+    if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(text, "<<") == 0) {
+        top->key_is_merge = true;
+        return 0;
+    }
     dup = opd_node_map_find(top->node, text);
     if (dup) {
         char msg[128];
@@ -268,8 +304,8 @@ static int on_start(struct loader *l, yaml_event_t *ev, enum opd_node_type t)
         return -1;
     if (attach(l, node))
         return -1;
+    memset(&l->stack[l->depth], 0, sizeof(l->stack[l->depth]));
     l->stack[l->depth].node = node;
-    l->stack[l->depth].key = NULL;
     l->depth++;
     return add_anchor(l, anchor, node);
 }
@@ -350,6 +386,68 @@ static void on_parser_error(struct loader *l, const yaml_parser_t *p)
     fail(l, &pos, NULL, msg);
 }
 
+static void frame_fini(struct frame *f)
+{
+    opd_free(f->key);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Adds to map copies of the pairs of src whose keys it does not have yet. */
+static int merge_from(struct loader *l, struct opd_node *map, const struct opd_node *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        const struct opd_node_pair *p = &src->pairs[i];
+        struct opd_node *copy;
+
+        if (opd_node_map_find(map, p->key))
+            continue;
+        l->n_nodes += count_nodes(p->value);
+        if (l->n_nodes > OPD_NODE_MAX_NODES) {
+            fail(l, &p->key_pos, NULL, "document too large (more than 200000 nodes after aliases)");
+            return -1;
+        }
+        copy = opd_node_copy(p->value);
+        if (!copy || opd_node_map_add(map, p->key, &p->key_pos, copy)) {
+            opd_node_destroy(copy);
+            l->oom = 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Applies the "<<" keys of a finished map: explicit keys win, then earlier merge sources
+ * over later ones, as YAML's merge key type specifies. */
+static int apply_merges(struct loader *l, struct opd_node *map)
+{
+    char path[512];
+
+    for (size_t i = 0; i < l->n_merges; i++) {
+        const struct opd_node *src = l->merges[i].src;
+        bool ok = src->type == OPD_NODE_MAP || (src->type == OPD_NODE_SEQ && src->n > 0);
+
+        if (l->merges[i].map != map)
+            continue;
+        for (size_t j = 0; ok && src->type == OPD_NODE_SEQ && j < src->n; j++)
+            ok = src->items[j]->type == OPD_NODE_MAP;
+        if (!ok) {
+            key_path(l, true, path, sizeof(path));
+            fail(l, &src->pos, path,
+                 "the value of a merge key (<<) must be a map or a list of maps");
+            return -1;
+        }
+        if (src->type == OPD_NODE_MAP) {
+            if (merge_from(l, map, src))
+                return -1;
+            continue;
+        }
+        for (size_t j = 0; j < src->n; j++)
+            if (merge_from(l, map, src->items[j]))
+                return -1;
+    }
+    return 0;
+}
+
 /* Handles one event; returns 1 at the end of the stream, 0 to go on, -1 to stop. */
 static int on_event(struct loader *l, yaml_event_t *ev)
 {
@@ -375,9 +473,13 @@ static int on_event(struct loader *l, yaml_event_t *ev)
     case YAML_MAPPING_END_EVENT:
     case YAML_SEQUENCE_END_EVENT:
         if (l->depth > 0) {
+            struct opd_node *done = l->stack[l->depth - 1].node;
+
+            /* Pop first: errors about merges name the map's own key path. */
             l->depth--;
-            opd_free(l->stack[l->depth].key);
-            l->stack[l->depth].key = NULL;
+            frame_fini(&l->stack[l->depth]);
+            if (done->type == OPD_NODE_MAP && l->n_merges)
+                return apply_merges(l, done);
         }
         return 0;
     default:
@@ -410,10 +512,13 @@ struct opd_node *opd_yaml_parse(const char *file, const char *data, size_t len,
     }
     yaml_parser_delete(&parser);
     while (l.depth > 0)
-        opd_free(l.stack[--l.depth].key);
+        frame_fini(&l.stack[--l.depth]);
     for (size_t i = 0; i < l.n_anchors; i++)
         opd_free(l.anchors[i].name);
     opd_free(l.anchors);
+    for (size_t i = 0; i < l.n_merges; i++)
+        opd_node_destroy(l.merges[i].src);
+    opd_free(l.merges);
     if (l.oom || l.failed || rc < 0) {
         opd_node_destroy(l.root);
         errno = l.oom ? ENOMEM : EINVAL;

@@ -218,6 +218,48 @@ static void test_node_aliases(void **state)
     opd_cfg_errors_fini(&errs);
 }
 
+static void test_node_merge_keys(void **state)
+{
+    const char *doc = "base: &b {x: 1, y: 2}\n"
+                      "other: &o {y: 20, z: 30}\n"
+                      "m:\n"
+                      "  <<: [*b, *o]\n"
+                      "  x: 10\n"
+                      "'<<': literal\n"
+                      "inl: {<<: &in {k: v}, j: w}\n"
+                      "later: *in\n";
+    struct opd_cfg_errors errs;
+    struct opd_node *root;
+    const struct opd_node *m, *inl;
+
+    opd_cfg_errors_init(&errs);
+    root = opd_yaml_parse("m.yaml", doc, strlen(doc), &errs);
+    assert_non_null(root);
+    m = opd_node_map_get(root, "m");
+    assert_int_equal(m->n, 3);
+    /* Explicit keys win over merged ones, earlier sources over later ones. */
+    assert_string_equal(opd_node_map_get(m, "x")->text, "10");
+    assert_string_equal(opd_node_map_get(m, "y")->text, "2");
+    assert_string_equal(opd_node_map_get(m, "z")->text, "30");
+    assert_null(opd_node_map_find(m, "<<"));
+    /* A quoted "<<" is an ordinary key. */
+    assert_string_equal(opd_node_map_get(root, "<<")->text, "literal");
+    inl = opd_node_map_get(root, "inl");
+    assert_int_equal(inl->n, 2);
+    assert_string_equal(opd_node_map_get(inl, "k")->text, "v");
+    /* An anchor defined inside a merge value stays usable after the merge. */
+    assert_string_equal(opd_node_map_get(opd_node_map_get(root, "later"), "k")->text, "v");
+    opd_node_destroy(root);
+    opd_cfg_errors_fini(&errs);
+
+    parse_fails("a:\n  m: {<<: 5}\n",
+                "p.yaml:2:11: a::m: the value of a merge key (<<) must be a map or a list of "
+                "maps\n");
+    parse_fails("a: [{<<: [{x: 1}, y]}]\n",
+                "p.yaml:1:10: a::0: the value of a merge key (<<) must be a map or a list of "
+                "maps\n");
+}
+
 static void test_node_depth(void **state)
 {
     char doc[512];
@@ -1007,6 +1049,7 @@ static const char *fault_doc = "receivers:\n"
                                "    labels: {a: b}\n"
                                "    rules: [{name: r, match: [m]}, {}]\n"
                                "  fakerecv/2: &r {frequency: 5}\n"
+                               "  fakerecv/3: {<<: *r, enabled: false}\n"
                                "  plainrecv:\n"
                                "processors: {batch: {timeout: 1s}}\n"
                                "exporters:\n"
@@ -1288,6 +1331,7 @@ int main(void)
         cmocka_unit_test(test_node_positions),
         cmocka_unit_test(test_node_errors),
         cmocka_unit_test(test_node_aliases),
+        cmocka_unit_test(test_node_merge_keys),
         cmocka_unit_test(test_node_depth),
         cmocka_unit_test(test_node_merge),
         cmocka_unit_test(test_env),
