@@ -1,2 +1,8 @@
 # Kubernetes metadata client and the k8sattributes, team, redaction and resource processors.
 opd_add_unit_test(test_k8s SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s.c LIBS opd_k8s)
+# Against tests/integration/k8s/fake_apiserver.py over TLS (needs python3 and openssl).
+opd_add_unit_test(test_k8s_client SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_client.c
+  LIBS opd_k8s LABELS peer)
+if(TARGET test_k8s_client)
+  set_tests_properties(test_k8s_client PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+endif()

@@ -10,7 +10,8 @@ cluster-wide or other-namespace path, like a namespaced Role does.
 
 Test control (no auth, loopback only):
   POST /_control/apply     {"kind": "pods", "type": "ADDED|MODIFIED|DELETED", "object": {...}}
-  POST /_control/compact   forget the event history: older watches get 410 Gone
+  POST /_control/compact   forget the event history: every open watch gets an ERROR 410
+                           event and a watch from any version seen so far is answered 410
   POST /_control/drop      cut every open watch connection without a final chunk
   POST /_control/expire_continue   the next continue token is answered with 410
   GET  /_control/requests  every request line served so far, as a JSON list
@@ -47,9 +48,10 @@ class State:
         self.expire_continue = False
         self.requests = []
         self.watches = 0
-        for kind, items in fixture.items():
-            for obj in items:
-                self.apply(kind, "ADDED", obj)
+        with self.lock:
+            for kind, items in fixture.items():
+                for obj in items:
+                    self.apply(kind, "ADDED", obj)
         self.history.clear()
         self.oldest = self.rv
 
@@ -135,6 +137,7 @@ def make_handler(state, args):
                     state.apply(body["kind"], body["type"], body["object"])
                 elif self.path == "/_control/compact":
                     state.history.clear()
+                    state.rv += 1  # as if other writes happened, then compaction
                     state.oldest = state.rv
                     state.lock.notify_all()
                 elif self.path == "/_control/drop":
