@@ -7,12 +7,16 @@ extern const struct opd_factory opd_otlpjsonfile_receiver_factory;
 extern const struct opd_factory opd_profiling_receiver_factory;
 extern const struct opd_factory opd_file_exporter_factory;
 extern const struct opd_factory opd_debug_exporter_factory;
+extern const struct opd_factory opd_prometheus_exporter_factory;
+extern const struct opd_factory opd_health_check_extension_factory;
 
 static const struct opd_factory *const factories[] = {
     &opd_otlpjsonfile_receiver_factory,
     &opd_profiling_receiver_factory,
     &opd_file_exporter_factory,
     &opd_debug_exporter_factory,
+    &opd_prometheus_exporter_factory,
+    &opd_health_check_extension_factory,
     NULL,
 };
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "collector/component.h"
+#include "collector/engine/selftelemetry.h"
 #include "collector/engine/service.h"
 #include "collector/log.h"
 #include "collector/mem.h"
@@ -147,6 +148,7 @@ out:
 static int cmd_run(int argc, char **argv)
 {
     struct opd_telemetry *tel = NULL;
+    struct opd_selftelemetry *selftel = NULL;
     struct opd_service *svc = NULL;
     struct opd_config *cfg = NULL;
     struct cfg_args a;
@@ -175,6 +177,14 @@ static int cmd_run(int argc, char **argv)
     tel = opd_telemetry_create();
     if (!tel)
         goto out;
+    if (cfg->service.metrics_address && cfg->service.metrics_address[0] &&
+        !(cfg->service.metrics_level && strcmp(cfg->service.metrics_level, "none") == 0)) {
+        /* Profiling goes on without its self-metrics endpoint (e.g. port taken). */
+        selftel = opd_selftelemetry_start(cfg->service.metrics_address, tel);
+        if (!selftel)
+            OPD_WARN("otelprofd", "self-metrics endpoint %s not served: %s",
+                     cfg->service.metrics_address, strerror(errno));
+    }
     svc = opd_service_create(cfg, tel);
     if (!svc)
         goto out;
@@ -185,6 +195,7 @@ static int cmd_run(int argc, char **argv)
         OPD_INFO("otelprofd", "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = opd_service_shutdown(svc, opd_now_ns() + SHUTDOWN_DEADLINE_NS) ? EXIT_RUNTIME : 0;
 out:
+    opd_selftelemetry_stop(selftel);
     opd_service_destroy(svc);
     opd_telemetry_destroy(tel);
     opd_config_destroy(cfg);
