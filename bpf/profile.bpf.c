@@ -165,6 +165,12 @@ static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, voi
 			return OPD_STACK_NONE;
 		}
 	}
+	/* 32-bit (compat) tasks have 4-byte frame slots: the 64-bit walk would read garbage.
+	 * __USER32_CS is 0x23 on x86-64. */
+	if ((uregs.cs & 0xffff) == 0x23) {
+		opd_count(OPD_CNT_USTACK_FAIL);
+		return OPD_STACK_NONE;
+	}
 	n = opd_walk_user(ctx, &uregs, st->ip, opd_max_frames);
 	if (n <= 0) {
 		opd_count(OPD_CNT_USTACK_FAIL);
