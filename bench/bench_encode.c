@@ -85,7 +85,8 @@ static struct opd_batch *build(const struct config *c, const struct frame *frame
     rng = RNG_SEED; /* both modes build the same batch */
     d = &b->dict;
     if (!(r = opd_batch_add_resource(b)) || opd_attrs_set_int(b, &r->attrs, "process.pid", 4242) ||
-        !(s = opd_resource_add_scope(b, r, "otelprofd", "0.1.0")) || !(p = opd_scope_add_profile(b, s)))
+        !(s = opd_resource_add_scope(b, r, "otelprofd", "0.1.0")) ||
+        !(p = opd_scope_add_profile(b, s)))
         goto fail;
     p->sample_type.type_strindex = opd_dict_string(d, "samples");
     p->sample_type.unit_strindex = opd_dict_string(d, "count");
@@ -96,7 +97,8 @@ static struct opd_batch *build(const struct config *c, const struct frame *frame
     p->duration_nano = 5000000000ULL;
     for (k = 0; k < 3; k++) {
         static const char *files[3] = {"[kernel.kallsyms]", "/usr/bin/app", "/usr/lib/libc.so.6"};
-        struct opd_mapping m = {.memory_start = 0x400000 * (k + 1), .memory_limit = 0x400000 * (k + 2)};
+        struct opd_mapping m = {.memory_start = 0x400000 * (k + 1),
+                                .memory_limit = 0x400000 * (k + 2)};
 
         m.filename_strindex = opd_dict_string(d, files[k]);
         if ((maps[k] = opd_dict_mapping(d, &m)) < 0 ||
@@ -109,8 +111,12 @@ static struct opd_batch *build(const struct config *c, const struct frame *frame
         uint64_t ts = t0 + i * 50000;
         int64_t one = 1;
         int32_t tattr;
-        struct opd_sample smp = {.values = &one, .n_values = 1, .timestamps = &ts,
-                                 .n_timestamps = 1, .attr_indices = &tattr, .n_attr = 1};
+        struct opd_sample smp = {.values = &one,
+                                 .n_values = 1,
+                                 .timestamps = &ts,
+                                 .n_timestamps = 1,
+                                 .attr_indices = &tattr,
+                                 .n_attr = 1};
 
         /* what the receiver does per drained sample: intern every frame, the stack and
          * the sample attributes */

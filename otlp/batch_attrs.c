@@ -40,8 +40,7 @@ int opd_attrs_set(struct opd_batch *b, struct opd_attrs *a, const char *key,
     return 0;
 }
 
-int opd_attrs_set_str(struct opd_batch *b, struct opd_attrs *a, const char *key,
-                      const char *value)
+int opd_attrs_set_str(struct opd_batch *b, struct opd_attrs *a, const char *key, const char *value)
 {
     struct opd_value v = {.type = OPD_VAL_STR, .u.str = value ? value : ""};
 

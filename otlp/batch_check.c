@@ -71,8 +71,8 @@ static int check_attr_list(struct checker *c, const int32_t *v, size_t n, const 
     qsort(keys, n, sizeof(*keys), cmp_i32);
     for (i = 1; i < n; i++)
         if (keys[i] == keys[i - 1]) {
-            err = fail(c, "%s: attribute key \"%s\" appears twice", where,
-                       opd_dict_str(d, keys[i]));
+            err =
+                fail(c, "%s: attribute key \"%s\" appears twice", where, opd_dict_str(d, keys[i]));
             break;
         }
     opd_free(keys);
@@ -131,8 +131,8 @@ static int check_tables(struct checker *c)
     }
     for (i = 0; i < d->n_mappings; i++) {
         CHECK_IDX(c, d->mappings[i].filename_strindex, d->n_strings, "mapping[%zu] filename", i);
-        if ((err = check_attr_list(c, d->mappings[i].attr_indices, d->mappings[i].n_attr,
-                                   "mapping")))
+        if ((err =
+                 check_attr_list(c, d->mappings[i].attr_indices, d->mappings[i].n_attr, "mapping")))
             return err;
     }
     for (i = 0; i < d->n_locations; i++) {
@@ -235,8 +235,8 @@ struct opd_batch *opd_batch_create_raw(void)
     if (!b)
         return NULL;
     d = &b->dict;
-    d->n_strings = d->n_functions = d->n_mappings = d->n_locations = d->n_stacks =
-        d->n_attributes = d->n_links = 0;
+    d->n_strings = d->n_functions = d->n_mappings = d->n_locations = d->n_stacks = d->n_attributes =
+        d->n_links = 0;
     return b;
 }
 

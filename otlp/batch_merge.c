@@ -79,8 +79,7 @@ static int remap_strings_attrs(struct opd_dict *dd, const struct opd_dict *sd, s
     return 0;
 }
 
-static int remap_functions_mappings(struct opd_dict *dd, const struct opd_dict *sd,
-                                    struct remap *m)
+static int remap_functions_mappings(struct opd_dict *dd, const struct opd_dict *sd, struct remap *m)
 {
     size_t i;
 
@@ -182,8 +181,8 @@ static int arena_str(struct opd_batch *dst, const char **to, const char *from)
     return *to ? 0 : -ENOMEM;
 }
 
-static int copy_profile(struct opd_batch *dst, struct opd_profile *p,
-                        const struct opd_profile *sp, const struct opd_dict *sd, struct remap *m)
+static int copy_profile(struct opd_batch *dst, struct opd_profile *p, const struct opd_profile *sp,
+                        const struct opd_dict *sd, struct remap *m)
 {
     size_t i;
     int err;

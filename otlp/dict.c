@@ -121,9 +121,8 @@ int32_t opd_dict_push_string(struct opd_dict *d, const char *s, size_t len)
     const char **slot;
     char *copy;
 
-    if (TABLE_FULL(d->n_strings) ||
-        opd_vec_reserve((void **)&d->strings, &d->cap_strings, d->n_strings + 1,
-                        sizeof(*d->strings)))
+    if (TABLE_FULL(d->n_strings) || opd_vec_reserve((void **)&d->strings, &d->cap_strings,
+                                                    d->n_strings + 1, sizeof(*d->strings)))
         return -ENOMEM;
     copy = opd_arena_strndup(d->arena, s, len);
     if (!copy)
@@ -135,9 +134,8 @@ int32_t opd_dict_push_string(struct opd_dict *d, const char *s, size_t len)
 
 int32_t opd_dict_push_function(struct opd_dict *d, const struct opd_function *f)
 {
-    if (TABLE_FULL(d->n_functions) ||
-        opd_vec_reserve((void **)&d->functions, &d->cap_functions, d->n_functions + 1,
-                        sizeof(*d->functions)))
+    if (TABLE_FULL(d->n_functions) || opd_vec_reserve((void **)&d->functions, &d->cap_functions,
+                                                      d->n_functions + 1, sizeof(*d->functions)))
         return -ENOMEM;
     d->functions[d->n_functions] = *f;
     return (int32_t)d->n_functions++;
@@ -148,9 +146,8 @@ int32_t opd_dict_push_mapping(struct opd_dict *d, const struct opd_mapping *m)
     struct opd_mapping c = *m;
     int err;
 
-    if (TABLE_FULL(d->n_mappings) ||
-        opd_vec_reserve((void **)&d->mappings, &d->cap_mappings, d->n_mappings + 1,
-                        sizeof(*d->mappings)))
+    if (TABLE_FULL(d->n_mappings) || opd_vec_reserve((void **)&d->mappings, &d->cap_mappings,
+                                                     d->n_mappings + 1, sizeof(*d->mappings)))
         return -ENOMEM;
     c.attr_indices = arena_i32(d->arena, m->attr_indices, m->n_attr, &err);
     if (err)
@@ -165,9 +162,8 @@ int32_t opd_dict_push_location(struct opd_dict *d, const struct opd_location *l)
     struct opd_line *lines = NULL;
     int err;
 
-    if (TABLE_FULL(d->n_locations) ||
-        opd_vec_reserve((void **)&d->locations, &d->cap_locations, d->n_locations + 1,
-                        sizeof(*d->locations)))
+    if (TABLE_FULL(d->n_locations) || opd_vec_reserve((void **)&d->locations, &d->cap_locations,
+                                                      d->n_locations + 1, sizeof(*d->locations)))
         return -ENOMEM;
     if (l->n_lines) {
         if (l->n_lines > SIZE_MAX / sizeof(*lines))
@@ -204,9 +200,8 @@ int32_t opd_dict_push_attribute(struct opd_dict *d, const struct opd_attribute *
 {
     struct opd_attribute c = *a;
 
-    if (TABLE_FULL(d->n_attributes) ||
-        opd_vec_reserve((void **)&d->attributes, &d->cap_attributes, d->n_attributes + 1,
-                        sizeof(*d->attributes)))
+    if (TABLE_FULL(d->n_attributes) || opd_vec_reserve((void **)&d->attributes, &d->cap_attributes,
+                                                       d->n_attributes + 1, sizeof(*d->attributes)))
         return -ENOMEM;
     if (opd_value_copy(d->arena, &c.value, &a->value))
         return -ENOMEM;
@@ -308,7 +303,8 @@ static bool eq_location(const struct opd_dict *d, int32_t idx, const void *key)
     size_t i;
 
     if (a->mapping_index != b->mapping_index || a->address != b->address ||
-        a->n_lines != b->n_lines || !i32_equal(a->attr_indices, a->n_attr, b->attr_indices, b->n_attr))
+        a->n_lines != b->n_lines ||
+        !i32_equal(a->attr_indices, a->n_attr, b->attr_indices, b->n_attr))
         return false;
     for (i = 0; i < a->n_lines; i++)
         if (a->lines[i].function_index != b->lines[i].function_index ||

@@ -124,8 +124,7 @@ static int get_u64(struct jdec *x, const json_t *o, const char *camel, const cha
 
     *out = 0;
     if (v && parse_int(v, true, &s, out))
-        return bad(x, "%s: expected an unsigned 64-bit integer (number or decimal string)",
-                   camel);
+        return bad(x, "%s: expected an unsigned 64-bit integer (number or decimal string)", camel);
     return 0;
 }
 
@@ -213,8 +212,7 @@ static int elem_obj(struct jdec *x, json_t *arr, size_t i, const char *what, jso
 }
 
 /* Base64 (or, for ids, hex) bytes into x->bytes. */
-static int get_b64(struct jdec *x, const json_t *o, const char *camel, const char *snake,
-                   size_t *n)
+static int get_b64(struct jdec *x, const json_t *o, const char *camel, const char *snake, size_t *n)
 {
     const char *s;
     long got;
@@ -571,8 +569,8 @@ static int profile_fields(struct jdec *x, struct opd_profile *p, const json_t *o
         (err = get_i64(x, o, "period", NULL, &p->period)) ||
         (err = get_u64(x, o, "timeUnixNano", "time_unix_nano", &p->time_unix_nano)) ||
         (err = get_u64(x, o, "durationNano", "duration_nano", &p->duration_nano)) ||
-        (err = get_hex_id(x, o, "profileId", "profile_id", p->profile_id, 16,
-                          &p->has_profile_id)) ||
+        (err =
+             get_hex_id(x, o, "profileId", "profile_id", p->profile_id, 16, &p->has_profile_id)) ||
         (err = get_u32(x, o, "droppedAttributesCount", "dropped_attributes_count",
                        &p->dropped_attributes_count)) ||
         (err = get_str(x, o, "originalPayloadFormat", "original_payload_format", &fmt)))
@@ -637,8 +635,7 @@ static int scope(struct jdec *x, struct opd_resource *r, const json_t *o)
         p = opd_scope_add_profile(x->b, s);
         if (!p)
             return oom(x);
-        if ((err = profile_fields(x, p, e)) ||
-            (err = get_arr(x, e, "samples", "sample", &sa, &ns)))
+        if ((err = profile_fields(x, p, e)) || (err = get_arr(x, e, "samples", "sample", &sa, &ns)))
             return err;
         for (j = 0; j < ns; j++) {
             json_t *se;

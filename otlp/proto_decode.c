@@ -136,8 +136,8 @@ static int dict_tables(struct dec *x)
     }
     for (i = 0; i < pd->n_function_table; i++) {
         const PbFunction *f = pd->function_table[i];
-        struct opd_function of = {f->name_strindex, f->system_name_strindex,
-                                  f->filename_strindex, f->start_line};
+        struct opd_function of = {f->name_strindex, f->system_name_strindex, f->filename_strindex,
+                                  f->start_line};
 
         if (opd_dict_push_function(d, &of) < 0)
             return oom(x);
@@ -225,8 +225,7 @@ static int profile(struct dec *x, struct opd_scope *s, const PbProfile *pp)
     }
     p->dropped_attributes_count = pp->dropped_attributes_count;
     if (pp->original_payload_format && *pp->original_payload_format &&
-        !(p->original_payload_format =
-              opd_arena_strdup(&x->b->arena, pp->original_payload_format)))
+        !(p->original_payload_format = opd_arena_strdup(&x->b->arena, pp->original_payload_format)))
         return oom(x);
     if (pp->original_payload.len) {
         uint8_t *op = opd_arena_alloc(&x->b->arena, pp->original_payload.len);
@@ -332,7 +331,8 @@ static void pb_free(void *ud, void *p)
 struct opd_batch *opd_proto_decode(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
     bool alloc_failed = false;
-    ProtobufCAllocator alloc = {.alloc = pb_alloc, .free = pb_free, .allocator_data = &alloc_failed};
+    ProtobufCAllocator alloc = {
+        .alloc = pb_alloc, .free = pb_free, .allocator_data = &alloc_failed};
     struct dec x = {.err = err, .errlen = errlen};
     ProtobufCMessage *msg;
     const PbRequest *req;

@@ -191,8 +191,8 @@ static int dict_tables(struct opd_arena *a, const struct opd_dict *d, PbDictiona
     return 0;
 }
 
-static PbValueType *value_type(struct opd_arena *a, const struct opd_value_type_ref *v,
-                               bool always, int *err)
+static PbValueType *value_type(struct opd_arena *a, const struct opd_value_type_ref *v, bool always,
+                               int *err)
 {
     static const PbValueType init = PB_VALUE_TYPE_INIT;
     PbValueType *p;

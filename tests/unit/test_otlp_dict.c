@@ -288,9 +288,9 @@ static void test_merge(void **state)
     for (i = 0; i < a->dict.n_strings; i++)
         assert_int_equal(opd_dict_string(&a->dict, a->dict.strings[i]), (int32_t)i);
     for (i = 0; i < a->dict.n_stacks; i++)
-        assert_int_equal(opd_dict_stack(&a->dict, a->dict.stacks[i].location_indices,
-                                        a->dict.stacks[i].n),
-                         (int32_t)i);
+        assert_int_equal(
+            opd_dict_stack(&a->dict, a->dict.stacks[i].location_indices, a->dict.stacks[i].n),
+            (int32_t)i);
     /* samples keep their meaning: same leaf function as in the source */
     for (i = 0; i < 50; i++)
         assert_string_equal(leaf_name(a, &a->resources[4].scopes[0].profiles[0].samples[i]),
@@ -397,10 +397,10 @@ static void test_arena(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zero_entries),     cmocka_unit_test(test_strings_no_dups),
-        cmocka_unit_test(test_entries_no_dups),  cmocka_unit_test(test_attrs_and_counts),
-        cmocka_unit_test(test_check_rejects),    cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_clone),            cmocka_unit_test(test_fault_injection),
+        cmocka_unit_test(test_zero_entries),    cmocka_unit_test(test_strings_no_dups),
+        cmocka_unit_test(test_entries_no_dups), cmocka_unit_test(test_attrs_and_counts),
+        cmocka_unit_test(test_check_rejects),   cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_clone),           cmocka_unit_test(test_fault_injection),
         cmocka_unit_test(test_arena),
     };
 

@@ -105,7 +105,8 @@ static int add_process(struct opd_batch *b, int pid, const char *exe, const char
     l.address = 0x10e27;
     if ((locs[3] = opd_dict_location(d, &l)) < 0)
         return -ENOMEM;
-    if ((stack_a = opd_dict_stack(d, locs, 4)) < 0 || (stack_b = opd_dict_stack(d, locs + 1, 3)) < 0)
+    if ((stack_a = opd_dict_stack(d, locs, 4)) < 0 ||
+        (stack_b = opd_dict_stack(d, locs + 1, 3)) < 0)
         return -ENOMEM;
     if ((link = opd_dict_link(d, trace, span)) < 0)
         return -ENOMEM;
@@ -198,8 +199,12 @@ struct opd_batch *otlp_fixture_synthetic(size_t n_samples, size_t n_stacks, size
             goto fail;
     }
     for (i = 0; i < n_samples; i++) {
-        struct opd_sample smp = {.values = &one, .n_values = 1, .timestamps = &ts,
-                                 .n_timestamps = 1, .attr_indices = tattr, .n_attr = 1};
+        struct opd_sample smp = {.values = &one,
+                                 .n_values = 1,
+                                 .timestamps = &ts,
+                                 .n_timestamps = 1,
+                                 .attr_indices = tattr,
+                                 .n_attr = 1};
 
         seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
         snprintf(name, sizeof(name), "worker-%u", (unsigned)(seed % 16));
@@ -337,8 +342,8 @@ static void assert_dict_equal(const struct opd_dict *a, const struct opd_dict *b
         assert_int_equal(a->mappings[i].memory_limit, b->mappings[i].memory_limit);
         assert_int_equal(a->mappings[i].file_offset, b->mappings[i].file_offset);
         assert_int_equal(a->mappings[i].filename_strindex, b->mappings[i].filename_strindex);
-        assert_i32s(a->mappings[i].attr_indices, a->mappings[i].n_attr,
-                    b->mappings[i].attr_indices, b->mappings[i].n_attr);
+        assert_i32s(a->mappings[i].attr_indices, a->mappings[i].n_attr, b->mappings[i].attr_indices,
+                    b->mappings[i].n_attr);
     }
     assert_int_equal(a->n_locations, b->n_locations);
     for (i = 0; i < a->n_locations; i++) {

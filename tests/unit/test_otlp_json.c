@@ -88,7 +88,8 @@ static void test_mapping(void **state)
     expect_in(js, "\"locationTable\":[{},");
     expect_in(js, "\"functionTable\":[{},");
     expect_in(js, "\"stringTable\":[\"\",\"samples\",\"count\",\"cpu\",\"nanoseconds\"");
-    expect_in(js, "\"attributeTable\":[{},{\"keyStrindex\":5,\"value\":{\"stringValue\":\"kernel\"}}");
+    expect_in(js,
+              "\"attributeTable\":[{},{\"keyStrindex\":5,\"value\":{\"stringValue\":\"kernel\"}}");
     expect_in(js, "\"stackTable\":[{},{\"locationIndices\":[1,2,3,4]}");
     /* trace and span ids in hex, the zero link as {} */
     expect_in(js, "\"linkTable\":[{},{\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
@@ -106,9 +107,10 @@ static void test_mapping(void **state)
     expect_in(js, "{\"boolValue\":true}");
     expect_in(js, "{\"bytesValue\":\"H4sA/xA=\"}");
     expect_in(js, "\"droppedAttributesCount\":3");
-    expect_in(js, "\"scope\":{\"name\":\"otelprofd\",\"version\":\"0.1.0\",\"attributes\":[{\"key\":"
-                  "\"otelprofd.mode\",\"value\":{\"stringValue\":\"system\"}}],"
-                  "\"droppedAttributesCount\":1}");
+    expect_in(js,
+              "\"scope\":{\"name\":\"otelprofd\",\"version\":\"0.1.0\",\"attributes\":[{\"key\":"
+              "\"otelprofd.mode\",\"value\":{\"stringValue\":\"system\"}}],"
+              "\"droppedAttributesCount\":1}");
     /* default values are left out */
     assert_null(strstr(js, "\"stackIndex\":0"));
     assert_null(strstr(js, "\"linkIndex\":0"));
@@ -145,7 +147,8 @@ static void test_sample_file(void **state)
             fail_msg("line %zu: %s", lines + 1, err);
         samples += opd_batch_sample_count(b);
         /* kernel and native frames, thread names, build ids */
-        assert_true(opd_dict_attr_str(&b->dict, "profile.frame.type", "kernel") < (int32_t)b->dict.n_attributes);
+        assert_true(opd_dict_attr_str(&b->dict, "profile.frame.type", "kernel") <
+                    (int32_t)b->dict.n_attributes);
         for (i = 0; i < b->n_resources; i++)
             assert_non_null(opd_attrs_get(&b->resources[i].attrs, "process.pid"));
         assert_int_equal(opd_json_encode(b, &js, &jl), 0);
@@ -192,10 +195,9 @@ static void test_lenient_input(void **state)
     assert_int_equal(p->samples[0].n_values, 2);
     assert_int_equal(p->samples[0].values[1], 4);
     assert_int_equal(p->samples[0].timestamps[1], 2);
-    assert_int_equal(b->dict.locations[b->dict.stacks[p->samples[0].stack_index]
-                                           .location_indices[0]]
-                         .address,
-                     4096);
+    assert_int_equal(
+        b->dict.locations[b->dict.stacks[p->samples[0].stack_index].location_indices[0]].address,
+        4096);
     /* absent tables stand for their zero entry alone */
     assert_int_equal(b->dict.n_functions, 1);
     assert_int_equal(b->dict.n_links, 1);
@@ -216,7 +218,8 @@ static void test_wrong_types(void **state)
     expect_reject("{\"resourceProfiles\":{}}", "resourceProfiles: expected an array");
     expect_reject("{\"resourceProfiles\":[7]}", "resourceProfiles[0]: expected an object");
     expect_reject("{\"dictionary\":[]}", "dictionary: expected an object");
-    expect_reject("{\"dictionary\":{\"stringTable\":[\"\",5]}}", "stringTable[1]: expected a string");
+    expect_reject("{\"dictionary\":{\"stringTable\":[\"\",5]}}",
+                  "stringTable[1]: expected a string");
     expect_reject("{\"dictionary\":{\"stringTable\":[\"x\"]}}", "string_table[0]");
     expect_reject("{\"dictionary\":{\"linkTable\":[{},{\"traceId\":\"xyz\"}]}}",
                   "traceId: expected 32 hex digits");
@@ -339,10 +342,10 @@ static void test_fault_injection(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),        cmocka_unit_test(test_mapping),
-        cmocka_unit_test(test_sample_file),      cmocka_unit_test(test_lenient_input),
-        cmocka_unit_test(test_wrong_types),      cmocka_unit_test(test_doubles_and_utf8),
-        cmocka_unit_test(test_truncated),        cmocka_unit_test(test_fault_injection),
+        cmocka_unit_test(test_roundtrip),   cmocka_unit_test(test_mapping),
+        cmocka_unit_test(test_sample_file), cmocka_unit_test(test_lenient_input),
+        cmocka_unit_test(test_wrong_types), cmocka_unit_test(test_doubles_and_utf8),
+        cmocka_unit_test(test_truncated),   cmocka_unit_test(test_fault_injection),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,9 +76,9 @@ static void test_wire_layout(void **state)
     uint64_t ts = 0x0102030405060708ULL;
     struct opd_location l = {.address = 0x10};
     struct opd_sample smp = {.values = &v, .n_values = 1, .timestamps = &ts, .n_timestamps = 1};
-    static const uint8_t want[] = {0x08, 0x01, 0x12, 0x01, 0x01, 0x1a - 0x02, 0x01, 0x22,
-                                   0x01, 0x07, 0x2a, 0x08, 0x08, 0x07, 0x06, 0x05,
-                                   0x04, 0x03, 0x02, 0x01};
+    static const uint8_t want[] = {0x08, 0x01, 0x12, 0x01, 0x01, 0x1a - 0x02, 0x01,
+                                   0x22, 0x01, 0x07, 0x2a, 0x08, 0x08,        0x07,
+                                   0x06, 0x05, 0x04, 0x03, 0x02, 0x01};
     uint8_t tid[16] = {1}, sid[8] = {2};
     uint8_t *buf;
     size_t len;
@@ -207,9 +207,12 @@ static void test_key_strindex_resolved(void **state)
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILES_DICTIONARY__INIT;
     Opentelemetry__Proto__Profiles__V1development__ResourceProfiles rp =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__RESOURCE_PROFILES__INIT;
-    Opentelemetry__Proto__Resource__V1__Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-    Opentelemetry__Proto__Common__V1__KeyValue kv = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
-    Opentelemetry__Proto__Common__V1__AnyValue av = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    Opentelemetry__Proto__Resource__V1__Resource res =
+        OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+    Opentelemetry__Proto__Common__V1__KeyValue kv =
+        OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+    Opentelemetry__Proto__Common__V1__AnyValue av =
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
     Opentelemetry__Proto__Profiles__V1development__ResourceProfiles *rps[1] = {&rp};
     Opentelemetry__Proto__Common__V1__KeyValue *kvs[1] = {&kv};
     char *strings[3] = {"", "service.name", "checkout"};

@@ -95,8 +95,8 @@ static void parse_text(FILE *in, struct text *t)
         if (len > 2 && !strcmp(s + len - 2, " {")) {
             s[len - 2] = '\0';
             assert_true(depth < 31);
-            snprintf(path, sizeof(path), "%.400s%s%.150s[%d]", stack[depth].path, depth ? "." : "", s,
-                     sibling_index(&stack[depth], s));
+            snprintf(path, sizeof(path), "%.400s%s%.150s[%d]", stack[depth].path, depth ? "." : "",
+                     s, sibling_index(&stack[depth], s));
             depth++;
             memset(&stack[depth], 0, sizeof(stack[depth]));
             snprintf(stack[depth].path, sizeof(stack[depth].path), "%s", path);
@@ -237,8 +237,8 @@ static void check_dictionary(const struct text *t, const struct opd_dict *d)
         assert_string_equal(values(t, "dictionary[0].location_table[%zu].attribute_indices", i),
                             want);
         for (j = 0; j < l->n_lines; j++) {
-            snprintf(got, sizeof(got), "dictionary[0].location_table[%zu].lines[%zu].function_index",
-                     i, j);
+            snprintf(got, sizeof(got),
+                     "dictionary[0].location_table[%zu].lines[%zu].function_index", i, j);
             expect_num(t, l->lines[j].function_index, got);
         }
     }
@@ -265,8 +265,8 @@ static void check_dictionary(const struct text *t, const struct opd_dict *d)
         expect_num(t, a->key_strindex, got);
         if (a->value.type == OPD_VAL_STR) {
             snprintf(want, sizeof(want), "\"%s\"", a->value.u.str);
-            assert_string_equal(values(t, "dictionary[0].attribute_table[%zu].value[0].string_value", i),
-                                want);
+            assert_string_equal(
+                values(t, "dictionary[0].attribute_table[%zu].value[0].string_value", i), want);
         }
     }
 }
@@ -286,10 +286,11 @@ static void check_resources(const struct text *t, const struct opd_batch *b)
             const struct opd_kv *kv = &res->attrs.v[k];
 
             snprintf(want, sizeof(want), "\"%s\"", kv->key);
-            assert_string_equal(values(t, "resource_profiles[%zu].resource[0].attributes[%zu].key", r, k),
-                                want);
             assert_string_equal(
-                values(t, "resource_profiles[%zu].resource[0].attributes[%zu].key_strindex", r, k), "");
+                values(t, "resource_profiles[%zu].resource[0].attributes[%zu].key", r, k), want);
+            assert_string_equal(
+                values(t, "resource_profiles[%zu].resource[0].attributes[%zu].key_strindex", r, k),
+                "");
             if (kv->value.type == OPD_VAL_STR)
                 snprintf(want, sizeof(want), "\"%s\"", kv->value.u.str);
             else
@@ -407,8 +408,7 @@ int main(void)
     if (over)
         snprintf(ref_dir, sizeof(ref_dir), "%s", over);
     else
-        snprintf(ref_dir, sizeof(ref_dir), "%s/../shared/ref/opentelemetry-proto",
-                 src ? src : ".");
+        snprintf(ref_dir, sizeof(ref_dir), "%s/../shared/ref/opentelemetry-proto", src ? src : ".");
     snprintf(svc, sizeof(svc), "%s/%s", ref_dir, SERVICE_PROTO);
     if (stat(svc, &st)) {
         printf("SKIP: reference schema %s not found (set OPD_OTLP_PROTO_REF)\n", svc);
