@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "collector/log.h"
@@ -137,21 +139,47 @@ static int walk_cb(const char *fpath, const struct stat *sb, int type, struct FT
     return 0;
 }
 
-/* On cgroup v2 a cgroup's id (bpf_get_current_cgroup_id) is its directory's inode. */
-static int scan_cgroups(struct opd_scope_filter *s, struct idset *inc, struct idset *exc)
+static bool is_cgroup2(const char *path)
 {
+    struct statfs st;
+
+    return statfs(path, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* The cgroup v2 tree: the configured root when it is cgroup2, else its "unified"
+ * subdirectory (hybrid hosts mount v1 controllers at /sys/fs/cgroup and v2 below it). */
+static int v2_root(const struct opd_scope_filter *s, char *buf, size_t len)
+{
+    if (is_cgroup2(s->cgroup_root)) {
+        snprintf(buf, len, "%s", s->cgroup_root);
+        return 0;
+    }
+    snprintf(buf, len, "%s/unified", s->cgroup_root);
+    return is_cgroup2(buf) ? 0 : -ENOENT;
+}
+
+/* On cgroup v2 a cgroup's id (bpf_get_current_cgroup_id) is its directory's inode. */
+static int scan_cgroups(struct opd_scope_filter *s, struct idset *inc, struct idset *exc,
+                        const char *who)
+{
+    char root[512];
     int expected = 0, err;
 
     if (!s->include.n_cgroup_prefixes && !s->exclude.n_cgroup_prefixes)
         return 0;
+    if (v2_root(s, root, sizeof(root))) {
+        OPD_WARN(who, "cgroup_prefixes: no cgroup v2 tree at %s or %s/unified; those rules "
+                      "match nothing", s->cgroup_root, s->cgroup_root);
+        return 0;
+    }
     if (!atomic_compare_exchange_strong(&walk_busy, &expected, 1))
         return -EBUSY;
     walk.s = s;
     walk.inc = inc;
     walk.exc = exc;
-    walk.root_len = strlen(s->cgroup_root);
+    walk.root_len = strlen(root);
     walk.err = 0;
-    err = nftw(s->cgroup_root, walk_cb, 16, FTW_PHYS | FTW_MOUNT);
+    err = nftw(root, walk_cb, 16, FTW_PHYS | FTW_MOUNT);
     err = walk.err ? walk.err : err < 0 ? -errno : 0;
     atomic_store(&walk_busy, 0);
     return err;
@@ -235,7 +263,7 @@ int opd_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sp, const
     if (!err)
         err = apply(sp, set_pid, &pinc, &pexc, &s->dyn_pids, &s->n_dyn_pids, statics, n_static);
     if (!err)
-        err = scan_cgroups(s, &cinc, &cexc);
+        err = scan_cgroups(s, &cinc, &cexc, who);
     if (!err)
         err = apply(sp, set_cgroup, &cinc, &cexc, &s->dyn_cgroups, &s->n_dyn_cgroups, NULL, 0);
     opd_sampler_include_active(sp, s->include.n_pids || s->include.n_comm ||

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Scope filter, end to end. (1) include.cgroup_prefixes: only threads of a cgroup v2
+# subtree made for the test are sampled; everything else on the host is out of scope.
+# (2) exclude.comm: a process whose name matches never shows up, even in the first
+# interval. (3) exclude.pids: the daemon's own pid list.
+set -uo pipefail
+. "$(dirname "$0")/profiling_lib.sh"
+require_privileges
+build_fixture callchain
+
+# (1) cgroup subtree. v2 is at /sys/fs/cgroup, or at /sys/fs/cgroup/unified on hybrid hosts.
+CGROOT=""
+for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+  if [ "$(stat -f -c %T "$d" 2>/dev/null)" = "cgroup2fs" ]; then CGROOT=$d; break; fi
+done
+if [ -n "$CGROOT" ] && mkdir "$CGROOT/opd-scope-$$" 2>/dev/null; then
+  CG=/opd-scope-$$
+  trap 'rmdir "$CGROOT$CG/inner" "$CGROOT$CG" 2>/dev/null; cleanup' EXIT
+  mkdir "$CGROOT$CG/inner"
+  start_daemon 99 1s "    include:
+      cgroup_prefixes: [\"$CG\"]"
+  # The fixture runs inside the subtree (a child cgroup: prefixes cover descendants).
+  sh -c "echo \$\$ > $CGROOT$CG/inner/cgroup.procs && exec $WORK/opd_callchain 1.5" >/dev/null ||
+    fail "cannot run the fixture in $CGROOT$CG/inner"
+  # Something outside the subtree burns CPU meanwhile.
+  "$WORK/opd_callchain" 1 >/dev/null
+  sleep 1.5
+  stop_daemon
+  inside=$(folded_sum '^opd_callchain;')
+  others=$(awk '$0 !~ /^opd_callchain;/ { n += $NF } END { print n + 0 }' "$WORK/profiles.folded")
+  pids=$(jq -r '.resourceProfiles[].resource.attributes[] | select(.key == "process.pid") | .value.intValue' \
+    "$WORK/profiles.jsonl" | sort -u | wc -l)
+  echo "cgroup include: $inside samples inside $CG, $others outside, $pids process(es)"
+  [ "$inside" -ge 100 ] || fail "the fixture in $CG was not sampled ($inside)"
+  [ "$others" -eq 0 ] || fail "$others samples from outside $CG"
+  [ "$pids" -eq 1 ] || fail "expected only the fixture inside the cgroup, got $pids processes"
+  rm -f "$WORK/profiles.folded" "$WORK/profiles.jsonl"
+else
+  echo "cgroup include: skipped (no writable cgroup v2 tree)"
+fi
+
+# (2) exclude by process name, and (3) exclude by pid: a busy copy of the fixture under
+# another name, started before the daemon.
+cp "$WORK/opd_callchain" "$WORK/opd_busy"
+"$WORK/opd_busy" 4 >/dev/null &
+BUSY=$!
+start_daemon 99 1s "    exclude:
+      comm: [\"^opd_callch\"]
+      pids: [\"$BUSY\"]"
+"$WORK/opd_callchain" 1.5 >/dev/null
+wait "$BUSY"
+sleep 1.5
+stop_daemon
+excluded=$(folded_sum '^opd_callchain;')
+busy=$(folded_sum '^opd_busy;')
+all=$(awk '{ n += $NF } END { print n + 0 }' "$WORK/profiles.folded")
+echo "exclude: $excluded samples of the comm-excluded fixture, $busy of the pid-excluded one, $all in all"
+[ "$excluded" -eq 0 ] || fail "comm-excluded process was sampled ($excluded)"
+[ "$busy" -eq 0 ] || fail "pid-excluded process was sampled ($busy)"
+[ "$all" -gt 0 ] || fail "nothing else was sampled either"
+echo PASS
