@@ -266,7 +266,7 @@ static int check_top(const struct opd_node *root, struct opd_cfg_errors *errs)
                                     "unknown key (valid keys: receivers, processors, "
                                     "exporters, extensions, service)");
         else if (strcmp(p->key, "connectors") == 0 && p->value->type != OPD_NODE_NULL &&
-                 p->value->n > 0)
+                 (p->value->type != OPD_NODE_MAP || p->value->n > 0))
             rc = opd_cfg_errors_add(errs, &p->key_pos, p->key,
                                     "connectors are not supported (only profiles pipelines "
                                     "from receivers to exporters)");
@@ -287,6 +287,7 @@ static struct opd_config *load(const struct source *src, size_t n, opd_factory_l
     struct opd_load_ctx ctx = {.lookup = lookup, .list = list, .errs = errs};
     size_t cap_components = 0;
     size_t before = opd_cfg_errors_count(errs);
+    size_t first_new = errs->n;
     struct opd_config *c;
     bool parse_failed = false;
     int rc = 0;
@@ -352,6 +353,8 @@ static struct opd_config *load(const struct source *src, size_t n, opd_factory_l
         goto fail;
     return c;
 fail:
+    /* Collected phase by phase; reported in file order, as a reader goes through them. */
+    opd_cfg_errors_sort(errs, first_new, c->files, c->n_files);
     opd_config_destroy(c);
     errno = EINVAL;
     return NULL;

@@ -68,6 +68,41 @@ oom:
     return -ENOMEM;
 }
 
+static size_t file_rank(const struct opd_cfg_error *err, char *const *files, size_t n_files)
+{
+    for (size_t i = 0; err->file && i < n_files; i++)
+        if (strcmp(err->file, files[i]) == 0)
+            return i;
+    return n_files;
+}
+
+static int before(const struct opd_cfg_error *a, const struct opd_cfg_error *b, char *const *files,
+                  size_t n_files)
+{
+    size_t fa = file_rank(a, files, n_files), fb = file_rank(b, files, n_files);
+
+    if (fa != fb)
+        return fa < fb;
+    if (a->line != b->line)
+        return a->line < b->line;
+    return a->col < b->col;
+}
+
+void opd_cfg_errors_sort(struct opd_cfg_errors *e, size_t from, char *const *files, size_t n_files)
+{
+    /* Insertion sort: stable, and error lists are short. */
+    for (size_t i = from + 1; i < e->n; i++) {
+        struct opd_cfg_error cur = e->v[i];
+        size_t j = i;
+
+        while (j > from && before(&cur, &e->v[j - 1], files, n_files)) {
+            e->v[j] = e->v[j - 1];
+            j--;
+        }
+        e->v[j] = cur;
+    }
+}
+
 size_t opd_cfg_errors_count(const struct opd_cfg_errors *e)
 {
     return e->n + (e->oom ? 1 : 0);

@@ -44,6 +44,10 @@ void opd_cfg_errors_fini(struct opd_cfg_errors *e);
 int opd_cfg_errors_add(struct opd_cfg_errors *e, const struct opd_cfg_pos *pos, const char *keypath,
                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Orders the entries from index from onwards by file (in the order of files[], unknown
+ * files last), then line, then column; entries at the same place keep their order. */
+void opd_cfg_errors_sort(struct opd_cfg_errors *e, size_t from, char *const *files, size_t n_files);
+
 /* Number of errors recorded, a lost-to-OOM error counting as one. */
 size_t opd_cfg_errors_count(const struct opd_cfg_errors *e);
 

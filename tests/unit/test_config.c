@@ -46,6 +46,15 @@ static void check_text(const char *what, const char *want, const char *got)
     fail();
 }
 
+/* True when one of the collected errors has exactly this message. */
+static bool has_message(const struct opd_cfg_errors *errs, const char *msg)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        if (strcmp(errs->v[i].message, msg) == 0)
+            return true;
+    return false;
+}
+
 static struct opd_config *load_str(const char *yaml, struct opd_cfg_errors *errs)
 {
     return opd_config_load_buffer_ex("t.yaml", yaml, strlen(yaml), fake_lookup, fake_list, errs);
@@ -870,7 +879,7 @@ static void test_load_errors(void **state)
         opd_cfg_errors_init(&errs);
         assert_null(opd_config_load_buffer("u.yaml", doc, strlen(doc), fake_lookup, &errs));
         assert_int_equal(errno, EINVAL);
-        assert_string_equal(errs.v[0].message, "unknown receiver type \"nosuch\"");
+        assert_true(has_message(&errs, "unknown receiver type \"nosuch\""));
         opd_cfg_errors_fini(&errs);
     }
     expect_errors("receivers: {fakerecv: }\nexporters: {otlp: {}, file: }\n" MINIMAL_SERVICE,
@@ -880,10 +889,17 @@ static void test_load_errors(void **state)
                   "is not defined (define it under exporters)\n");
     expect_errors("receivers: [fakerecv]\nexporters: {debug: }\nservice: {pipelines: [x]}\n"
                   "connectors: {forward: }\n",
-                  "t.yaml:4:1: connectors: connectors are not supported (only profiles "
-                  "pipelines from receivers to exporters)\n"
                   "t.yaml:1:12: receivers: expected a map of component ids, got a list\n"
-                  "t.yaml:3:22: service::pipelines: expected a map of pipelines, got a list\n");
+                  "t.yaml:3:22: service::pipelines: expected a map of pipelines, got a list\n"
+                  "t.yaml:4:1: connectors: connectors are not supported (only profiles "
+                  "pipelines from receivers to exporters)\n");
+    expect_errors("connectors: forward\n" MINIMAL_SERVICE,
+                  "t.yaml:1:1: connectors: connectors are not supported (only profiles "
+                  "pipelines from receivers to exporters)\n"
+                  "t.yaml:5:19: service::pipelines::profiles::receivers::0: receiver "
+                  "\"fakerecv\" is not defined (define it under receivers)\n"
+                  "t.yaml:6:19: service::pipelines::profiles::exporters::0: exporter \"debug\" "
+                  "is not defined (define it under exporters)\n");
     expect_errors("receivers: {fakerecv: }\nexporters: {debug: }\n",
                   "t.yaml:1:1: service::pipelines: at least one pipeline is required (e.g. "
                   "profiles: {receivers: [profiling], exporters: [debug]})\n");
@@ -892,8 +908,6 @@ static void test_load_errors(void **state)
                   "  extensions: [health_check, health_check]\n"
                   "  colour: blue\n"
                   "  pipelines:\n    profiles: {receivers: [fakerecv], exporters: [debug]}\n",
-                  "t.yaml:6:3: service::colour: unknown key (valid keys: extensions, pipelines, "
-                  "telemetry)\n"
                   "t.yaml:4:29: service::telemetry::logs::level: invalid value \"loud\" (expected "
                   "one of: debug, info, warn, error)\n"
                   "t.yaml:4:53: service::telemetry::metrics::level: invalid value \"3\" (expected "
@@ -903,7 +917,9 @@ static void test_load_errors(void **state)
                   "t.yaml:5:16: service::extensions::0: extension \"health_check\" is not defined "
                   "(define it under extensions)\n"
                   "t.yaml:5:30: service::extensions::1: extension \"health_check\" is listed "
-                  "twice\n");
+                  "twice\n"
+                  "t.yaml:6:3: service::colour: unknown key (valid keys: extensions, pipelines, "
+                  "telemetry)\n");
     expect_errors("receivers: {fakerecv: }\nexporters: {debug: }\n"
                   "service:\n  pipelines:\n"
                   "    profiles/: {receivers: [fakerecv], exporters: [debug]}\n"
@@ -953,8 +969,8 @@ static void test_unknown_type_none_built_in(void **state)
     assert_null(
         opd_config_load_buffer_ex("u.yaml", doc, strlen(doc), fake_lookup, receivers_only, &errs));
     assert_int_equal(errno, EINVAL);
-    assert_string_equal(errs.v[0].message,
-                        "unknown extension type \"pprof\" (no extension types are built in)");
+    assert_true(
+        has_message(&errs, "unknown extension type \"pprof\" (no extension types are built in)"));
     opd_cfg_errors_fini(&errs);
 }
 
@@ -1313,10 +1329,10 @@ static void test_merge_files(void **state)
         opd_cfg_errors_init(&errs);
         assert_null(opd_config_load_ex(bad, 2, fake_lookup, fake_list, &errs));
         got = errs_text(&errs);
-        assert_string_equal(got, "merge/override_bad.yaml:3:16: receivers::fakerecv::frequency: "
-                                 "value 5000 out of range [1, 1000]\n"
-                                 "merge/base_bad.yaml:4:15: receivers::fakerecv::interval: "
+        assert_string_equal(got, "merge/base_bad.yaml:4:15: receivers::fakerecv::interval: "
                                  "value 0s out of range [1ms, 1h]\n"
+                                 "merge/override_bad.yaml:3:16: receivers::fakerecv::frequency: "
+                                 "value 5000 out of range [1, 1000]\n"
                                  "merge/override_bad.yaml:5:21: "
                                  "receivers::fakerecv::rotation::deep::level: "
                                  "value 0 out of range [1, 9]\n");
