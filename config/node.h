@@ -87,4 +87,19 @@ struct opd_node *opd_yaml_parse(const char *file, const char *data, size_t len,
  * must outlive the tree). A file that cannot be read is an error in errs. */
 struct opd_node *opd_yaml_parse_file(const char *path, struct opd_cfg_errors *errs);
 
+/* Flags for the _ex variants. */
+enum {
+    /* Keep scalars as written: no ${env:...} expansion, "$$" stays "$$". For YAML that is
+     * not otelprofd configuration (a kubeconfig, say). */
+    OPD_YAML_NO_ENV = 1u << 0,
+};
+
+/* opd_yaml_parse with flags (OPD_YAML_*). */
+struct opd_node *opd_yaml_parse_ex(const char *file, const char *data, size_t len, unsigned flags,
+                                   struct opd_cfg_errors *errs);
+
+/* opd_yaml_parse_file with flags (OPD_YAML_*). */
+struct opd_node *opd_yaml_parse_file_ex(const char *path, unsigned flags,
+                                        struct opd_cfg_errors *errs);
+
 #endif

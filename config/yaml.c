@@ -50,7 +50,8 @@ struct loader {
     size_t n_merges, cap_merges;
     size_t n_nodes;
     int docs;
-    int failed; /* an error was recorded */
+    bool no_env; /* OPD_YAML_NO_ENV */
+    int failed;  /* an error was recorded */
     int oom;
 };
 
@@ -262,7 +263,12 @@ static int on_scalar(struct loader *l, yaml_event_t *ev)
             fail(l, &node->pos, path, "value contains a NUL character");
             text = "";
         }
-        rc = opd_env_expand(text, &node->text, err, sizeof(err));
+        if (l->no_env) {
+            node->text = opd_strdup(text);
+            rc = node->text ? 0 : -ENOMEM;
+        } else {
+            rc = opd_env_expand(text, &node->text, err, sizeof(err));
+        }
         if (rc == -EINVAL) {
             current_path(l, path, sizeof(path));
             fail(l, &node->pos, path, err);
@@ -490,7 +496,19 @@ static int on_event(struct loader *l, yaml_event_t *ev)
 struct opd_node *opd_yaml_parse(const char *file, const char *data, size_t len,
                                 struct opd_cfg_errors *errs)
 {
-    struct loader l = {.file = file, .data = data, .len = len, .errs = errs};
+    return opd_yaml_parse_ex(file, data, len, 0, errs);
+}
+
+struct opd_node *opd_yaml_parse_file(const char *path, struct opd_cfg_errors *errs)
+{
+    return opd_yaml_parse_file_ex(path, 0, errs);
+}
+
+struct opd_node *opd_yaml_parse_ex(const char *file, const char *data, size_t len, unsigned flags,
+                                   struct opd_cfg_errors *errs)
+{
+    struct loader l = {
+        .file = file, .data = data, .len = len, .errs = errs, .no_env = flags & OPD_YAML_NO_ENV};
     yaml_parser_t parser;
     yaml_event_t ev;
     int rc = 0;
@@ -532,7 +550,8 @@ struct opd_node *opd_yaml_parse(const char *file, const char *data, size_t len,
     return l.root;
 }
 
-struct opd_node *opd_yaml_parse_file(const char *path, struct opd_cfg_errors *errs)
+struct opd_node *opd_yaml_parse_file_ex(const char *path, unsigned flags,
+                                        struct opd_cfg_errors *errs)
 {
     struct opd_cfg_pos pos = {.file = path};
     struct opd_node *root = NULL;
@@ -567,7 +586,7 @@ struct opd_node *opd_yaml_parse_file(const char *path, struct opd_cfg_errors *er
         saved = EINVAL;
         goto out;
     }
-    root = opd_yaml_parse(path, data, got, errs);
+    root = opd_yaml_parse_ex(path, data, got, flags, errs);
     if (!root)
         saved = errno;
 out:

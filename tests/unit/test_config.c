@@ -191,6 +191,22 @@ static void test_node_errors(void **state)
                              "(byte 0xff)\n");
 }
 
+static void test_node_no_env(void **state)
+{
+    const char *doc = "a: ${env:HOME} $$ ${broken\n";
+    struct opd_cfg_errors errs;
+    struct opd_node *root;
+
+    opd_cfg_errors_init(&errs);
+    root = opd_yaml_parse_ex("r.yaml", doc, strlen(doc), OPD_YAML_NO_ENV, &errs);
+    assert_non_null(root);
+    assert_string_equal(opd_node_map_get(root, "a")->text, "${env:HOME} $$ ${broken");
+    opd_node_destroy(root);
+    assert_null(opd_yaml_parse("r.yaml", doc, strlen(doc), &errs));
+    assert_int_equal(errs.n, 1);
+    opd_cfg_errors_fini(&errs);
+}
+
 static void test_node_aliases(void **state)
 {
     const char *doc = "base: &b {x: 1, y: [p, q]}\n"
@@ -1346,6 +1362,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_positions),
         cmocka_unit_test(test_node_errors),
+        cmocka_unit_test(test_node_no_env),
         cmocka_unit_test(test_node_aliases),
         cmocka_unit_test(test_node_merge_keys),
         cmocka_unit_test(test_node_depth),
