@@ -395,13 +395,13 @@ static void test_build_enomem(void **state)
 static void test_cgroup_match(void **state)
 {
     (void)state;
-    assert_true(opd_filter_cgroup_match("/kubepods.slice", "/kubepods.slice"));
-    assert_true(opd_filter_cgroup_match("/kubepods.slice", "/kubepods.slice/pod1"));
-    assert_true(opd_filter_cgroup_match("/kubepods.slice/", "/kubepods.slice/pod1"));
-    assert_true(opd_filter_cgroup_match("/kubepods.slice/kubepods-besteffort",
+    assert_true(opd_prof_filter_cgroup_match("/kubepods.slice", "/kubepods.slice"));
+    assert_true(opd_prof_filter_cgroup_match("/kubepods.slice", "/kubepods.slice/pod1"));
+    assert_true(opd_prof_filter_cgroup_match("/kubepods.slice/", "/kubepods.slice/pod1"));
+    assert_true(opd_prof_filter_cgroup_match("/kubepods.slice/kubepods-besteffort",
                                         "/kubepods.slice/kubepods-besteffort.slice"));
-    assert_false(opd_filter_cgroup_match("/system.slice", "/user.slice/x"));
-    assert_true(opd_filter_cgroup_match("/", "/anything"));
+    assert_false(opd_prof_filter_cgroup_match("/system.slice", "/user.slice/x"));
+    assert_true(opd_prof_filter_cgroup_match("/", "/anything"));
 }
 
 /* ---- config map ------------------------------------------------------------------------- */

@@ -18,13 +18,13 @@
 #include "collector/mem.h"
 #include "collector/receivers/profiling/sampler.h"
 
-bool opd_filter_any(const struct opd_scope_filter *s)
+bool opd_prof_filter_any(const struct opd_scope_filter *s)
 {
     return s->include.n_pids || s->include.n_comm || s->include.n_cgroup_prefixes ||
            s->exclude.n_pids || s->exclude.n_comm || s->exclude.n_cgroup_prefixes;
 }
 
-bool opd_filter_cgroup_match(const char *prefix, const char *p)
+bool opd_prof_filter_cgroup_match(const char *prefix, const char *p)
 {
     size_t n = strlen(prefix);
 
@@ -125,13 +125,13 @@ static int walk_cb(const char *fpath, const struct stat *sb, int type, struct FT
     if (!*rel)
         rel = "/";
     for (size_t i = 0; i < s->exclude.n_cgroup_prefixes; i++) {
-        if (opd_filter_cgroup_match(s->exclude.cgroup_prefixes[i], rel)) {
+        if (opd_prof_filter_cgroup_match(s->exclude.cgroup_prefixes[i], rel)) {
             walk.err = idset_add(walk.exc, sb->st_ino);
             return walk.err ? FTW_STOP : 0;
         }
     }
     for (size_t i = 0; i < s->include.n_cgroup_prefixes; i++) {
-        if (opd_filter_cgroup_match(s->include.cgroup_prefixes[i], rel)) {
+        if (opd_prof_filter_cgroup_match(s->include.cgroup_prefixes[i], rel)) {
             walk.err = idset_add(walk.inc, sb->st_ino);
             return walk.err ? FTW_STOP : 0;
         }
@@ -239,14 +239,14 @@ static int apply(struct opd_sampler *sp, set_fn fn, struct idset *inc, struct id
     return 0;
 }
 
-int opd_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sp, const char *who)
+int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sp, const char *who)
 {
     struct idset pinc = {0}, pexc = {0}, cinc = {0}, cexc = {0};
     uint64_t statics[64];
     size_t n_static = 0;
     int err = 0;
 
-    if (!opd_filter_any(s))
+    if (!opd_prof_filter_any(s))
         return 0;
     for (size_t i = 0; i < s->include.n_pids && !err; i++) {
         err = opd_sampler_filter_pid(sp, s->include.pids[i], OPD_FILTER_INCLUDE);
@@ -277,7 +277,7 @@ int opd_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sp, const
     return err;
 }
 
-static void rules_fini(struct opd_filter_rules *r)
+static void rules_fini(struct opd_prof_filter_rules *r)
 {
     opd_free(r->pids);
     for (size_t i = 0; i < r->n_comm; i++)
@@ -289,7 +289,7 @@ static void rules_fini(struct opd_filter_rules *r)
     memset(r, 0, sizeof(*r));
 }
 
-void opd_filter_fini(struct opd_scope_filter *s)
+void opd_prof_filter_fini(struct opd_scope_filter *s)
 {
     rules_fini(&s->include);
     rules_fini(&s->exclude);

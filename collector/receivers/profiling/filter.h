@@ -12,7 +12,7 @@
 
 struct opd_sampler;
 
-struct opd_filter_rules {
+struct opd_prof_filter_rules {
     uint32_t *pids;
     size_t n_pids;
     regex_t *comm;
@@ -22,7 +22,7 @@ struct opd_filter_rules {
 };
 
 struct opd_scope_filter {
-    struct opd_filter_rules include, exclude;
+    struct opd_prof_filter_rules include, exclude;
     const char *procfs_root; /* borrowed */
     const char *cgroup_root; /* borrowed; "/sys/fs/cgroup" */
     /* What the last refresh put in the kernel maps, sorted, to remove what vanished. */
@@ -34,18 +34,18 @@ struct opd_scope_filter {
 };
 
 /* Returns whether any rule needs the kernel filter. */
-bool opd_filter_any(const struct opd_scope_filter *s);
+bool opd_prof_filter_any(const struct opd_scope_filter *s);
 
 /* Puts the static rules into the kernel and resolves the dynamic ones. Returns 0 or
  * -errno (a full filter map gives -E2BIG: the rest is left out and logged). */
-int opd_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sampler, const char *who);
+int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sampler, const char *who);
 
 /* Frees the rules and the refresh state (regexes included). */
-void opd_filter_fini(struct opd_scope_filter *s);
+void opd_prof_filter_fini(struct opd_scope_filter *s);
 
 /* Whether cgroup path p (relative to the cgroup root, starting with '/') lies under
  * prefix: equal to it, or below it at a '/' boundary, or sharing its text prefix when
  * prefix does not end at a path component (systemd "kubepods-besteffort" style). */
-bool opd_filter_cgroup_match(const char *prefix, const char *p);
+bool opd_prof_filter_cgroup_match(const char *prefix, const char *p);
 
 #endif

@@ -175,7 +175,7 @@ static void cycle(struct prof_recv *r)
         opd_batch_unref(batch);
     }
     /* Keep up with the host: new processes and cgroups for the filter, hot-added CPUs. */
-    opd_filter_refresh(&r->scope, r->sampler, r->who);
+    opd_prof_filter_refresh(&r->scope, r->sampler, r->who);
     if (opd_sampler_attach(r->sampler) > 0)
         opd_metric_set(r->cpus, opd_sampler_ncpus(r->sampler));
 }
@@ -269,7 +269,7 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     if (!r->sampler)
         return -errno;
     /* The filter goes in before the first sample is taken. */
-    err = opd_filter_refresh(&r->scope, r->sampler, r->who);
+    err = opd_prof_filter_refresh(&r->scope, r->sampler, r->who);
     if (err && err != -E2BIG)
         return err;
     err = opd_sampler_attach(r->sampler);
@@ -331,7 +331,7 @@ static void prof_destroy(struct opd_component *self)
     opd_symbolizer_destroy(r->sym);
     opd_proctab_destroy(r->tab);
     opd_drain_fini(&r->drain);
-    opd_filter_fini(&r->scope);
+    opd_prof_filter_fini(&r->scope);
     free_list(r->debug_dirs, r->n_debug_dirs);
     opd_free(r->procfs_root);
     opd_free(r->cgroup_root);
@@ -362,7 +362,7 @@ static int parse_pid(const char *s, uint32_t *pid)
     return 0;
 }
 
-static int copy_rules(struct opd_filter_rules *dst, const struct opd_profiling_scope_cfg *src)
+static int copy_rules(struct opd_prof_filter_rules *dst, const struct opd_profiling_scope_cfg *src)
 {
     dst->pids = opd_calloc(src->pids.n, sizeof(*dst->pids));
     dst->comm = opd_calloc(src->comm.n, sizeof(*dst->comm));
