@@ -16,7 +16,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define OPD_PROBE_FRAMES 256
 
-const volatile __u32 opd_target = 0;
+/* The sampled process; changed at run time through the skeleton's .bss, so that one
+ * loaded object serves several fixtures. */
+volatile __u32 opd_target = 0;
 const volatile __u32 opd_max_frames = OPD_PROBE_FRAMES;
 
 struct opd_probe_record {

@@ -88,6 +88,25 @@ struct opd_unwind_range {
     __u32 pad;
 };
 
+/* Why a walk ended, and which method produced frames: slots of the per-CPU array
+ * opd_unwind_stats, summed by user space. */
+enum opd_unwind_stat {
+    OPD_UNW_WALKS = 0,
+    OPD_UNW_FRAMES_CFI,     /* frames found through a table row */
+    OPD_UNW_FRAMES_FP,      /* frames found by a frame-pointer step */
+    OPD_UNW_STOP_OUTERMOST, /* return address undefined (_start, clone): complete */
+    OPD_UNW_STOP_FP_END,    /* no table and rbp == 0: end of the frame chain */
+    OPD_UNW_STOP_TRUNCATED, /* frame budget exhausted */
+    OPD_UNW_ERR_READ,       /* user memory unreadable */
+    OPD_UNW_ERR_NO_PROGRESS, /* the stack did not move up */
+    OPD_UNW_ERR_RULE,       /* row with an unsupported CFA or return-address rule */
+    OPD_UNW_ERR_PC,         /* pc outside user space */
+    OPD_UNW_ERR_FP,         /* frame-pointer step with an implausible rbp */
+    OPD_UNW_NO_RANGE,       /* pc in no published range (pid unknown or new code) */
+    OPD_UNW_STALE_FILE,     /* range names an evicted table (generation mismatch) */
+    OPD_UNW__MAX,
+};
+
 /* DWARF register numbers used by the x86_64 unwinder. */
 #define OPD_DWARF_X86_RBP 6
 #define OPD_DWARF_X86_RSP 7

@@ -32,3 +32,37 @@ endforeach()
 opd_add_unit_test(test_unwind_cache
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_unwind_cache.c
   LIBS opd_unwind)
+
+# Privileged: the BPF unwinder loaded into this kernel, sampling the fixtures.
+# bpf/unwind_probe.bpf.c becomes an object and a skeleton in this build dir; vmlinux.h
+# comes from the sampler's BPF build (target profile_skel_gen).
+if(TARGET profile_skel_gen AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
+  set(_unw_out ${CMAKE_BINARY_DIR}/tests/unwind_bpf)
+  set(_unw_obj ${_unw_out}/unwind_probe.bpf.o)
+  set(_unw_skel ${_unw_out}/unwind_probe.skel.h)
+  add_custom_command(OUTPUT ${_unw_obj}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${_unw_out}
+    COMMAND ${OPD_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror
+            -I${CMAKE_BINARY_DIR}/bpf/vmlinux -I${CMAKE_SOURCE_DIR}/bpf
+            -c ${CMAKE_SOURCE_DIR}/bpf/unwind_probe.bpf.c -o ${_unw_obj}
+    COMMAND ${OPD_LLVM_STRIP} -g ${_unw_obj}
+    DEPENDS ${CMAKE_SOURCE_DIR}/bpf/unwind_probe.bpf.c ${CMAKE_SOURCE_DIR}/bpf/unwind.bpf.h
+            ${CMAKE_SOURCE_DIR}/bpf/unwind_stackwalk.bpf.h ${CMAKE_SOURCE_DIR}/bpf/unwind_table.h
+    COMMENT "BPF unwind_probe.bpf.c"
+    VERBATIM)
+  add_custom_command(OUTPUT ${_unw_skel}
+    COMMAND ${OPD_BPFTOOL} gen skeleton ${_unw_obj} name unwind_probe_bpf > ${_unw_skel}.tmp
+    COMMAND ${CMAKE_COMMAND} -E rename ${_unw_skel}.tmp ${_unw_skel}
+    DEPENDS ${_unw_obj}
+    COMMENT "BPF skeleton unwind_probe.skel.h"
+    VERBATIM)
+  add_custom_target(unwind_probe_skel_gen DEPENDS ${_unw_skel})
+  add_dependencies(unwind_probe_skel_gen profile_skel_gen)
+
+  add_executable(test_unwind_bpf ${CMAKE_SOURCE_DIR}/tests/unit/test_unwind_bpf.c)
+  target_include_directories(test_unwind_bpf PRIVATE ${_unw_out} ${CMAKE_SOURCE_DIR}/bpf)
+  target_link_libraries(test_unwind_bpf PRIVATE opd_unwind PkgConfig::CMOCKA)
+  add_dependencies(test_unwind_bpf unwind_probe_skel_gen unwind_fx_chain unwind_fx_qsort_cb)
+  opd_add_script_test(test_unwind_bpf LABELS privileged TIMEOUT 120
+    COMMAND $<TARGET_FILE:test_unwind_bpf>)
+endif()

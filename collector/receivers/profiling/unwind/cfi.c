@@ -349,7 +349,7 @@ static int parse_cie(const struct ctx *c, size_t off, struct cie *cie)
     if ((err = rd_uleb(&r, &cie->code_align)) || (err = rd_sleb(&r, &cie->data_align)))
         return err;
     if (version == 1) {
-        uint8_t ra;
+        uint8_t ra = 0;
         err = rd_u8(&r, &ra);
         cie->ra_reg = ra;
     } else {
