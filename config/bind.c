@@ -43,6 +43,7 @@ static char *path_join(const char *base, const char *seg)
 static void report(struct bind *b, const struct opd_cfg_pos *pos, const char *path, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 
+/* Values quoted in messages are cut at 200 bytes (%.200s) so that a message fits msg. */
 static void report(struct bind *b, const struct opd_cfg_pos *pos, const char *path, const char *fmt,
                    ...)
 {
@@ -178,14 +179,14 @@ static void bind_int_like(struct bind *b, const struct opd_config_map *e,
     switch (e->type) {
     case OPD_CFG_INT:
         if (opd_parse_int(s, &v)) {
-            report(b, &node->pos, path, "invalid integer \"%s\"", s);
+            report(b, &node->pos, path, "invalid integer \"%.200s\"", s);
             return;
         }
         break;
     case OPD_CFG_DURATION:
         if (opd_parse_duration(s, &v)) {
             report(b, &node->pos, path,
-                   "invalid duration \"%s\" (expected a number with a unit: ns, us, ms, s, m, "
+                   "invalid duration \"%.200s\" (expected a number with a unit: ns, us, ms, s, m, "
                    "h; e.g. 5s, 250ms, 1m30s)",
                    s);
             return;
@@ -194,7 +195,7 @@ static void bind_int_like(struct bind *b, const struct opd_config_map *e,
     default:
         if (opd_parse_bytes(s, &v)) {
             report(b, &node->pos, path,
-                   "invalid byte size \"%s\" (expected a number with an optional unit: B, KB, "
+                   "invalid byte size \"%.200s\" (expected a number with an optional unit: B, KB, "
                    "KiB, MB, MiB, GB, GiB, TB, TiB)",
                    s);
             return;
@@ -233,14 +234,14 @@ static void bind_scalar(struct bind *b, const struct opd_config_map *e, const st
     switch (e->type) {
     case OPD_CFG_BOOL:
         if (opd_parse_bool(s, &bv)) {
-            report(b, &node->pos, path, "invalid boolean \"%s\" (expected true or false)", s);
+            report(b, &node->pos, path, "invalid boolean \"%.200s\" (expected true or false)", s);
             return;
         }
         *(bool *)f = bv;
         return;
     case OPD_CFG_DOUBLE:
         if (opd_parse_double(s, &d)) {
-            report(b, &node->pos, path, "invalid number \"%s\"", s);
+            report(b, &node->pos, path, "invalid number \"%.200s\"", s);
             return;
         }
         if (bounded(e) && (d < (double)e->min || d > (double)e->max)) {
@@ -257,7 +258,7 @@ static void bind_scalar(struct bind *b, const struct opd_config_map *e, const st
             if (strcmp(e->choices[i], s) == 0)
                 break;
         if (!e->choices || !e->choices[i]) {
-            report(b, &node->pos, path, "invalid value \"%s\" (expected one of: %s)", s,
+            report(b, &node->pos, path, "invalid value \"%.200s\" (expected one of: %s)", s,
                    join_choices(e->choices, buf, sizeof(buf)));
             return;
         }
