@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Must show: a syscall-heavy fixture shows kernel frames under its user frames in one
 # stack (root → main → opd_fx_reader → kernel entry → ... in the same folded line).
+# Also: service.name comes from the process's OTEL_SERVICE_NAME.
 set -uo pipefail
 . "$(dirname "$0")/profiling_lib.sh"
 require_privileges
 build_fixture syscalls
 
 start_daemon 99 1s
-"$WORK/opd_syscalls" 3 || fail "fixture failed"
+OTEL_SERVICE_NAME=opd-syscalls-svc "$WORK/opd_syscalls" 3 || fail "fixture failed"
 sleep 1.5
 stop_daemon
 
@@ -22,4 +23,9 @@ jq -e -s '[ .[] | .dictionary as $d | $d.attributeTable[]?
             | select($d.stringTable[.keyStrindex // 0] == "profile.frame.type") | .value.stringValue ]
           | index("kernel") != null' "$WORK/profiles.jsonl" >/dev/null ||
   fail "no location has profile.frame.type kernel"
+svc=$(jq -r '.resourceProfiles[].resource
+  | select(any(.attributes[]; .key == "process.executable.name" and .value.stringValue == "opd_syscalls"))
+  | .attributes[] | select(.key == "service.name") | .value.stringValue' "$WORK/profiles.jsonl" | sort -u)
+echo "service.name of the fixture: $svc"
+[ "$svc" = "opd-syscalls-svc" ] || fail "service.name is not taken from OTEL_SERVICE_NAME"
 echo PASS
