@@ -1,0 +1,255 @@
+#include "recorded.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "collector/mem.h"
+#include "otlp/profiles.h"
+
+/* One request line may be large, but a line past this is not a recording of ours. */
+#define MAX_LINE (512u << 20)
+
+static int read_file(const char *path, opd_recorded_fn fn, void *arg,
+                     struct opd_recorded_stats *st)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = 0;
+
+    if (!f) {
+        rc = -errno;
+        fprintf(stderr, "otelprofd: %s: %s\n", path, strerror(errno));
+        return rc;
+    }
+    st->files++;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        struct opd_batch *b;
+        char err[256];
+
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if ((size_t)n > MAX_LINE) {
+            fprintf(stderr, "otelprofd: %s:%zu: line too long, skipped\n", path, lineno);
+            st->bad_lines++;
+            continue;
+        }
+        err[0] = '\0';
+        b = opd_json_decode(line, (size_t)n, err, sizeof(err));
+        if (!b) {
+            if (errno == ENOMEM) {
+                rc = -ENOMEM;
+                break;
+            }
+            fprintf(stderr, "otelprofd: %s:%zu: not an OTLP/JSON profiles request: %s\n", path,
+                    lineno, err[0] ? err : strerror(errno));
+            st->bad_lines++;
+            continue;
+        }
+        st->requests++;
+        rc = fn(b, arg);
+        opd_batch_unref(b);
+        if (rc)
+            break;
+    }
+    if (!rc && ferror(f)) {
+        rc = -EIO;
+        fprintf(stderr, "otelprofd: %s: read error\n", path);
+    }
+    free(line); /* getline's buffer comes from libc */
+    fclose(f);
+    return rc;
+}
+
+static bool recorded_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    return (n > 6 && strcmp(name + n - 6, ".jsonl") == 0) ||
+           (n > 5 && strcmp(name + n - 5, ".json") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int read_dir(const char *path, opd_recorded_fn fn, void *arg,
+                    struct opd_recorded_stats *st)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    if (!d) {
+        rc = -errno;
+        fprintf(stderr, "otelprofd: %s: %s\n", path, strerror(errno));
+        return rc;
+    }
+    while ((e = readdir(d))) {
+        char **slot;
+        if (e->d_name[0] == '.' || !recorded_name(e->d_name))
+            continue;
+        slot = OPD_VEC_PUSH_SLOT(names, n, cap);
+        if (!slot || !(*slot = opd_malloc(strlen(path) + strlen(e->d_name) + 2))) {
+            if (slot)
+                n--;
+            rc = -ENOMEM;
+            break;
+        }
+        sprintf(*slot, "%s/%s", path, e->d_name);
+    }
+    closedir(d);
+    if (!rc)
+        qsort(names, n, sizeof(*names), cmp_str);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = read_file(names[i], fn, arg, st);
+    for (size_t i = 0; i < n; i++)
+        opd_free(names[i]);
+    opd_free(names);
+    return rc;
+}
+
+int opd_recorded_read(const char *path, opd_recorded_fn fn, void *arg,
+                      struct opd_recorded_stats *stats)
+{
+    struct stat sb;
+
+    memset(stats, 0, sizeof(*stats));
+    if (stat(path, &sb)) {
+        int rc = -errno;
+        fprintf(stderr, "otelprofd: %s: %s\n", path, strerror(errno));
+        return rc;
+    }
+    return S_ISDIR(sb.st_mode) ? read_dir(path, fn, arg, stats) : read_file(path, fn, arg, stats);
+}
+
+int opd_filter_parse(const char *arg, struct opd_filter *f)
+{
+    const char *eq = strchr(arg, '=');
+
+    memset(f, 0, sizeof(*f));
+    if (!eq || eq == arg)
+        return -EINVAL;
+    f->key = opd_strndup(arg, (size_t)(eq - arg));
+    f->value = opd_strdup(eq + 1);
+    if (!f->key || !f->value) {
+        opd_filter_fini(f);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void opd_filter_fini(struct opd_filter *f)
+{
+    opd_free(f->key);
+    opd_free(f->value);
+    memset(f, 0, sizeof(*f));
+}
+
+static bool value_is(const struct opd_value *v, const char *want)
+{
+    char buf[32];
+
+    switch (v->type) {
+    case OPD_VAL_STR:
+        return strcmp(v->u.str ? v->u.str : "", want) == 0;
+    case OPD_VAL_INT:
+        snprintf(buf, sizeof(buf), "%" PRId64, v->u.i);
+        return strcmp(buf, want) == 0;
+    case OPD_VAL_BOOL:
+        return strcmp(v->u.b ? "true" : "false", want) == 0;
+    default:
+        return false;
+    }
+}
+
+bool opd_filter_match(const struct opd_filter *f, size_t n, const struct opd_resource *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct opd_value *v = opd_attrs_get(&r->attrs, f[i].key);
+        if (!v || !value_is(v, f[i].value))
+            return false;
+    }
+    return true;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int grow(struct opd_keyidx *ix)
+{
+    size_t ns = ix->n_slots ? ix->n_slots * 2 : 64;
+    int32_t *slots = opd_malloc(ns * sizeof(*slots));
+
+    if (!slots)
+        return -ENOMEM;
+    memset(slots, 0xff, ns * sizeof(*slots));
+    for (size_t i = 0; i < ix->n; i++) {
+        size_t h = (size_t)hash_str(ix->keys[i]) & (ns - 1);
+        while (slots[h] >= 0)
+            h = (h + 1) & (ns - 1);
+        slots[h] = (int32_t)i;
+    }
+    opd_free(ix->slots);
+    ix->slots = slots;
+    ix->n_slots = ns;
+    return 0;
+}
+
+long opd_keyidx_get(struct opd_keyidx *ix, const char *key, bool *added)
+{
+    size_t h;
+    char **slot;
+
+    if (added)
+        *added = false;
+    if ((ix->n + 1) * 2 > ix->n_slots && grow(ix))
+        return -ENOMEM;
+    if (ix->n >= INT32_MAX)
+        return -ENOMEM;
+    h = (size_t)hash_str(key) & (ix->n_slots - 1);
+    while (ix->slots[h] >= 0) {
+        if (strcmp(ix->keys[ix->slots[h]], key) == 0)
+            return ix->slots[h];
+        h = (h + 1) & (ix->n_slots - 1);
+    }
+    slot = OPD_VEC_PUSH_SLOT(ix->keys, ix->n, ix->cap);
+    if (!slot)
+        return -ENOMEM;
+    *slot = opd_strdup(key);
+    if (!*slot) {
+        ix->n--;
+        return -ENOMEM;
+    }
+    ix->slots[h] = (int32_t)(ix->n - 1);
+    if (added)
+        *added = true;
+    return (long)(ix->n - 1);
+}
+
+void opd_keyidx_fini(struct opd_keyidx *ix)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        opd_free(ix->keys[i]);
+    opd_free(ix->keys);
+    opd_free(ix->slots);
+    memset(ix, 0, sizeof(*ix));
+}
