@@ -129,6 +129,15 @@ static void free_strmap(struct opd_strmap *m)
     m->n = 0;
 }
 
+static void free_seclist(const struct opd_config_map *e, struct opd_seclist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        opd_config_release(e->sub, (char *)l->items + i * e->elem_size);
+    opd_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
 void opd_config_release(const struct opd_config_map *map, void *cfg)
 {
     for (const struct opd_config_map *e = map; e && e->type != OPD_CFG_END; e++) {
@@ -149,16 +158,9 @@ void opd_config_release(const struct opd_config_map *map, void *cfg)
         case OPD_CFG_SECTION:
             opd_config_release(e->sub, f);
             break;
-        case OPD_CFG_SECTIONS: {
-            struct opd_seclist *l = f;
-
-            for (size_t i = 0; i < l->n; i++)
-                opd_config_release(e->sub, (char *)l->items + i * e->elem_size);
-            opd_free(l->items);
-            l->items = NULL;
-            l->n = 0;
+        case OPD_CFG_SECTIONS:
+            free_seclist(e, f);
             break;
-        }
         default:
             break;
         }
@@ -373,6 +375,7 @@ static void bind_sections(struct bind *b, const struct opd_config_map *e,
     struct opd_seclist l = {0};
     struct opd_cfg_errors *errs = b->errs;
     size_t before = opd_cfg_errors_count(errs);
+    int rc;
 
     if (e->elem_size == 0) {
         report(b, &node->pos, path, "internal error: list of sections without element size");
@@ -389,8 +392,13 @@ static void bind_sections(struct bind *b, const struct opd_config_map *e,
         char *ipath;
 
         l.n++;
-        if (apply_defaults(e->sub, item)) {
+        rc = apply_defaults(e->sub, item);
+        if (rc == -ENOMEM) {
             b->oom = 1;
+            break;
+        }
+        if (rc) {
+            report(b, &node->pos, path, "internal error: the defaults of this list do not parse");
             break;
         }
         snprintf(idx, sizeof(idx), "%zu", i);
@@ -402,22 +410,13 @@ static void bind_sections(struct bind *b, const struct opd_config_map *e,
         bind_map(b, e->sub, node->items[i], item, ipath);
         opd_free(ipath);
     }
+    /* All or nothing: a list with a bad element keeps its previous value. */
     if (b->oom || opd_cfg_errors_count(errs) != before) {
-        struct opd_seclist *old = &l;
-
-        for (size_t i = 0; i < old->n; i++)
-            opd_config_release(e->sub, (char *)old->items + i * e->elem_size);
-        opd_free(old->items);
+        free_seclist(e, &l);
         return;
     }
-    {
-        struct opd_seclist *cur = f;
-
-        for (size_t i = 0; i < cur->n; i++)
-            opd_config_release(e->sub, (char *)cur->items + i * e->elem_size);
-        opd_free(cur->items);
-        *cur = l;
-    }
+    free_seclist(e, f);
+    *(struct opd_seclist *)f = l;
 }
 
 /* Binds one value node to one map entry. A null node leaves the current value. */
