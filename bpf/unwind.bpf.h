@@ -95,6 +95,9 @@ struct opd_unwind_walk {
     __u32 adjust;  /* 1 when pc is a return address (look up pc - 1) */
     __u32 stop;    /* enum opd_unwind_stat of the end, 0 while walking */
     __u32 noted;   /* this pid was reported in opd_unwind_unknown */
+    /* The last range with a table, reused while pcs stay inside it. */
+    __u64 c_start, c_end, c_bias;
+    __u32 c_rows, c_count;
 };
 
 #define OPD_USER_TOP 0x0000800000000000ULL
@@ -181,6 +184,8 @@ static __always_inline struct opd_unwind_row *opd_unwind_find_row(struct opd_unw
     __u64 rel64, lookup_pc = w->pc - w->adjust;
     __u32 rel, lo = 0, hi, start, idx;
 
+    if (lookup_pc >= w->c_start && lookup_pc < w->c_end)
+        goto cached;
     key.prefixlen = OPD_UNWIND_RANGE_KEY_BITS;
     key.pid_be = bpf_htonl(w->pid);
     key.addr_be = bpf_cpu_to_be64(lookup_pc);
@@ -205,12 +210,18 @@ static __always_inline struct opd_unwind_row *opd_unwind_find_row(struct opd_unw
         opd_unwind_count(OPD_UNW_STALE_FILE);
         return NULL;
     }
-    rel64 = lookup_pc - range->bias;
+    w->c_start = range->start;
+    w->c_end = range->end;
+    w->c_bias = range->bias;
+    w->c_rows = file->start;
+    w->c_count = file->count;
+cached:
+    rel64 = lookup_pc - w->c_bias;
     if (rel64 > 0xffffffffULL)
         return NULL;
     rel = (__u32)rel64;
-    start = file->start;
-    hi = file->count;
+    start = w->c_rows;
+    hi = w->c_count;
     /* First row whose pc is above rel, minus one. */
     for (int i = 0; i < OPD_UNWIND_SEARCH_STEPS + 1; i++) {
         __u32 mid;

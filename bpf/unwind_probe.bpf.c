@@ -14,7 +14,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define OPD_PROBE_FRAMES 256
+#define OPD_PROBE_FRAMES 512
 
 /* The sampled process; changed at run time through the skeleton's .bss, so that one
  * loaded object serves several fixtures. */

@@ -82,6 +82,8 @@ struct opd_unwind_range_key {
 
 struct opd_unwind_range {
     __u64 bias;    /* runtime pc - bias = row pc (load bias + the file's pc_base) */
+    __u64 start;   /* the whole mapping [start, end), so that the unwinder can reuse */
+    __u64 end;     /* one lookup for consecutive frames in the same mapping */
     __u32 file_id; /* slot in opd_unwind_files */
     __u32 gen;     /* must equal opd_unwind_files[file_id].gen */
     __u32 flags;   /* OPD_RANGE_* */

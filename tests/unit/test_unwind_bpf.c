@@ -36,7 +36,7 @@
 #include "collector/receivers/profiling/unwind/procs.h"
 #include "unwind_probe.skel.h"
 
-#define PROBE_FRAMES 256
+#define PROBE_FRAMES 512
 
 /* Must match struct opd_probe_record in bpf/unwind_probe.bpf.c. */
 struct probe_record {
@@ -431,6 +431,82 @@ static void test_through_libc(void **state)
     run_fini(&r);
 }
 
+/* 300 recursive frames: the walk goes far beyond 127 frames and still reaches main. */
+static void test_deep_budget(void **state)
+{
+    struct run r;
+    struct syms s;
+    size_t base = 0, good = 0;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    sample(&r, "deep", PROBE_CFI, 1.5, &s);
+    for (size_t i = 0; i < r.nrecs; i++) {
+        const struct probe_record *rec = &r.recs[i];
+        uint32_t rec_frames = 0, k;
+
+        if (!rec->n || strcmp(sym_of(&s, rec->frames[0], 0), "deep_spin"))
+            continue;
+        base++;
+        for (k = 1; k < rec->n && k < PROBE_FRAMES; k++) {
+            if (!strcmp(sym_of(&s, rec->frames[k], 1), "deep_recurse"))
+                rec_frames++;
+            else
+                break;
+        }
+        good += rec_frames == 301 && k < rec->n && !strcmp(sym_of(&s, rec->frames[k], 1), "main");
+    }
+    fprintf(stderr, "deep: %zu samples in deep_spin, %.1f%% with all 301 recursion frames and "
+                    "main; %.0f ns/sample\n",
+            base, base ? 100.0 * (double)good / (double)base : 0,
+            r.run_cnt ? (double)r.run_ns / (double)r.run_cnt : 0);
+    assert_true(base >= 100);
+    assert_true(good >= base * 95 / 100);
+    run_fini(&r);
+}
+
+/* Samples inside a signal handler unwind through the signal frame into the interrupted
+ * loop and main. */
+static void test_signal_frame(void **state)
+{
+    struct run r;
+    struct syms s;
+    size_t base = 0, good = 0;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    sample(&r, "sigspin", PROBE_CFI, 1.5, &s);
+    for (size_t i = 0; i < r.nrecs; i++) {
+        const struct probe_record *rec = &r.recs[i];
+        int step = 0;
+
+        if (!rec->n || strcmp(sym_of(&s, rec->frames[0], 0), "handler_work"))
+            continue;
+        base++;
+        /* handler_work <- on_prof <- libc (__restore_rt) <- busy_loop <- main */
+        for (uint32_t k = 1; k < rec->n && k < PROBE_FRAMES && step < 4; k++) {
+            const char *f = sym_of(&s, rec->frames[k], 1);
+            static const char *want[] = {"on_prof", "libc", "busy_loop", "main"};
+
+            if (!strcmp(f, want[step]))
+                step++;
+        }
+        good += step == 4;
+        if (step != 4 && base - good <= 3) {
+            fprintf(stderr, "incomplete signal stack (stop %u):", rec->stop);
+            for (uint32_t k = 0; k < rec->n && k < 12; k++)
+                fprintf(stderr, " %s", sym_of(&s, rec->frames[k], k > 0));
+            fprintf(stderr, "\n");
+        }
+    }
+    fprintf(stderr, "sigspin: %zu samples in handler_work, %.1f%% through the signal frame to "
+                    "main\n",
+            base, base ? 100.0 * (double)good / (double)base : 0);
+    assert_true(base >= 100);
+    assert_true(good >= base * 95 / 100);
+    run_fini(&r);
+}
+
 static int have_bpf(void)
 {
     if (geteuid() != 0)
@@ -444,6 +520,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_complete),
         cmocka_unit_test(test_through_libc),
+        cmocka_unit_test(test_deep_budget),
+        cmocka_unit_test(test_signal_frame),
     };
 
     if (!have_bpf()) {

@@ -297,6 +297,8 @@ static void test_fixtures_vs_readelf(void **state)
     check_file_against_readelf(fixture("qsort_cb"), 3);
     check_file_against_readelf(fixture("drap"), 2);
     check_file_against_readelf(fixture("nounwind"), 2);
+    check_file_against_readelf(fixture("deep"), 3);
+    check_file_against_readelf(fixture("sigspin"), 4);
 }
 
 static void test_drap_and_plt_rows(void **state)

@@ -5,7 +5,7 @@ if(NOT TARGET opd_unwind)
 endif()
 
 # Fixtures: built without frame pointers, as production code is.
-set(OPD_UNWIND_FIXTURES chain qsort_cb)
+set(OPD_UNWIND_FIXTURES chain qsort_cb deep sigspin)
 foreach(fx ${OPD_UNWIND_FIXTURES})
   add_executable(unwind_fx_${fx} ${CMAKE_SOURCE_DIR}/tests/data/unwind/${fx}.c)
   target_compile_options(unwind_fx_${fx} PRIVATE -O2 -fomit-frame-pointer -g)
@@ -62,7 +62,8 @@ if(TARGET profile_skel_gen AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
   add_executable(test_unwind_bpf ${CMAKE_SOURCE_DIR}/tests/unit/test_unwind_bpf.c)
   target_include_directories(test_unwind_bpf PRIVATE ${_unw_out} ${CMAKE_SOURCE_DIR}/bpf)
   target_link_libraries(test_unwind_bpf PRIVATE opd_unwind PkgConfig::CMOCKA)
-  add_dependencies(test_unwind_bpf unwind_probe_skel_gen unwind_fx_chain unwind_fx_qsort_cb)
+  add_dependencies(test_unwind_bpf unwind_probe_skel_gen unwind_fx_chain unwind_fx_qsort_cb
+                   unwind_fx_deep unwind_fx_sigspin)
   opd_add_script_test(test_unwind_bpf LABELS privileged TIMEOUT 120
     COMMAND $<TARGET_FILE:test_unwind_bpf>)
 endif()

@@ -216,6 +216,8 @@ static int resolve(struct opd_unwind_procs *p, uint32_t pid, const struct opd_un
     memset(out, 0, sizeof(*out));
     out->start = m->start;
     out->end = m->end;
+    out->v.start = m->start;
+    out->v.end = m->end;
     out->v.flags = OPD_RANGE_FP_ONLY;
     if (m->path && !strcmp(m->path, "[vdso]")) {
         uint64_t first;
