@@ -98,7 +98,8 @@ static void scan_notes(Elf_Data *d, struct opd_elf_info *info)
             info->build_id_len =
                 nh.n_descsz < OPD_BUILD_ID_MAX ? nh.n_descsz : OPD_BUILD_ID_MAX;
             memcpy(info->build_id, desc, info->build_id_len);
-        } else if (nh.n_type == 4 && nh.n_namesz == 3 && memcmp(name, "Go", 3) == 0 &&
+        } else if (nh.n_type == 4 && (nh.n_namesz == 3 || nh.n_namesz == 4) &&
+                   memcmp(name, "Go", 3) == 0 &&
                    nh.n_descsz > 0 && !info->go_build_id[0]) {
             size_t n = nh.n_descsz < OPD_GO_BUILD_ID_MAX - 1 ? nh.n_descsz
                                                              : OPD_GO_BUILD_ID_MAX - 1;
@@ -168,7 +169,7 @@ static int read_headers(Elf *elf, struct opd_elf_info *info)
             info->has_symtab = true;
         else if (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0)
             info->has_debug_info = sh.sh_type != SHT_NOBITS;
-        else if (strcmp(name, ".gopclntab") == 0)
+        else if (strcmp(name, ".gopclntab") == 0 || strcmp(name, ".data.rel.ro.gopclntab") == 0)
             info->is_go = true;
         else if (strcmp(name, ".gnu_debuglink") == 0 && sh.sh_type != SHT_NOBITS) {
             d = elf_getdata(scn, NULL);
@@ -305,7 +306,8 @@ static int read_go(Elf *elf, struct opd_symtab *go_syms)
         name = elf_strptr(elf, shstrndx, sh.sh_name);
         if (!name)
             continue;
-        if (strcmp(name, ".gopclntab") == 0)
+        /* PIE builds name it .data.rel.ro.gopclntab. */
+        if (strcmp(name, ".gopclntab") == 0 || strcmp(name, ".data.rel.ro.gopclntab") == 0)
             tab = scn;
         else if (strcmp(name, ".text") == 0)
             text = sh.sh_addr;

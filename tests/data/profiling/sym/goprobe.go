@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"time"
 )
 
 //go:noinline
@@ -16,6 +17,8 @@ func opdGoSpin(n *uint64) {
 
 func main() {
 	var n uint64
+	// Never outlive a test that forgot us.
+	time.AfterFunc(120*time.Second, func() { os.Exit(3) })
 	fmt.Printf("%d %x\n", os.Getpid(), reflect.ValueOf(opdGoSpin).Pointer())
 	os.Stdout.Sync()
 	opdGoSpin(&n)

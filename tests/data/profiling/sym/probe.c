@@ -22,6 +22,7 @@ int main(void)
 {
     volatile unsigned long n = 0;
 
+    alarm(120); /* never outlive a test that forgot us */
     printf("%d %llx\n", (int)getpid(), (unsigned long long)(uintptr_t)&PROBE_NAME);
     fflush(stdout);
     PROBE_NAME(&n);

@@ -1,0 +1,684 @@
+/* Symbolizer against real files: this test binary, a fixture shared library (plain, stripped
+ * with its debug file in a build-id directory, stripped with .gnu_debuglink), a perf map of
+ * this process, a stripped Go program, kallsyms (a fixture file and the real one), the cache
+ * budget, vanished processes and allocation failures. Fixtures are built by CMake into
+ * $OPD_BINARY_DIR/tests/profiling_sym. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "collector/mem.h"
+#include "collector/receivers/profiling/elfread.h"
+#include "collector/receivers/profiling/proctab.h"
+#include "collector/receivers/profiling/symbolizer.h"
+#include "collector/telemetry.h"
+
+typedef uintptr_t (*addr_fn)(void);
+
+static char fixdir[PATH_MAX];
+static char srcdir[PATH_MAX];
+
+struct env {
+    struct opd_telemetry *tel;
+    struct opd_proctab *tab;
+    struct opd_symbolizer *sym;
+};
+
+static void env_open(struct env *e, const char *const *dirs, size_t n_dirs, size_t cache,
+                     bool dwarf)
+{
+    struct opd_proctab_config pc = {.grace_ns = 1000};
+    struct opd_symbolizer_config sc = {
+        .debug_dirs = dirs, .n_debug_dirs = n_dirs, .cache_size = cache, .dwarf_lines = dwarf};
+
+    e->tel = opd_telemetry_create();
+    assert_non_null(e->tel);
+    e->tab = opd_proctab_create(&pc, e->tel, "receiver/profiling");
+    assert_non_null(e->tab);
+    e->sym = opd_symbolizer_create(&sc, e->tab, e->tel, "receiver/profiling");
+    assert_non_null(e->sym);
+}
+
+static void env_close(struct env *e)
+{
+    opd_symbolizer_destroy(e->sym);
+    opd_proctab_destroy(e->tab);
+    opd_telemetry_destroy(e->tel);
+}
+
+static int64_t metric(struct env *e, const char *name)
+{
+    return opd_metric_get(opd_telemetry_find(e->tel, name, "receiver=\"profiling\""));
+}
+
+static const char *const no_dirs[] = {"/nonexistent/debug"};
+
+static void *open_fixture(const char *rel)
+{
+    char path[PATH_MAX * 2];
+    void *h;
+
+    snprintf(path, sizeof(path), "%s/%s", fixdir, rel);
+    h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        fail_msg("dlopen %s: %s", path, dlerror());
+    return h;
+}
+
+static uintptr_t fixture_addr(void *h, const char *fn)
+{
+    addr_fn f = (addr_fn)(uintptr_t)dlsym(h, fn);
+
+    assert_non_null(f);
+    return f();
+}
+
+/* Line of the first line in the fixture source that contains needle. */
+static int source_line(const char *file, const char *needle)
+{
+    char path[PATH_MAX * 2], line[512];
+    FILE *f;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/tests/data/profiling/sym/%s", srcdir, file);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        n++;
+        if (strstr(line, needle)) {
+            fclose(f);
+            return n;
+        }
+    }
+    fclose(f);
+    return -1;
+}
+
+static int setup(void **state)
+{
+    const char *b = getenv("OPD_BINARY_DIR"), *s = getenv("OPD_SOURCE_DIR");
+
+    (void)state;
+    if (!b || !s) {
+        fprintf(stderr, "OPD_BINARY_DIR and OPD_SOURCE_DIR must be set (run through ctest)\n");
+        return -1;
+    }
+    snprintf(fixdir, sizeof(fixdir), "%s/tests/profiling_sym", b);
+    snprintf(srcdir, sizeof(srcdir), "%s", s);
+    return 0;
+}
+
+__attribute__((noinline)) static int self_marker(int x)
+{
+    volatile int v = x;
+
+    return v * 3;
+}
+
+static void test_self_binary(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    uint64_t pc = (uint64_t)(uintptr_t)&self_marker;
+    char exe[PATH_MAX];
+    ssize_t r;
+
+    (void)state;
+    assert_int_equal(self_marker(1), 3);
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), pc, 0, 1, &f), 0);
+    assert_string_equal(f.function, "self_marker");
+    assert_string_equal(f.system_name, "self_marker");
+    assert_int_equal(f.symbol_offset, 0);
+    assert_int_equal(f.type, OPD_FRAME_NATIVE);
+    assert_string_equal(f.type_name, "native");
+    assert_true(f.has_mapping);
+    r = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    assert_true(r > 0);
+    exe[r] = '\0';
+    assert_string_equal(f.mapping.path, exe);
+    assert_true(pc >= f.mapping.memory_start && pc < f.mapping.memory_limit);
+    assert_int_equal(f.file_offset, pc - f.mapping.memory_start + f.mapping.file_offset);
+    assert_int_equal(strlen(f.mapping.build_id_gnu), 40);
+    assert_string_equal(f.mapping.build_id_go, "");
+    assert_null(f.file);
+
+    /* A return address just past the function's first byte still names it. */
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), pc + 1, OPD_SYM_RETURN_ADDRESS, 1, &f),
+                     0);
+    assert_string_equal(f.function, "self_marker");
+    assert_int_equal(f.symbol_offset, 0);
+    assert_int_equal(f.pc, pc + 1);
+    assert_int_equal(metric(&e, "otelprofd_profiling_symbolizer_cache_misses"), 1);
+    assert_int_equal(metric(&e, "otelprofd_profiling_symbolizer_cache_hits"), 1);
+    assert_true(metric(&e, "otelprofd_profiling_symbolizer_cache_bytes") > 0);
+    opd_symbolizer_flush(e.sym);
+    env_close(&e);
+}
+
+static void test_shared_library(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    void *h = open_fixture("libopdsymfix.so");
+    uint64_t pc;
+
+    (void)state;
+    env_open(&e, no_dirs, 1, 0, false);
+    pc = (uint64_t)(uintptr_t)dlsym(h, "opd_fixture_lib_function");
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), pc + 2, 0, 1, &f), 0);
+    assert_string_equal(f.function, "opd_fixture_lib_function");
+    assert_int_equal(f.symbol_offset, 2);
+    assert_non_null(strstr(f.mapping.path, "/tests/profiling_sym/libopdsymfix.so"));
+    assert_int_equal(f.address - f.symbol_offset + 2, f.address);
+    assert_true(f.address < f.pc); /* a shared library is loaded with a bias */
+
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), fixture_addr(h, "opd_fixture_addr_hidden"),
+                                         0, 1, &f),
+                     0);
+    assert_string_equal(f.function, "opd_fixture_hidden");
+
+    assert_int_equal(
+        opd_symbolizer_user(e.sym, getpid(), fixture_addr(h, "opd_fixture_addr_mangled"), 0, 1, &f),
+        0);
+    assert_string_equal(f.function, "opd::fixture::spin(int)");
+    assert_string_equal(f.system_name, "_ZN3opd7fixture4spinEi");
+    env_close(&e);
+    dlclose(h);
+}
+
+/* Copies (by symlink) the fixture debug file into dir/.build-id/xx/rest.debug. */
+static void make_build_id_dir(const char *dir)
+{
+    char path[PATH_MAX * 2], target[PATH_MAX * 2], hex[2 * OPD_BUILD_ID_MAX + 1];
+    struct opd_elf_info info = {0};
+    struct Elf *elf;
+    FILE *f;
+    void *buf;
+    long len;
+
+    snprintf(target, sizeof(target), "%s/libopdsymfix.debug", fixdir);
+    f = fopen(target, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)len);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    elf = opd_elf_open_mem(buf, (size_t)len);
+    assert_non_null(elf);
+    assert_int_equal(opd_elf_read(elf, OPD_ELF_HEADERS, &info, NULL, NULL), 0);
+    opd_elf_build_id_hex(&info, hex, sizeof(hex));
+    assert_int_equal(strlen(hex), 40);
+    opd_elf_close(elf);
+    opd_elf_info_fini(&info);
+    free(buf);
+    snprintf(path, sizeof(path), "%s/.build-id", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/.build-id/%.2s", dir, hex);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", dir, hex, hex + 2);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+static void test_build_id_debug_file(void **state)
+{
+    char dir[] = "/tmp/opd_debugdir_XXXXXX", cmd[PATH_MAX];
+    const char *dirs[] = {"/nonexistent", dir};
+    struct env e;
+    struct opd_sym_frame f;
+    void *h = open_fixture("stripped/libopdsymfix.so");
+    uint64_t hidden = fixture_addr(h, "opd_fixture_addr_hidden");
+    int line;
+
+    (void)state;
+    /* Without the debug file the hidden function cannot be named, but the frame keeps its
+     * mapping, file offset and build id for a backend. */
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), hidden, 0, 1, &f), -ENOENT);
+    assert_null(f.function);
+    assert_true(f.has_mapping);
+    assert_non_null(strstr(f.mapping.path, "stripped/libopdsymfix.so"));
+    assert_int_equal(strlen(f.mapping.build_id_gnu), 40);
+    assert_int_equal(f.file_offset, hidden - f.mapping.memory_start + f.mapping.file_offset);
+    assert_true(f.address < hidden);
+    /* Exported functions still come from .dynsym. */
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(),
+                                         (uint64_t)(uintptr_t)dlsym(h, "opd_fixture_lib_function"),
+                                         0, 1, &f),
+                     0);
+    assert_string_equal(f.function, "opd_fixture_lib_function");
+    env_close(&e);
+
+    assert_non_null(mkdtemp(dir));
+    make_build_id_dir(dir);
+    env_open(&e, dirs, 2, 0, true);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), hidden, 0, 1, &f), 0);
+    assert_string_equal(f.function, "opd_fixture_hidden");
+    /* DWARF lines come from the debug file too. */
+    assert_non_null(f.file);
+    assert_non_null(strstr(f.file, "symlib.c"));
+    line = source_line("symlib.c", "int opd_fixture_hidden(int x)");
+    assert_true(f.line == line || f.line == line + 1);
+    env_close(&e);
+    dlclose(h);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_debuglink(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    void *h = open_fixture("linked/libopdsymfix.so");
+
+    (void)state;
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), fixture_addr(h, "opd_fixture_addr_hidden"),
+                                         0, 1, &f),
+                     0);
+    assert_string_equal(f.function, "opd_fixture_hidden");
+    assert_non_null(strstr(f.mapping.path, "linked/libopdsymfix.so"));
+    env_close(&e);
+    dlclose(h);
+}
+
+static void test_dwarf_lines(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    void *h = open_fixture("libopdsymfix.so");
+    uint64_t pc = (uint64_t)(uintptr_t)dlsym(h, "opd_fixture_lib_function");
+    int line = source_line("symlib.c", "int opd_fixture_lib_function(int x)");
+
+    (void)state;
+    env_open(&e, no_dirs, 1, 0, true);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), pc, 0, 1, &f), 0);
+    assert_string_equal(f.function, "opd_fixture_lib_function");
+    assert_non_null(f.file);
+    assert_non_null(strstr(f.file, "symlib.c"));
+    assert_true(f.line == line || f.line == line + 1);
+    env_close(&e);
+
+    /* Off by default. */
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), pc, 0, 1, &f), 0);
+    assert_null(f.file);
+    assert_int_equal(f.line, 0);
+    env_close(&e);
+    dlclose(h);
+}
+
+static void test_perf_map(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    char path[64];
+    uint8_t *code;
+    FILE *pm;
+
+    (void)state;
+    code = mmap(NULL, 8192, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(code != MAP_FAILED);
+    snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+    pm = fopen(path, "w");
+    assert_non_null(pm);
+    fprintf(pm, "%lx 100 LazyCompile:~hello /app/x.js:3\n", (unsigned long)(uintptr_t)code);
+    fprintf(pm, "0x%lx 0x80 Interpreted:world\n", (unsigned long)(uintptr_t)(code + 0x200));
+    fprintf(pm, "garbage\n");
+    fclose(pm);
+
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), (uintptr_t)code + 0x10, 0, 1, &f), 0);
+    assert_int_equal(f.type, OPD_FRAME_JIT);
+    assert_string_equal(f.type_name, "native"); /* this test is not a known runtime */
+    assert_string_equal(f.function, "LazyCompile:~hello /app/x.js:3");
+    assert_int_equal(f.symbol_offset, 0x10);
+    assert_true(f.has_mapping);
+    assert_int_equal(f.mapping.inode, 0);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), (uintptr_t)code + 0x210, 0, 1, &f), 0);
+    assert_string_equal(f.function, "Interpreted:world");
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), (uintptr_t)code + 0x400, 0, 1, &f),
+                     -ENOENT);
+    assert_null(f.function);
+
+    /* The runtime rewrites its map: seen after the interval ends. */
+    pm = fopen(path, "a");
+    assert_non_null(pm);
+    fprintf(pm, "%lx 100 LazyCompile:*later\n", (unsigned long)(uintptr_t)(code + 0x400));
+    fclose(pm);
+    opd_symbolizer_flush(e.sym);
+    opd_proctab_sweep(e.tab, 2);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), (uintptr_t)code + 0x404, 0, 3, &f), 0);
+    assert_string_equal(f.function, "LazyCompile:*later");
+    env_close(&e);
+    unlink(path);
+    munmap(code, 8192);
+}
+
+static void test_kernel_fixture(void **state)
+{
+    static const char kallsyms[] = "ffffffff81000000 T _stext\n"
+                                   "ffffffff81000100 t do_one_thing\n"
+                                   "ffffffff81000200 D some_data\n"
+                                   "ffffffff81000300 W weak_fn\n"
+                                   "ffffffff81000400 T _etext\n"
+                                   "ffffffffc0001000 t ext4_fill_super\t[ext4]\n"
+                                   "ffffffffc0001100 T ext4_mount\t[ext4]\n"
+                                   "ffffffffc0002000 t nf_hook\t[nf_tables]\n"
+                                   "bad line\n";
+    char path[] = "/tmp/opd_kallsyms_XXXXXX";
+    struct opd_proctab_config pc = {0};
+    struct opd_symbolizer_config sc = {.kallsyms_path = path};
+    struct opd_proctab *tab = opd_proctab_create(&pc, NULL, NULL);
+    struct opd_symbolizer *s;
+    struct opd_sym_frame f;
+    int fd = mkstemp(path);
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, kallsyms, sizeof(kallsyms) - 1), (ssize_t)sizeof(kallsyms) - 1);
+    close(fd);
+    s = opd_symbolizer_create(&sc, tab, NULL, NULL);
+    assert_non_null(s);
+    assert_int_equal(opd_symbolizer_kernel(s, 0xffffffff81000123ull, 0, &f), 0);
+    assert_string_equal(f.function, "do_one_thing");
+    assert_int_equal(f.symbol_offset, 0x23);
+    assert_int_equal(f.type, OPD_FRAME_KERNEL);
+    assert_string_equal(f.type_name, "kernel");
+    assert_string_equal(f.mapping.path, "[kernel.kallsyms]");
+    assert_false(f.has_mapping);
+    /* Data symbols are not functions: the address belongs to the text symbol before it. */
+    assert_int_equal(opd_symbolizer_kernel(s, 0xffffffff81000210ull, 0, &f), 0);
+    assert_string_equal(f.function, "do_one_thing");
+    assert_int_equal(opd_symbolizer_kernel(s, 0xffffffffc0001104ull, 0, &f), 0);
+    assert_string_equal(f.function, "ext4_mount");
+    assert_string_equal(f.mapping.path, "[ext4]");
+    assert_int_equal(opd_symbolizer_kernel(s, 0xffffffffc0002001ull, OPD_SYM_RETURN_ADDRESS, &f),
+                     0);
+    assert_string_equal(f.function, "nf_hook");
+    assert_string_equal(f.mapping.path, "[nf_tables]");
+    assert_int_equal(opd_symbolizer_kernel(s, 0x1000, 0, &f), -ENOENT);
+    assert_null(f.function);
+    /* Reload keeps answering. */
+    assert_int_equal(opd_symbolizer_reload_kernel(s), 0);
+    assert_int_equal(opd_symbolizer_kernel(s, 0xffffffff81000301ull, 0, &f), 0);
+    assert_string_equal(f.function, "weak_fn");
+    opd_symbolizer_destroy(s);
+
+    /* kptr_restrict: all addresses zero. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0000000000000000 T _stext\n", 26), 26);
+    close(fd);
+    s = opd_symbolizer_create(&sc, tab, NULL, NULL);
+    assert_int_equal(opd_symbolizer_kernel(s, 0xffffffff81000123ull, 0, &f), -ENOENT);
+    opd_symbolizer_destroy(s);
+    unlink(path);
+    opd_proctab_destroy(tab);
+}
+
+static void test_kernel_real(void **state)
+{
+    struct opd_proctab_config pc = {0};
+    struct opd_symbolizer_config sc = {0};
+    struct opd_proctab *tab = opd_proctab_create(&pc, NULL, NULL);
+    struct opd_symbolizer *s = opd_symbolizer_create(&sc, tab, NULL, NULL);
+    struct opd_sym_frame f;
+    unsigned long long addr = 0;
+    char line[512], name[256], type;
+    FILE *k = fopen("/proc/kallsyms", "r");
+
+    (void)state;
+    assert_non_null(s);
+    while (k && fgets(line, sizeof(line), k)) {
+        if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 && addr &&
+            strcmp(name, "schedule") == 0)
+            break;
+        addr = 0;
+    }
+    if (k)
+        fclose(k);
+    if (!addr) {
+        opd_symbolizer_destroy(s);
+        opd_proctab_destroy(tab);
+        skip(); /* kallsyms hidden (kptr_restrict) or unreadable here */
+    }
+    assert_int_equal(opd_symbolizer_kernel(s, addr + 4, 0, &f), 0);
+    assert_string_equal(f.function, "schedule");
+    assert_int_equal(f.symbol_offset, 4);
+    assert_string_equal(f.mapping.path, "[kernel.kallsyms]");
+    opd_symbolizer_destroy(s);
+    opd_proctab_destroy(tab);
+}
+
+/* A cache of one byte evicts on every new file; strings handed out before stay valid until
+ * the flush. */
+static void test_cache_budget(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f1, f2;
+    void *h = open_fixture("libopdsymfix.so");
+    const char *name1;
+
+    (void)state;
+    env_open(&e, no_dirs, 1, 1, false);
+    assert_int_equal(
+        opd_symbolizer_user(e.sym, getpid(), (uintptr_t)&self_marker, 0, 1, &f1), 0);
+    name1 = f1.function;
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(),
+                                         (uintptr_t)dlsym(h, "opd_fixture_lib_function"), 0, 1,
+                                         &f2),
+                     0);
+    assert_true(metric(&e, "otelprofd_profiling_symbolizer_cache_evictions") >= 1);
+    assert_string_equal(name1, "self_marker"); /* parked, not freed */
+    assert_int_equal(strlen(f1.mapping.build_id_gnu), 40);
+    opd_symbolizer_flush(e.sym);
+    /* Evicted: the next lookup loads the file again. */
+    assert_int_equal(
+        opd_symbolizer_user(e.sym, getpid(), (uintptr_t)&self_marker, 0, 1, &f1), 0);
+    assert_int_equal(metric(&e, "otelprofd_profiling_symbolizer_cache_misses"), 3);
+    assert_true(opd_symbolizer_cache_bytes(e.sym) > 1); /* the one in use is kept */
+    env_close(&e);
+    dlclose(h);
+}
+
+/* The running fixture program, killed by the teardown even when an assertion failed. */
+static pid_t probe_pid = -1;
+
+static int kill_probe(void **state)
+{
+    int status;
+
+    (void)state;
+    if (probe_pid > 0) {
+        kill(probe_pid, SIGKILL);
+        waitpid(probe_pid, &status, 0);
+    }
+    probe_pid = -1;
+    return 0;
+}
+
+/* Spawns a fixture program that prints "pid hexaddr"; returns its pid. */
+static pid_t spawn_probe(const char *path, uint64_t *addr)
+{
+    int fds[2];
+    pid_t pid;
+    char buf[128];
+    ssize_t n, got = 0;
+    int cpid;
+    unsigned long long a;
+
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    probe_pid = pid;
+    while (got < (ssize_t)sizeof(buf) - 1 && (n = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
+        got += n;
+        if (memchr(buf, '\n', (size_t)got))
+            break;
+    }
+    close(fds[0]);
+    buf[got > 0 ? got : 0] = '\0';
+    if (sscanf(buf, "%d %llx", &cpid, &a) != 2)
+        fail_msg("probe %s printed '%s'", path, buf);
+    assert_int_equal(cpid, pid);
+    *addr = a;
+    return pid;
+}
+
+static void go_case(const char *name)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    char path[PATH_MAX * 2];
+    uint64_t addr;
+    pid_t pid;
+    int status;
+
+    snprintf(path, sizeof(path), "%s/%s", fixdir, name);
+    if (access(path, X_OK) != 0) {
+        fprintf(stderr, "skip: %s not built (install golang-go)\n", path);
+        skip();
+    }
+    pid = spawn_probe(path, &addr);
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, pid, addr + 3, OPD_SYM_RETURN_ADDRESS, 1, &f), 0);
+    assert_string_equal(f.function, "main.opdGoSpin");
+    assert_int_equal(f.type, OPD_FRAME_GO);
+    assert_string_equal(f.type_name, "go");
+    assert_int_equal(f.symbol_offset, 2);
+    assert_true(strlen(f.mapping.build_id_go) > 10);
+    assert_non_null(strstr(f.mapping.path, name));
+    kill_probe(NULL);
+    (void)status;
+    env_close(&e);
+}
+
+static void test_go_stripped(void **state)
+{
+    (void)state;
+    go_case("goprobe");
+}
+
+static void test_go_stripped_pie(void **state)
+{
+    (void)state;
+    go_case("goprobe-pie");
+}
+
+/* A process that exits: its frames are still symbolized within the grace period (the
+ * cache and the table keep what was read), and a pid nobody knows is -ESRCH. */
+static void test_vanished_process(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    char path[PATH_MAX * 2];
+    uint64_t addr;
+    pid_t pid;
+    int status;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/opd_symfix_probe_alpha", fixdir);
+    pid = spawn_probe(path, &addr);
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, pid, addr, 0, 1, &f), 0);
+    assert_string_equal(f.function, "opd_probe_alpha");
+    kill_probe(NULL);
+    (void)status;
+    opd_symbolizer_flush(e.sym);
+    opd_proctab_sweep(e.tab, 2);
+    assert_int_equal(opd_symbolizer_user(e.sym, pid, addr + 1, 0, 3, &f), 0);
+    assert_string_equal(f.function, "opd_probe_alpha");
+    assert_int_equal(f.symbol_offset, 1);
+    opd_proctab_sweep(e.tab, 5000); /* grace over */
+    assert_int_equal(opd_symbolizer_user(e.sym, pid, addr, 0, 5001, &f), -ESRCH);
+    assert_null(f.function);
+    assert_int_equal(f.address, addr);
+    assert_int_equal(opd_symbolizer_user(e.sym, -1, addr, 0, 1, &f), -EINVAL);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), 8, 0, 1, &f), -ENOENT);
+    assert_false(f.has_mapping);
+    env_close(&e);
+}
+
+static void test_nomem(void **state)
+{
+    struct opd_proctab_config pc = {0};
+    struct opd_symbolizer_config sc = {.dwarf_lines = true};
+    struct opd_telemetry *tel = opd_telemetry_create();
+    struct opd_proctab *tab = opd_proctab_create(&pc, NULL, NULL);
+    struct opd_symbolizer *s = NULL;
+    struct opd_sym_frame f;
+    long i;
+    int err = -ENOMEM;
+
+    (void)state;
+    for (i = 0; i < 64 && !s; i++) {
+        opd_mem_fail_countdown = i;
+        s = opd_symbolizer_create(&sc, tab, tel, NULL);
+        opd_mem_fail_countdown = -1;
+        if (!s)
+            assert_int_equal(errno, ENOMEM);
+    }
+    assert_non_null(s);
+    /* Every failure point of a first lookup gives -ENOMEM or a (maybe degraded) frame. */
+    for (i = 0; i < 400; i++) {
+        opd_mem_fail_countdown = i;
+        err = opd_symbolizer_user(s, getpid(), (uintptr_t)&self_marker, 0, 1, &f);
+        opd_mem_fail_countdown = -1;
+        assert_true(err == 0 || err == -ENOMEM || err == -ENOENT || err == -ESRCH);
+        opd_symbolizer_destroy(s);
+        opd_proctab_destroy(tab);
+        tab = opd_proctab_create(&pc, NULL, NULL);
+        s = opd_symbolizer_create(&sc, tab, tel, NULL);
+        assert_non_null(s);
+        if (err == 0)
+            break;
+    }
+    assert_int_equal(err, 0);
+    opd_symbolizer_destroy(s);
+    opd_proctab_destroy(tab);
+    opd_telemetry_destroy(tel);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_self_binary),     cmocka_unit_test(test_shared_library),
+        cmocka_unit_test(test_build_id_debug_file), cmocka_unit_test(test_debuglink),
+        cmocka_unit_test(test_dwarf_lines),     cmocka_unit_test(test_perf_map),
+        cmocka_unit_test(test_kernel_fixture),  cmocka_unit_test(test_kernel_real),
+        cmocka_unit_test(test_cache_budget),
+        cmocka_unit_test_teardown(test_go_stripped, kill_probe),
+        cmocka_unit_test_teardown(test_go_stripped_pie, kill_probe),
+        cmocka_unit_test_teardown(test_vanished_process, kill_probe),
+        cmocka_unit_test(test_nomem),
+    };
+
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
