@@ -5,6 +5,10 @@
 
 extern const struct opd_factory opd_otlpjsonfile_receiver_factory;
 extern const struct opd_factory opd_profiling_receiver_factory;
+extern const struct opd_factory opd_k8sattributes_processor_factory;
+extern const struct opd_factory opd_team_processor_factory;
+extern const struct opd_factory opd_redaction_processor_factory;
+extern const struct opd_factory opd_resource_processor_factory;
 extern const struct opd_factory opd_file_exporter_factory;
 extern const struct opd_factory opd_debug_exporter_factory;
 extern const struct opd_factory opd_prometheus_exporter_factory;
@@ -13,6 +17,10 @@ extern const struct opd_factory opd_health_check_extension_factory;
 static const struct opd_factory *const factories[] = {
     &opd_otlpjsonfile_receiver_factory,
     &opd_profiling_receiver_factory,
+    &opd_k8sattributes_processor_factory,
+    &opd_team_processor_factory,
+    &opd_redaction_processor_factory,
+    &opd_resource_processor_factory,
     &opd_file_exporter_factory,
     &opd_debug_exporter_factory,
     &opd_prometheus_exporter_factory,
