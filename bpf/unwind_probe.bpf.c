@@ -19,6 +19,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* The sampled process; changed at run time through the skeleton's .bss, so that one
  * loaded object serves several fixtures. */
 volatile __u32 opd_target = 0;
+/* 0: walk only, send nothing (cost measurement of the walk itself). */
+volatile __u32 opd_emit = 1;
 const volatile __u32 opd_max_frames = OPD_PROBE_FRAMES;
 
 struct opd_probe_record {
@@ -61,7 +63,7 @@ int opd_probe_cfi(struct bpf_perf_event_data *ctx)
     if (pid != opd_target || opd_probe_regs(ctx, &regs))
         return 0;
     n = opd_unwind_user(&regs, pid, !opd_unwind_ctx_user_mode(ctx), opd_max_frames, &s, &stop);
-    if (!s || n <= 0)
+    if (!s || n <= 0 || !opd_emit)
         return 0;
     rec = bpf_ringbuf_reserve(&opd_probe_out, sizeof(*rec), 0);
     if (!rec)
@@ -109,11 +111,20 @@ int opd_probe_fp(struct bpf_perf_event_data *ctx)
 
     if (pid != opd_target || opd_probe_regs(ctx, &regs))
         return 0;
+    fp = regs.bp;
+    if (!opd_emit) {
+        for (int i = 1; i < OPD_PROBE_FRAMES; i++) {
+            if (!fp || (fp & 7) || bpf_probe_read_user(pair, sizeof(pair), (void *)fp) ||
+                !pair[1] || pair[0] <= fp)
+                break;
+            fp = pair[0];
+        }
+        return 0;
+    }
     rec = bpf_ringbuf_reserve(&opd_probe_out, sizeof(*rec), 0);
     if (!rec)
         return 0;
     rec->frames[0] = regs.ip;
-    fp = regs.bp;
     for (int i = 1; i < OPD_PROBE_FRAMES; i++) {
         if (!fp || (fp & 7) || bpf_probe_read_user(pair, sizeof(pair), (void *)fp) || !pair[1])
             break;

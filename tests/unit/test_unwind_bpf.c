@@ -475,7 +475,7 @@ static void test_signal_frame(void **state)
 
     (void)state;
     memset(&r, 0, sizeof(r));
-    sample(&r, "sigspin", PROBE_CFI, 1.5, &s);
+    sample(&r, "sigspin", PROBE_CFI, 2.5, &s);
     for (size_t i = 0; i < r.nrecs; i++) {
         const struct probe_record *rec = &r.recs[i];
         int step = 0;
@@ -502,9 +502,45 @@ static void test_signal_frame(void **state)
     fprintf(stderr, "sigspin: %zu samples in handler_work, %.1f%% through the signal frame to "
                     "main\n",
             base, base ? 100.0 * (double)good / (double)base : 0);
-    assert_true(base >= 100);
+    assert_true(base >= 50); /* the handler runs on ITIMER_PROF: fewer samples */
     assert_true(good >= base * 95 / 100);
     run_fini(&r);
+}
+
+/* Per-sample cost of the walk alone (nothing sent to user space), tables vs frame
+ * pointers, from the kernel's bpf run-time stats. Printed for bench/RESULTS.unwind.md;
+ * the only assertion is that both walks ran. */
+static void test_cost(void **state)
+{
+    static const char *fx[] = {"chain", "qsort_cb", "deep"};
+    struct run r;
+    struct syms s;
+
+    (void)state;
+    g_skel->data->opd_emit = 0;
+    for (int i = 0; i < 3; i++) {
+        double cfi, fp, frames;
+
+        memset(&r, 0, sizeof(r));
+        sample(&r, fx[i], PROBE_CFI, 1.5, &s);
+        cfi = r.run_cnt ? (double)r.run_ns / (double)r.run_cnt : 0;
+        frames = stat_sum(&r, OPD_UNW_WALKS)
+                     ? (double)(stat_sum(&r, OPD_UNW_FRAMES_CFI) +
+                                stat_sum(&r, OPD_UNW_FRAMES_FP)) /
+                           (double)stat_sum(&r, OPD_UNW_WALKS)
+                     : 0;
+        assert_true(r.run_cnt > 0);
+        run_fini(&r);
+        memset(&r, 0, sizeof(r));
+        sample(&r, fx[i], PROBE_FP, 1.5, &s);
+        fp = r.run_cnt ? (double)r.run_ns / (double)r.run_cnt : 0;
+        assert_true(r.run_cnt > 0);
+        run_fini(&r);
+        fprintf(stderr, "cost %-9s tables %6.0f ns/sample (%.1f frames, %.0f ns/frame), "
+                        "frame pointers %6.0f ns/sample\n",
+                fx[i], cfi, frames + 1, frames > 0 ? cfi / (frames + 1) : 0, fp);
+    }
+    g_skel->data->opd_emit = 1;
 }
 
 static int have_bpf(void)
@@ -522,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_through_libc),
         cmocka_unit_test(test_deep_budget),
         cmocka_unit_test(test_signal_frame),
+        cmocka_unit_test(test_cost),
     };
 
     if (!have_bpf()) {
