@@ -221,9 +221,9 @@ static bool label_value(const char *labels, const char *key, char *buf, size_t c
 }
 
 struct loss_ctx {
-    struct opd_loss_row *rows;
-    size_t cap, n;  /* rows filled, and exporters found */
-    size_t found;
+    struct opd_loss_row *rows; /* every exporter found, grown as needed */
+    size_t n, cap;
+    int err;
     int64_t entered;
     struct {
         char reason[32];
@@ -262,15 +262,19 @@ static void common_drop(struct loss_ctx *c, const char *reason, int64_t v)
 
 static struct opd_loss_row *row_get(struct loss_ctx *c, const char *exporter)
 {
+    struct opd_loss_row *r;
+
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->rows[i].exporter, exporter) == 0)
             return &c->rows[i];
-    c->found++;
-    if (c->n >= c->cap)
+    r = OPD_VEC_PUSH_SLOT(c->rows, c->n, c->cap);
+    if (!r) {
+        c->err = -ENOMEM;
         return NULL;
-    memset(&c->rows[c->n], 0, sizeof(c->rows[0]));
-    snprintf(c->rows[c->n].exporter, sizeof(c->rows[0].exporter), "%s", exporter);
-    return &c->rows[c->n++];
+    }
+    memset(r, 0, sizeof(*r));
+    snprintf(r->exporter, sizeof(r->exporter), "%s", exporter);
+    return r;
 }
 
 static bool is_profiling_receiver(const struct loss_ctx *c, const char *r)
@@ -351,12 +355,10 @@ size_t opd_loss_compute(struct opd_telemetry *tel, struct opd_loss_row *rows, si
     struct loss_ctx c;
 
     memset(&c, 0, sizeof(c));
-    c.rows = rows;
-    c.cap = cap;
     opd_telemetry_foreach(tel, loss_pass_receivers, &c);
     opd_telemetry_foreach(tel, loss_pass_values, &c);
     for (size_t i = 0; i < c.n; i++) {
-        struct opd_loss_row *r = &rows[i];
+        struct opd_loss_row *r = &c.rows[i];
         int64_t dropped = 0;
 
         /* Drops before the fanout count against every exporter. */
@@ -366,8 +368,12 @@ size_t opd_loss_compute(struct opd_telemetry *tel, struct opd_loss_row *rows, si
             dropped += r->dropped[k].n;
         r->entered = c.entered;
         r->unaccounted = r->entered - r->delivered - dropped - r->pending;
+        if (i < cap)
+            rows[i] = *r;
     }
-    return c.found;
+    opd_free(c.rows);
+    /* Out of memory mid-way: report only what was complete, which is nothing reliable. */
+    return c.err ? 0 : c.n;
 }
 
 static void write_loss(struct opd_telemetry *tel, bool openmetrics, FILE *out)
@@ -478,7 +484,8 @@ struct opd_selftelemetry *opd_selftelemetry_start(const char *address, struct op
     }
     err = opd_httpserver_start(st->http);
     if (!err)
-        OPD_INFO(WHO, "serving self-metrics at http://%s/metrics", address);
+        OPD_INFO(WHO, "serving self-metrics at http://%s/metrics (port %d)", address,
+                 opd_httpserver_port(st->http));
 out:
     if (err) {
         if (st)

@@ -1,0 +1,7 @@
+# Observability: HTTP server, self-telemetry and loss accounting, health, prometheus.
+opd_add_unit_test(test_httpserver SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_httpserver.c
+  LIBS opd_httpserver)
+opd_add_unit_test(test_health SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_health.c
+  LIBS opd_extension_health_check opd_config)
+opd_add_unit_test(test_selftelemetry SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_selftelemetry.c
+  LIBS opd_collector)
