@@ -1,0 +1,4 @@
+# Kubernetes enrichment, team and redaction through build/otelprofd against the fake API
+# server (TLS, bearer token).
+opd_add_script_test(integration_k8s_pipeline LABELS integration
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/k8s_pipeline.sh)
