@@ -314,6 +314,69 @@ static int resources(struct dec *x, const PbRequest *req)
     return 0;
 }
 
+/* protoc-c unpacks nested messages recursively without a depth limit, so a few MB of
+ * nested AnyValue arrays would overflow the stack. This walk over the wire format, guided
+ * by the descriptors, rejects nesting deeper than MAX_DEPTH before protoc-c sees it. */
+#define MAX_DEPTH 32
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    int shift;
+
+    *v = 0;
+    for (shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+
+        *v |= (uint64_t)(b & 0x7f) << (shift < 64 ? shift : 0);
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -EINVAL;
+}
+
+static int check_depth(const uint8_t *p, const uint8_t *end, const ProtobufCMessageDescriptor *d,
+                       int depth)
+{
+    uint64_t tag, len;
+
+    if (depth > MAX_DEPTH)
+        return -E2BIG;
+    while (p < end) {
+        const ProtobufCFieldDescriptor *f;
+        int err;
+
+        if (read_varint(&p, end, &tag))
+            return -EINVAL;
+        switch (tag & 7) {
+        case 0:
+            if (read_varint(&p, end, &len))
+                return -EINVAL;
+            break;
+        case 1:
+        case 5:
+            len = (tag & 7) == 1 ? 8 : 4;
+            if ((uint64_t)(end - p) < len)
+                return -EINVAL;
+            p += len;
+            break;
+        case 2:
+            if (read_varint(&p, end, &len) || len > (uint64_t)(end - p))
+                return -EINVAL;
+            f = tag >> 3 <= UINT32_MAX
+                    ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
+                    : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                (err = check_depth(p, p + len, f->descriptor, depth + 1)))
+                return err;
+            p += len;
+            break;
+        default: /* groups are not part of this schema */
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 static void *pb_alloc(void *ud, size_t n)
 {
     void *p = opd_malloc(n);
@@ -343,6 +406,13 @@ struct opd_batch *opd_proto_decode(const uint8_t *buf, size_t len, char *err, si
     x.b = opd_batch_create_raw();
     if (!x.b) {
         oom(&x);
+        goto fail;
+    }
+    rc = len ? check_depth(buf, buf + len, &PB_REQUEST_DESC, 0) : 0;
+    if (rc) {
+        rc = rc == -E2BIG
+                 ? bad(&x, "protobuf messages nested deeper than %d levels", MAX_DEPTH)
+                 : bad(&x, "malformed protobuf ExportProfilesServiceRequest (%zu bytes)", len);
         goto fail;
     }
     msg = protobuf_c_message_unpack(&PB_REQUEST_DESC, &alloc, len, buf);

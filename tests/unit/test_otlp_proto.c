@@ -199,6 +199,48 @@ static void test_hostile_indices(void **state)
     opd_batch_unref(b);
 }
 
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+
+    do {
+        p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* Wraps the message in buf[at..end) in a length-delimited field, building backwards. */
+static size_t wrap(uint8_t *buf, size_t at, size_t end, uint8_t tag)
+{
+    uint8_t hdr[11];
+    size_t n;
+
+    hdr[0] = tag;
+    n = 1 + put_varint(hdr + 1, end - at);
+    assert_true(at >= n);
+    memcpy(buf + at - n, hdr, n);
+    return at - n;
+}
+
+/* Nested AnyValue arrays would make protoc-c recurse until the stack overflows. */
+static void test_deep_nesting(void **state)
+{
+    size_t cap = 4 << 20, end = cap, at = cap, i;
+    uint8_t *buf = malloc(cap);
+
+    assert_non_null(buf);
+    for (i = 0; i < 100000; i++) {
+        at = wrap(buf, at, end, 0x0a); /* ArrayValue.values */
+        at = wrap(buf, at, end, 0x2a); /* AnyValue.array_value */
+    }
+    at = wrap(buf, at, end, 0x12); /* KeyValueAndUnit.value */
+    at = wrap(buf, at, end, 0x32); /* ProfilesDictionary.attribute_table */
+    at = wrap(buf, at, end, 0x12); /* request.dictionary */
+    expect_reject(buf + at, end - at, "nested deeper than");
+    free(buf);
+}
+
 static void test_key_strindex_resolved(void **state)
 {
     Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest req =
@@ -346,13 +388,10 @@ static void test_fault_injection(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_wire_layout),
-        cmocka_unit_test(test_dedup_on_decode),
-        cmocka_unit_test(test_hostile_indices),
-        cmocka_unit_test(test_key_strindex_resolved),
-        cmocka_unit_test(test_truncated_and_mutated),
+        cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_wire_layout),     cmocka_unit_test(test_dedup_on_decode),
+        cmocka_unit_test(test_hostile_indices), cmocka_unit_test(test_key_strindex_resolved),
+        cmocka_unit_test(test_deep_nesting),    cmocka_unit_test(test_truncated_and_mutated),
         cmocka_unit_test(test_fault_injection),
     };
 
