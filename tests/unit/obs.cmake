@@ -5,3 +5,5 @@ opd_add_unit_test(test_health SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_health
   LIBS opd_extension_health_check opd_config)
 opd_add_unit_test(test_selftelemetry SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_selftelemetry.c
   LIBS opd_collector)
+opd_add_unit_test(test_prometheus SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_prometheus.c
+  LIBS opd_exporter_prometheus opd_config)
