@@ -285,6 +285,80 @@ static void test_node_merge_keys(void **state)
                 "maps\n");
 }
 
+static void test_error_format(void **state)
+{
+    struct opd_cfg_pos pos = {.file = "f.yaml", .line = 3, .col = 7};
+    struct opd_cfg_errors errs;
+    char buf[64];
+    char *got;
+
+    opd_cfg_errors_init(&errs);
+    assert_int_equal(opd_cfg_errors_add(&errs, &pos, "a::b", "bad %d", 5), 0);
+    assert_int_equal(opd_cfg_errors_add(&errs, &pos, NULL, "no path"), 0);
+    assert_int_equal(opd_cfg_errors_add(&errs, NULL, "x", "no place"), 0);
+    assert_string_equal(opd_cfg_error_format(&errs.v[0], buf, sizeof(buf)),
+                        "f.yaml:3:7: a::b: bad 5");
+    assert_string_equal(opd_cfg_error_format(&errs.v[1], buf, sizeof(buf)), "f.yaml:3:7: no path");
+    assert_string_equal(opd_cfg_error_format(&errs.v[2], buf, sizeof(buf)),
+                        "<config>: x: no place");
+    /* Truncation keeps a terminated string. */
+    assert_string_equal(opd_cfg_error_format(&errs.v[0], buf, 8), "f.yaml:");
+    /* A lost error still counts and prints. */
+    opd_mem_fail_countdown = 0;
+    assert_int_equal(opd_cfg_errors_add(&errs, &pos, "k", "lost"), -ENOMEM);
+    opd_mem_fail_countdown = -1;
+    assert_int_equal(opd_cfg_errors_count(&errs), 4);
+    got = errs_text(&errs);
+    assert_string_equal(got, "f.yaml:3:7: a::b: bad 5\n"
+                             "f.yaml:3:7: no path\n"
+                             "<config>: x: no place\n"
+                             "otelprofd: out of memory while loading the configuration\n");
+    free(got);
+    opd_cfg_errors_fini(&errs);
+    opd_cfg_errors_fini(NULL);
+}
+
+static void test_node_more_errors(void **state)
+{
+    char big[64];
+
+    parse_fails("a: 1\n\"k\\0\": 2\n", "p.yaml:2:1: map key contains a NUL character\n");
+    parse_fails("a: &x k\n*x : 1\n", "p.yaml:2:1: aliases cannot be used as map keys\n");
+    /* Merge keys count the nodes they copy too. */
+    {
+        char doc[8192];
+        size_t off = 0;
+
+        off += (size_t)snprintf(doc + off, sizeof(doc) - off, "b0: &b0 {");
+        for (int i = 0; i < 300; i++)
+            off += (size_t)snprintf(doc + off, sizeof(doc) - off, "%sk%d: v", i ? ", " : "", i);
+        off += (size_t)snprintf(doc + off, sizeof(doc) - off, "}\nl: &l [");
+        for (int i = 0; i < 300; i++)
+            off += (size_t)snprintf(doc + off, sizeof(doc) - off, "%s*b0", i ? ", " : "");
+        off += (size_t)snprintf(doc + off, sizeof(doc) - off, "]\nm: {<<: [*l, *l, *l]}\n");
+        {
+            struct opd_cfg_errors errs;
+
+            opd_cfg_errors_init(&errs);
+            assert_null(opd_yaml_parse("big.yaml", doc, off, &errs));
+            assert_int_equal(errs.n, 1);
+            assert_non_null(strstr(errs.v[0].message, "document too large"));
+            opd_cfg_errors_fini(&errs);
+        }
+    }
+    /* A directory is not a config file. */
+    {
+        struct opd_cfg_errors errs;
+
+        opd_cfg_errors_init(&errs);
+        snprintf(big, sizeof(big), "/");
+        assert_null(opd_yaml_parse_file(big, &errs));
+        assert_int_equal(errno, EINVAL);
+        assert_string_equal(errs.v[0].message, "not a regular file");
+        opd_cfg_errors_fini(&errs);
+    }
+}
+
 static void test_node_depth(void **state)
 {
     char doc[512];
@@ -721,6 +795,36 @@ static void test_bind_more_errors(void **state)
         "b.yaml:4:11: receivers::fakerecv::rotation: expected a map, got a string\n"
         "b.yaml:5:11: receivers::fakerecv::interval: value 2h out of range [1ms, 1h]\n"
         "b.yaml:6:8: receivers::fakerecv::ratio: invalid number \"abc\"\n";
+    const struct opd_factory *f = fake_lookup(OPD_KIND_RECEIVER, "fakerecv");
+    struct opd_cfg_errors errs;
+    struct fake_recv_cfg cfg;
+    char *got;
+
+    opd_cfg_errors_init(&errs);
+    assert_int_equal(bind_doc(doc, &cfg, &errs), -EINVAL);
+    got = errs_text(&errs);
+    check_text(doc, want, got);
+    free(got);
+    opd_config_release(f->config_map, &cfg);
+    opd_cfg_errors_fini(&errs);
+}
+
+static void test_bind_type_errors(void **state)
+{
+    const char *doc = "enabled: {a: 1}\n"
+                      "frequency: [1]\n"
+                      "ratio: {}\n"
+                      "interval: []\n"
+                      "buffer: {x: y}\n"
+                      "rules: s\n";
+    const char *want =
+        "b.yaml:1:10: receivers::fakerecv::enabled: expected a boolean, got a map\n"
+        "b.yaml:2:12: receivers::fakerecv::frequency: expected an integer, got a list\n"
+        "b.yaml:3:8: receivers::fakerecv::ratio: expected a number, got a map\n"
+        "b.yaml:4:11: receivers::fakerecv::interval: expected a duration, got a list\n"
+        "b.yaml:5:9: receivers::fakerecv::buffer: expected a byte size, got a map\n"
+        "b.yaml:6:8: receivers::fakerecv::rules: expected a list of maps, got a "
+        "string\n";
     const struct opd_factory *f = fake_lookup(OPD_KIND_RECEIVER, "fakerecv");
     struct opd_cfg_errors errs;
     struct fake_recv_cfg cfg;
@@ -1366,6 +1470,8 @@ int main(void)
         cmocka_unit_test(test_node_no_env),
         cmocka_unit_test(test_node_aliases),
         cmocka_unit_test(test_node_merge_keys),
+        cmocka_unit_test(test_error_format),
+        cmocka_unit_test(test_node_more_errors),
         cmocka_unit_test(test_node_depth),
         cmocka_unit_test(test_node_merge),
         cmocka_unit_test(test_env),
@@ -1377,6 +1483,7 @@ int main(void)
         cmocka_unit_test(test_bind_all_types),
         cmocka_unit_test(test_bind_errors),
         cmocka_unit_test(test_bind_more_errors),
+        cmocka_unit_test(test_bind_type_errors),
         cmocka_unit_test(test_bind_null_keeps_default),
         cmocka_unit_test(test_bad_default),
         cmocka_unit_test(test_load_document),
