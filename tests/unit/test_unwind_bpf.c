@@ -543,6 +543,122 @@ static void test_cost(void **state)
     g_skel->data->opd_emit = 1;
 }
 
+/* Runs the chain fixture for secs and returns its iteration count. mode 0: alone;
+ * 1: sampled at 997 Hz by the table unwinder (stacks sent to user space and consumed);
+ * 2: under `perf record -F 997 --call-graph dwarf`. Returns 0 when the mode cannot run. */
+static unsigned long run_iters(int mode, double secs)
+{
+    char arg[32], out[256], perf_data[] = "/tmp/opd-unwind-perf-XXXXXX";
+    struct opd_unwind_sink tsink;
+    struct opd_unwind_range_sink rsink;
+    struct opd_unwind_cache_config cfg = {.capacity_rows = 1u << 20, .max_files = 256};
+    struct opd_unwind_cache *cache = NULL;
+    struct opd_unwind_procs *procs = NULL;
+    struct opd_unwind_bpf_maps maps;
+    struct ring_buffer *rb = NULL;
+    struct bpf_link *link = NULL;
+    struct run r;
+    unsigned long iters = 0;
+    int fds[2], pfd = -1, status, tmp;
+    ssize_t n;
+    pid_t pid;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(arg, sizeof(arg), "%.1f", secs);
+    if (mode == 2) {
+        tmp = mkstemp(perf_data);
+        if (tmp < 0)
+            return 0;
+        close(tmp);
+    }
+    if (pipe(fds))
+        return 0;
+    pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+
+        dup2(fds[1], 1);
+        dup2(devnull, 2);
+        close(fds[0]);
+        if (mode == 2)
+            execlp("perf", "perf", "record", "-q", "-F", "997", "--call-graph", "dwarf", "-o",
+                   perf_data, "--", fixture("chain"), arg, (char *)NULL);
+        else
+            execl(fixture("chain"), fixture("chain"), arg, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    if (mode == 1) {
+        usleep(100000);
+        g_skel->bss->opd_target = (uint32_t)pid;
+        maps.rows_fd = bpf_map__fd(g_skel->maps.opd_unwind_rows);
+        maps.files_fd = bpf_map__fd(g_skel->maps.opd_unwind_files);
+        maps.ranges_fd = bpf_map__fd(g_skel->maps.opd_unwind_ranges);
+        opd_unwind_bpf_sinks(&maps, &tsink, &rsink);
+        cache = opd_unwind_cache_create(&cfg, &tsink, NULL, "bench");
+        procs = cache ? opd_unwind_procs_create(cache, &rsink, NULL) : NULL;
+        if (procs && !opd_unwind_procs_sync_proc(procs, (uint32_t)pid)) {
+            pfd = perf_open(pid, 997);
+            if (pfd >= 0)
+                link = bpf_program__attach_perf_event(g_skel->progs.opd_probe_cfi, pfd);
+            rb = ring_buffer__new(bpf_map__fd(g_skel->maps.opd_probe_out), on_record, &r, NULL);
+        }
+        while (rb && waitpid(pid, &status, WNOHANG) == 0) {
+            ring_buffer__poll(rb, 100);
+            r.nrecs = 0; /* consumed and dropped, as a receiver would aggregate them */
+        }
+    }
+    n = read(fds[0], out, sizeof(out) - 1);
+    if (n > 0) {
+        out[n] = '\0';
+        iters = strtoul(out, NULL, 10);
+    }
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        iters = 0;
+    bpf_link__destroy(link);
+    if (pfd >= 0)
+        close(pfd);
+    ring_buffer__free(rb);
+    opd_unwind_procs_destroy(procs);
+    opd_unwind_cache_destroy(cache);
+    opd_free(r.recs);
+    if (mode == 2)
+        unlink(perf_data);
+    return iters;
+}
+
+/* Workload slowdown of the table unwinder vs perf's DWARF stack copying, same frequency,
+ * same run, best of three 3-second runs each (the build machine is shared, so single runs
+ * are noisy). Opt-in with OPD_UNWIND_BENCH=1; prints the numbers recorded in
+ * bench/RESULTS.unwind.md and asserts only that the workload ran. */
+static void test_slowdown(void **state)
+{
+    unsigned long best[3] = {0, 0, 0};
+    double base;
+
+    (void)state;
+    if (!getenv("OPD_UNWIND_BENCH")) {
+        fprintf(stderr, "slowdown benchmark skipped (set OPD_UNWIND_BENCH=1)\n");
+        skip();
+    }
+    for (int round = 0; round < 3; round++) {
+        for (int mode = 0; mode < 3; mode++) {
+            unsigned long it = run_iters(mode, 3.0);
+            if (it > best[mode])
+                best[mode] = it;
+        }
+    }
+    assert_true(best[0] > 0 && best[1] > 0);
+    base = (double)best[0];
+    fprintf(stderr,
+            "slowdown (chain, best of 3 x 3 s, 997 Hz): baseline %lu iterations; tables %lu "
+            "(%.1f%% slower); perf --call-graph dwarf %lu (%s%.1f%% slower)\n",
+            best[0], best[1], 100.0 * (1 - (double)best[1] / base), best[2],
+            best[2] ? "" : "not run, ", best[2] ? 100.0 * (1 - (double)best[2] / base) : 0);
+}
+
 static int have_bpf(void)
 {
     if (geteuid() != 0)
@@ -559,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_deep_budget),
         cmocka_unit_test(test_signal_frame),
         cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_slowdown),
     };
 
     if (!have_bpf()) {
