@@ -180,6 +180,13 @@ fail:
     return -ENOMEM;
 }
 
+bool opd_profile_id_set(const struct opd_profile *p)
+{
+    static const uint8_t zero[16];
+
+    return p->has_profile_id && memcmp(p->profile_id, zero, sizeof(zero)) != 0;
+}
+
 uint64_t opd_batch_sample_count(const struct opd_batch *b)
 {
     uint64_t total = 0;

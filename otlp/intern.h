@@ -52,6 +52,10 @@ int opd_value_copy(struct opd_arena *a, struct opd_value *dst, const struct opd_
 /* Value equality by type and content (doubles by bit pattern). */
 bool opd_value_equal(const struct opd_value *x, const struct opd_value *y);
 
+/* True when the profile has a profile id; all zeros counts as none (it is invalid, and
+ * the Collector treats it as empty). */
+bool opd_profile_id_set(const struct opd_profile *p);
+
 /* Checks with the decoders' leniency: zero entries and index ranges only (what merging
  * needs to be safe); strict adds the rest of opd_batch_check(). */
 int opd_batch_check_mode(const struct opd_batch *b, bool strict, char *err, size_t errlen);

@@ -575,6 +575,7 @@ static int profile_fields(struct jdec *x, struct opd_profile *p, const json_t *o
                        &p->dropped_attributes_count)) ||
         (err = get_str(x, o, "originalPayloadFormat", "original_payload_format", &fmt)))
         return err;
+    p->has_profile_id = opd_profile_id_set(p);
     if (fmt && *fmt && !(p->original_payload_format = opd_arena_strdup(&x->b->arena, fmt)))
         return oom(x);
     if ((err = get_b64(x, o, "originalPayload", "original_payload", &n)))

@@ -342,7 +342,7 @@ static json_t *profile(struct enc *e, const struct opd_profile *p)
     if (p->period_type.type_strindex || p->period_type.unit_strindex)
         put(e, o, "periodType", value_type(e, &p->period_type));
     put_i64(e, o, "period", p->period);
-    if (p->has_profile_id)
+    if (opd_profile_id_set(p))
         put_hex(e, o, "profileId", p->profile_id, 16);
     put_i32(e, o, "droppedAttributesCount", p->dropped_attributes_count);
     put_str(e, o, "originalPayloadFormat", p->original_payload_format);

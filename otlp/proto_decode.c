@@ -222,6 +222,7 @@ static int profile(struct dec *x, struct opd_scope *s, const PbProfile *pp)
             return bad(x, "profile_id must be 0 or 16 bytes, got %zu", pp->profile_id.len);
         memcpy(p->profile_id, pp->profile_id.data, 16);
         p->has_profile_id = true;
+        p->has_profile_id = opd_profile_id_set(p);
     }
     p->dropped_attributes_count = pp->dropped_attributes_count;
     if (pp->original_payload_format && *pp->original_payload_format &&

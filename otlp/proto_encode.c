@@ -232,7 +232,7 @@ static int profile(struct opd_arena *a, const struct opd_profile *src, PbProfile
     p->time_unix_nano = src->time_unix_nano;
     p->duration_nano = src->duration_nano;
     p->period = src->period;
-    if (src->has_profile_id) {
+    if (opd_profile_id_set(src)) {
         p->profile_id.len = 16;
         p->profile_id.data = MUT(src->profile_id);
     }

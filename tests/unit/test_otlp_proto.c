@@ -44,6 +44,31 @@ static void test_roundtrip(void **state)
     opd_batch_unref(b);
 }
 
+/* An all-zero profile id is invalid; like the Collector, treat it as absent. */
+static void test_zero_profile_id(void **state)
+{
+    struct opd_batch *b = otlp_fixture_batch(), *d;
+    struct opd_profile *p;
+    char *js;
+    uint8_t *buf;
+    size_t len;
+
+    assert_non_null(b);
+    p = &b->resources[0].scopes[0].profiles[0];
+    p->has_profile_id = true;
+    memset(p->profile_id, 0, 16);
+    assert_int_equal(opd_proto_encode(b, &buf, &len), 0);
+    d = opd_proto_decode(buf, len, NULL, 0);
+    assert_non_null(d);
+    assert_false(d->resources[0].scopes[0].profiles[0].has_profile_id);
+    assert_int_equal(opd_json_encode(b, &js, &len), 0);
+    assert_null(strstr(js, "profileId"));
+    free(js);
+    free(buf);
+    opd_batch_unref(d);
+    opd_batch_unref(b);
+}
+
 static void test_empty(void **state)
 {
     struct opd_batch *b = opd_batch_create(), *d;
@@ -392,7 +417,7 @@ int main(void)
         cmocka_unit_test(test_wire_layout),     cmocka_unit_test(test_dedup_on_decode),
         cmocka_unit_test(test_hostile_indices), cmocka_unit_test(test_key_strindex_resolved),
         cmocka_unit_test(test_deep_nesting),    cmocka_unit_test(test_truncated_and_mutated),
-        cmocka_unit_test(test_fault_injection),
+        cmocka_unit_test(test_fault_injection), cmocka_unit_test(test_zero_profile_id),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
