@@ -6,3 +6,6 @@ opd_add_unit_test(test_k8s_client SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8
 if(TARGET test_k8s_client)
   set_tests_properties(test_k8s_client PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
 endif()
+opd_add_unit_test(test_redaction
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_redaction.c ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_fixture.c
+  LIBS opd_processor_redaction)

@@ -175,10 +175,12 @@ static int do_functions_mappings(struct rw *w)
         struct opd_function f = sd->functions[i];
         bool b1 = false, b2 = false, b3 = false;
 
-        if ((f.name_strindex = sym_str(w, f.name_strindex, &b1)) < 0 ||
-            (f.system_name_strindex = sym_str(w, f.system_name_strindex, &b2)) < 0 ||
-            (f.filename_strindex = sym_str(w, f.filename_strindex, &b3)) < 0)
-            return -EINVAL;
+        if ((f.name_strindex = sym_str(w, f.name_strindex, &b1)) < 0)
+            return f.name_strindex;
+        if ((f.system_name_strindex = sym_str(w, f.system_name_strindex, &b2)) < 0)
+            return f.system_name_strindex;
+        if ((f.filename_strindex = sym_str(w, f.filename_strindex, &b3)) < 0)
+            return f.filename_strindex;
         w->fn_blocked[i] = b1 || b2;
         if ((w->fn[i] = opd_dict_function(&w->nb->dict, &f)) < 0)
             return w->fn[i];
@@ -188,7 +190,7 @@ static int do_functions_mappings(struct rw *w)
         bool blocked;
 
         if ((m.filename_strindex = sym_str(w, m.filename_strindex, &blocked)) < 0)
-            return -EINVAL;
+            return m.filename_strindex;
         if ((err = attr_list(w, m.attr_indices, m.n_attr, &n)))
             return err;
         m.attr_indices = w->tmp;
@@ -308,11 +310,14 @@ static int copy_profile(struct rw *w, struct opd_profile *p, const struct opd_pr
 
     p->sample_type = sp->sample_type;
     p->period_type = sp->period_type;
-    if ((p->sample_type.type_strindex = plain_str(w, sp->sample_type.type_strindex)) < 0 ||
-        (p->sample_type.unit_strindex = plain_str(w, sp->sample_type.unit_strindex)) < 0 ||
-        (p->period_type.type_strindex = plain_str(w, sp->period_type.type_strindex)) < 0 ||
-        (p->period_type.unit_strindex = plain_str(w, sp->period_type.unit_strindex)) < 0)
-        return -EINVAL;
+    if ((p->sample_type.type_strindex = plain_str(w, sp->sample_type.type_strindex)) < 0)
+        return p->sample_type.type_strindex;
+    if ((p->sample_type.unit_strindex = plain_str(w, sp->sample_type.unit_strindex)) < 0)
+        return p->sample_type.unit_strindex;
+    if ((p->period_type.type_strindex = plain_str(w, sp->period_type.type_strindex)) < 0)
+        return p->period_type.type_strindex;
+    if ((p->period_type.unit_strindex = plain_str(w, sp->period_type.unit_strindex)) < 0)
+        return p->period_type.unit_strindex;
     p->period = sp->period;
     p->time_unix_nano = sp->time_unix_nano;
     p->duration_nano = sp->duration_nano;
@@ -408,6 +413,6 @@ struct opd_batch *opd_redaction_rewrite(const struct opd_redaction_policy *p,
 fail:
     rw_fini(&w);
     opd_batch_unref(w.nb);
-    errno = err == -EINVAL ? EINVAL : ENOMEM;
+    errno = err == -EINVAL || err == -EIO ? -err : ENOMEM;
     return NULL;
 }
