@@ -9,3 +9,5 @@ endif()
 opd_add_unit_test(test_redaction
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_redaction.c ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_fixture.c
   LIBS opd_processor_redaction)
+opd_add_unit_test(test_k8s_processors SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_k8s_processors.c
+  LIBS opd_processor_k8sattributes opd_processor_team opd_processor_resource)
