@@ -67,3 +67,10 @@ if(TARGET profile_skel_gen AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
   opd_add_script_test(test_unwind_bpf LABELS privileged TIMEOUT 120
     COMMAND $<TARGET_FILE:test_unwind_bpf>)
 endif()
+
+# Every ELF file in /usr/bin and /lib/x86_64-linux-gnu: builds or is cleanly rejected.
+# With directory arguments it is the host census of bench/RESULTS.unwind.md.
+add_executable(test_unwind_census ${CMAKE_SOURCE_DIR}/tests/unit/test_unwind_census.c)
+target_link_libraries(test_unwind_census PRIVATE opd_unwind)
+add_test(NAME test_unwind_census COMMAND test_unwind_census)
+set_tests_properties(test_unwind_census PROPERTIES LABELS "unit" TIMEOUT 600)
