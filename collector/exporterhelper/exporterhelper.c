@@ -467,6 +467,7 @@ int opd_eh_shutdown(struct opd_exporterhelper *eh, uint64_t deadline_ns)
         ts.tv_nsec = (long)(deadline_ns % 1000000000ULL);
         pthread_cond_timedwait(&eh->idle, &eh->lock, &ts);
     }
+    int inflight = eh->inflight;
     if (eh->head || eh->inflight) {
         eh->aborted = true;
         rc = -ETIMEDOUT;
@@ -494,8 +495,10 @@ int opd_eh_shutdown(struct opd_exporterhelper *eh, uint64_t deadline_ns)
     eh->shut = true;
     pthread_mutex_unlock(&eh->lock);
     if (rc)
-        OPD_WARN(eh->who, "shutdown deadline reached with %llu queued profile sample(s) %s",
-                 (unsigned long long)left, eh->pq ? "kept in the persistent queue" : "dropped");
+        OPD_WARN(eh->who, "shutdown deadline reached: %d request(s) in flight abandoned and "
+                          "%llu queued profile sample(s) %s",
+                 inflight, (unsigned long long)left,
+                 eh->pq ? "kept in the persistent queue" : "dropped");
     return rc;
 }
 

@@ -94,17 +94,20 @@ static int send_request(void *ctx, const uint8_t *data, size_t len, uint64_t ite
         opd_free(owned);
         goto out;
     }
-    if (comp != OPD_GRPC_COMP_NONE && res.accept_encoding[0] &&
-        (res.code == OPD_GRPC_UNIMPLEMENTED || res.code == OPD_GRPC_INTERNAL) &&
-        !opd_grpc_encoding_listed(res.accept_encoding, enc)) {
-        /* The server told us what it can decode: use that from now on, and resend. */
-        enum opd_grpc_compression next = opd_grpc_encoding_listed(res.accept_encoding, "gzip")
-                                             ? OPD_GRPC_COMP_GZIP
-                                             : OPD_GRPC_COMP_NONE;
+    if (comp != OPD_GRPC_COMP_NONE && res.code == OPD_GRPC_UNIMPLEMENTED &&
+        (res.accept_encoding[0] ? !opd_grpc_encoding_listed(res.accept_encoding, enc)
+                                : strstr(res.message, enc) != NULL)) {
+        /* The server cannot decode our encoding (grpc-js, for one, has no zstd): fall back
+         * to gzip, which every OTLP server must accept, or to none, and resend. */
+        enum opd_grpc_compression next =
+            comp != OPD_GRPC_COMP_GZIP && (!res.accept_encoding[0] ||
+                                           opd_grpc_encoding_listed(res.accept_encoding, "gzip"))
+                ? OPD_GRPC_COMP_GZIP
+                : OPD_GRPC_COMP_NONE;
         atomic_store(&x->compression, next);
-        OPD_WARN(x->base.logname, "server does not accept compression %s (accepts %s): "
-                                  "switching to %s",
-                 enc, res.accept_encoding, next == OPD_GRPC_COMP_GZIP ? "gzip" : "none");
+        OPD_WARN(x->base.logname, "server does not accept compression %s (%s): switching to %s",
+                 enc, res.accept_encoding[0] ? res.accept_encoding : res.message,
+                 next == OPD_GRPC_COMP_GZIP ? "gzip" : "none");
         rc = -EAGAIN;
         goto out;
     }

@@ -1,0 +1,12 @@
+# Export path against real peers: the otlp_grpc exporter driven directly against the
+# independent gRPC receiver in shared/peer (skips with 77 when it is absent).
+if(OPD_BUILD_TESTS)
+  add_executable(export_grpc_test
+    ${CMAKE_SOURCE_DIR}/tests/integration/export_grpc_test.c
+    ${CMAKE_SOURCE_DIR}/tests/integration/export_peer.c
+    ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_fixture.c)
+  target_link_libraries(export_grpc_test PRIVATE opd_exporter_otlp_grpc opd_otlp
+    PkgConfig::JANSSON PkgConfig::CMOCKA)
+  opd_add_script_test(integration_export_grpc LABELS integration TIMEOUT 300
+    COMMAND $<TARGET_FILE:export_grpc_test>)
+endif()
