@@ -89,8 +89,8 @@ int main(void)
     pid_t child;
 
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (opd_preflight_gather(&facts) || opd_preflight_check(&facts, err, sizeof(err), warn,
-                                                            sizeof(warn))) {
+    if (opd_preflight_gather(&facts) ||
+        opd_preflight_check(&facts, err, sizeof(err), warn, sizeof(warn))) {
         printf("SKIP: %s\n", err);
         return 77;
     }
@@ -188,7 +188,8 @@ int main(void)
            (unsigned long long)n,
            (unsigned long long)(after[OPD_CNT_FILTERED] - before[OPD_CNT_FILTERED]));
     /* Every sample of the child is counted as filtered (other threads are not). */
-    if (n != 0 || (double)(after[OPD_CNT_FILTERED] - before[OPD_CNT_FILTERED]) < 0.75 * HZ * cpu_s) {
+    if (n != 0 ||
+        (double)(after[OPD_CNT_FILTERED] - before[OPD_CNT_FILTERED]) < 0.75 * HZ * cpu_s) {
         rc = fail("pid exclusion");
         goto out;
     }

@@ -399,7 +399,7 @@ static void test_cgroup_match(void **state)
     assert_true(opd_prof_filter_cgroup_match("/kubepods.slice", "/kubepods.slice/pod1"));
     assert_true(opd_prof_filter_cgroup_match("/kubepods.slice/", "/kubepods.slice/pod1"));
     assert_true(opd_prof_filter_cgroup_match("/kubepods.slice/kubepods-besteffort",
-                                        "/kubepods.slice/kubepods-besteffort.slice"));
+                                             "/kubepods.slice/kubepods-besteffort.slice"));
     assert_false(opd_prof_filter_cgroup_match("/system.slice", "/user.slice/x"));
     assert_true(opd_prof_filter_cgroup_match("/", "/anything"));
 }
@@ -464,10 +464,14 @@ static void test_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cpus_parse),        cmocka_unit_test(test_preflight),
-        cmocka_unit_test(test_drain_store),       cmocka_unit_test(test_build_shape),
-        cmocka_unit_test(test_build_comm_filter), cmocka_unit_test(test_build_empty),
-        cmocka_unit_test(test_build_enomem),      cmocka_unit_test(test_cgroup_match),
+        cmocka_unit_test(test_cpus_parse),
+        cmocka_unit_test(test_preflight),
+        cmocka_unit_test(test_drain_store),
+        cmocka_unit_test(test_build_shape),
+        cmocka_unit_test(test_build_comm_filter),
+        cmocka_unit_test(test_build_empty),
+        cmocka_unit_test(test_build_enomem),
+        cmocka_unit_test(test_cgroup_match),
         cmocka_unit_test(test_config),
     };
 

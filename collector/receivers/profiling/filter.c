@@ -168,8 +168,10 @@ static int scan_cgroups(struct opd_scope_filter *s, struct idset *inc, struct id
     if (!s->include.n_cgroup_prefixes && !s->exclude.n_cgroup_prefixes)
         return 0;
     if (v2_root(s, root, sizeof(root))) {
-        OPD_WARN(who, "cgroup_prefixes: no cgroup v2 tree at %s or %s/unified; those rules "
-                      "match nothing", s->cgroup_root, s->cgroup_root);
+        OPD_WARN(who,
+                 "cgroup_prefixes: no cgroup v2 tree at %s or %s/unified; those rules "
+                 "match nothing",
+                 s->cgroup_root, s->cgroup_root);
         return 0;
     }
     if (!atomic_compare_exchange_strong(&walk_busy, &expected, 1))

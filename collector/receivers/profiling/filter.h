@@ -38,7 +38,8 @@ bool opd_prof_filter_any(const struct opd_scope_filter *s);
 
 /* Puts the static rules into the kernel and resolves the dynamic ones. Returns 0 or
  * -errno (a full filter map gives -E2BIG: the rest is left out and logged). */
-int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sampler, const char *who);
+int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sampler,
+                            const char *who);
 
 /* Frees the rules and the refresh state (regexes included). */
 void opd_prof_filter_fini(struct opd_scope_filter *s);

@@ -84,7 +84,8 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
     s->stack_ids = opd_calloc(DRAIN_CHUNK, sizeof(*s->stack_ids));
     s->stacks = opd_calloc(DRAIN_CHUNK, sizeof(*s->stacks));
     s->percpu = opd_calloc((size_t)s->ncpus_possible, sizeof(*s->percpu));
-    if (!s->links || !s->pfds || !s->last_count || !s->keys || !s->vals || !s->stack_ids || !s->stacks || !s->percpu)
+    if (!s->links || !s->pfds || !s->last_count || !s->keys || !s->vals || !s->stack_ids ||
+        !s->stacks || !s->percpu)
         goto out;
 
     s->skel = profile_bpf__open();
