@@ -13,6 +13,9 @@ extern const struct opd_factory opd_file_exporter_factory;
 extern const struct opd_factory opd_debug_exporter_factory;
 extern const struct opd_factory opd_prometheus_exporter_factory;
 extern const struct opd_factory opd_health_check_extension_factory;
+extern const struct opd_factory opd_otlp_grpc_exporter_factory;
+extern const struct opd_factory opd_bearertokenauth_extension_factory;
+extern const struct opd_factory opd_file_storage_extension_factory;
 
 static const struct opd_factory *const factories[] = {
     &opd_otlpjsonfile_receiver_factory,
@@ -25,6 +28,9 @@ static const struct opd_factory *const factories[] = {
     &opd_debug_exporter_factory,
     &opd_prometheus_exporter_factory,
     &opd_health_check_extension_factory,
+    &opd_otlp_grpc_exporter_factory,
+    &opd_bearertokenauth_extension_factory,
+    &opd_file_storage_extension_factory,
     NULL,
 };
 
