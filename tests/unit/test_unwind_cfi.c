@@ -625,6 +625,30 @@ static void test_alloc_failures(void **state)
     assert_true(n < 64);
 }
 
+/* Go binaries: Go code is left to the frame-pointer walk (no .debug_frame rows). */
+static void test_go_binary(void **state)
+{
+    static const char *cands[] = {"/usr/lib/go/bin/gofmt", "/usr/bin/promtool"};
+    struct opd_unwind_table t;
+    struct opd_elf_cfi_info info;
+    const char *path = NULL;
+    int err;
+
+    (void)state;
+    for (int i = 0; i < 2 && !path; i++)
+        if (access(cands[i], R_OK) == 0)
+            path = cands[i];
+    if (!path)
+        skip();
+    err = opd_elf_cfi_build(path, NULL, &t, &info);
+    assert_int_equal(info.is_go, 1);
+    assert_int_equal(info.used_debug_frame, 0);
+    if (err == 0)
+        opd_unwind_table_fini(&t);
+    else
+        assert_int_equal(err, -ENOENT);
+}
+
 static void test_not_elf(void **state)
 {
     struct opd_unwind_table t;
@@ -645,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_synthetic_rules),
         cmocka_unit_test(test_hostile_sections),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_go_binary),
         cmocka_unit_test(test_not_elf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -253,6 +253,7 @@ int opd_elf_cfi_build_fd(int fd, int debug_fd, struct opd_unwind_table *out,
     struct opd_cfi_builder *b = NULL;
     const struct opd_cfi_arch *arch;
     Elf *e = NULL, *de = NULL;
+    GElf_Shdr gosh;
     GElf_Ehdr eh;
     int err, have = 0;
 
@@ -282,11 +283,15 @@ int opd_elf_cfi_build_fd(int fd, int debug_fd, struct opd_unwind_table *out,
     if (err == -ENOMEM)
         goto out;
     have |= err == 0;
-    err = add_debug_frame(e, b, info);
+    /* Go code is walked by frame pointer (Go keeps them, and its runtime switches stacks
+     * in ways its .debug_frame does not describe); .eh_frame still covers cgo's C code. */
+    info->is_go = find_section(e, ".gopclntab", &gosh) != NULL ||
+                  find_section(e, ".go.buildinfo", &gosh) != NULL;
+    err = info->is_go ? -ENOENT : add_debug_frame(e, b, info);
     if (err == -ENOMEM)
         goto out;
     have |= err == 0;
-    if (debug_fd >= 0 && (de = open_elf(debug_fd))) {
+    if (!info->is_go && debug_fd >= 0 && (de = open_elf(debug_fd))) {
         err = add_debug_frame(de, b, info);
         if (err == -ENOMEM)
             goto out;

@@ -15,6 +15,7 @@ struct opd_elf_cfi_info {
     int used_eh_frame;      /* 1 when .eh_frame (by section or PT_GNU_EH_FRAME) was read */
     int used_debug_frame;   /* 1 when .debug_frame (own or debug file's) was read */
     int via_phdr;           /* 1 when .eh_frame was found through PT_GNU_EH_FRAME */
+    int is_go;              /* Go binary: .debug_frame ignored, Go code walks by FP */
 };
 
 /* Builds the unwind table of the ELF file at path. debug_path (may be NULL) names a
