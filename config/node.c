@@ -19,6 +19,52 @@ struct opd_node *opd_node_create(enum opd_node_type type, const struct opd_cfg_p
     return n;
 }
 
+/* Maps smaller than this are searched linearly; an index would cost more than it saves. */
+#define MAP_INDEX_MIN 16
+
+static size_t key_hash(const char *s)
+{
+    size_t h = 14695981039346656037ull;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void index_insert(size_t *tab, size_t cap, const char *key, size_t pos)
+{
+    size_t i = key_hash(key) & (cap - 1);
+
+    while (tab[i])
+        i = (i + 1) & (cap - 1);
+    tab[i] = pos + 1;
+}
+
+/* Keeps map's index in step after a pair was appended; returns 0 or -ENOMEM. */
+static int index_added(struct opd_node *map)
+{
+    size_t cap;
+    size_t *tab;
+
+    if (map->n < MAP_INDEX_MIN)
+        return 0;
+    if (map->hidx && map->n * 2 <= map->hcap) {
+        index_insert(map->hidx, map->hcap, map->pairs[map->n - 1].key, map->n - 1);
+        return 0;
+    }
+    for (cap = 64; cap < map->n * 4; cap *= 2)
+        ;
+    tab = opd_calloc(cap, sizeof(*tab));
+    if (!tab)
+        return -ENOMEM;
+    for (size_t i = 0; i < map->n; i++)
+        index_insert(tab, cap, map->pairs[i].key, i);
+    opd_free(map->hidx);
+    map->hidx = tab;
+    map->hcap = cap;
+    return 0;
+}
+
 void opd_node_destroy(struct opd_node *node)
 {
     if (!node)
@@ -32,6 +78,7 @@ void opd_node_destroy(struct opd_node *node)
         }
     }
     opd_free(node->pairs);
+    opd_free(node->hidx);
     opd_free(node->items);
     opd_free(node->text);
     opd_free(node);
@@ -53,6 +100,12 @@ int opd_node_map_add(struct opd_node *map, const char *key, const struct opd_cfg
     p->key = k;
     p->key_pos = *key_pos;
     p->value = value;
+    if (index_added(map)) {
+        /* Undo, so that the caller still owns value. */
+        map->n--;
+        opd_free(k);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -70,6 +123,13 @@ const struct opd_node_pair *opd_node_map_find(const struct opd_node *map, const 
 {
     if (!map || map->type != OPD_NODE_MAP)
         return NULL;
+    if (map->hidx) {
+        for (size_t i = key_hash(key) & (map->hcap - 1); map->hidx[i];
+             i = (i + 1) & (map->hcap - 1))
+            if (strcmp(map->pairs[map->hidx[i] - 1].key, key) == 0)
+                return &map->pairs[map->hidx[i] - 1];
+        return NULL;
+    }
     for (size_t i = 0; i < map->n; i++)
         if (strcmp(map->pairs[i].key, key) == 0)
             return &map->pairs[i];

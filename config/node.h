@@ -37,6 +37,10 @@ struct opd_node {
     struct opd_node **items;     /* SEQ */
     size_t n;                    /* pairs or items */
     size_t cap;
+    /* MAP with many keys: open-addressing index of pair positions + 1 (0 = empty), so
+     * lookups and duplicate checks stay linear in the document size. */
+    size_t *hidx;
+    size_t hcap;
 };
 
 /* Deepest nesting accepted; deeper documents are rejected rather than risking the stack. */

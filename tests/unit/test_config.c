@@ -359,6 +359,66 @@ static void test_node_more_errors(void **state)
     }
 }
 
+static void test_node_big_map(void **state)
+{
+    /* Big maps are indexed: lookups, duplicates and merges must behave as for small ones. */
+    struct opd_cfg_errors errs;
+    struct opd_node *root = NULL, *over;
+    char *doc = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&doc, &len);
+    char key[32];
+    long n;
+
+    for (int i = 0; i < 2000; i++)
+        fprintf(f, "k%d: v%d\n", i, i);
+    fclose(f);
+    opd_cfg_errors_init(&errs);
+    root = opd_yaml_parse("big.yaml", doc, len, &errs);
+    assert_non_null(root);
+    assert_int_equal(root->n, 2000);
+    for (int i = 0; i < 2000; i += 7) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(opd_node_map_find(root, key) - root->pairs, i);
+    }
+    assert_null(opd_node_map_find(root, "k2000"));
+    over = opd_yaml_parse("o.yaml", "k1999: x\nnew: y\n", 16, &errs);
+    assert_non_null(over);
+    assert_int_equal(opd_node_merge(&root, over), 0);
+    assert_int_equal(root->n, 2001);
+    assert_string_equal(opd_node_map_get(root, "k1999")->text, "x");
+    assert_string_equal(opd_node_map_get(root, "new")->text, "y");
+    opd_node_destroy(root);
+    free(doc);
+
+    /* A duplicate far into a big map is still found. */
+    doc = NULL;
+    f = open_memstream(&doc, &len);
+    for (int i = 0; i < 100; i++)
+        fprintf(f, "k%d: v\n", i);
+    fprintf(f, "k42: again\n");
+    fclose(f);
+    assert_null(opd_yaml_parse("dup.yaml", doc, len, &errs));
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.v[0].message, "duplicate key (first defined at 43:1)");
+    opd_cfg_errors_fini(&errs);
+
+    /* Every allocation of the index can fail cleanly. */
+    for (n = 0;; n++) {
+        opd_cfg_errors_init(&errs);
+        opd_mem_fail_countdown = n;
+        root = opd_yaml_parse("dup.yaml", doc, len - 11, &errs);
+        opd_mem_fail_countdown = -1;
+        opd_cfg_errors_fini(&errs);
+        if (root)
+            break;
+        assert_int_equal(errno, ENOMEM);
+    }
+    assert_int_equal(root->n, 100);
+    opd_node_destroy(root);
+    free(doc);
+}
+
 static void test_node_depth(void **state)
 {
     char doc[512];
@@ -1472,6 +1532,7 @@ int main(void)
         cmocka_unit_test(test_node_merge_keys),
         cmocka_unit_test(test_error_format),
         cmocka_unit_test(test_node_more_errors),
+        cmocka_unit_test(test_node_big_map),
         cmocka_unit_test(test_node_depth),
         cmocka_unit_test(test_node_merge),
         cmocka_unit_test(test_env),
