@@ -110,8 +110,9 @@ static void update_kernel_metrics(struct prof_recv *r)
         opd_metric_set(r->km[i], (int64_t)c[kmetrics[i].idx]);
 }
 
-/* One interval's work. final: the last one, at shutdown. */
-static void cycle(struct prof_recv *r)
+/* One interval's work. final: the last one, at shutdown: sampling stops first, so the
+ * kernel counters read at the end account for exactly what was drained. */
+static void cycle(struct prof_recv *r, bool final)
 {
     struct opd_build_params bp = {
         .tab = r->tab,
@@ -130,6 +131,8 @@ static void cycle(struct prof_recv *r)
     uint64_t t0 = clock_ns(CLOCK_MONOTONIC), end;
     int err;
 
+    if (final)
+        opd_sampler_detach(r->sampler);
     opd_drain_reset(&r->drain);
     end = clock_ns(CLOCK_REALTIME);
     err = opd_sampler_drain(r->sampler, &r->drain);
@@ -174,6 +177,8 @@ static void cycle(struct prof_recv *r)
     } else {
         opd_batch_unref(batch);
     }
+    if (final)
+        return;
     /* Keep up with the host: new processes and cgroups for the filter, hot-added CPUs. */
     opd_prof_filter_refresh(&r->scope, r->sampler, r->who);
     if (opd_sampler_attach(r->sampler) > 0)
@@ -184,6 +189,7 @@ static void *drain_thread(void *arg)
 {
     struct prof_recv *r = arg;
     uint64_t next = clock_ns(CLOCK_MONOTONIC) + r->interval_ns;
+    bool final;
 
     pthread_mutex_lock(&r->lock);
     while (!r->stop) {
@@ -192,9 +198,10 @@ static void *drain_thread(void *arg)
 
         if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) != ETIMEDOUT && !r->stop)
             continue;
+        final = r->stop;
         pthread_mutex_unlock(&r->lock);
         /* At shutdown too: what was sampled up to now still goes out. */
-        cycle(r);
+        cycle(r, final);
         next += r->interval_ns;
         if (next < clock_ns(CLOCK_MONOTONIC))
             next = clock_ns(CLOCK_MONOTONIC) + r->interval_ns; /* fell behind: no burst */

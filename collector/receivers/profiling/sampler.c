@@ -248,6 +248,14 @@ int opd_sampler_attach(struct opd_sampler *s)
     return s->nattached;
 }
 
+void opd_sampler_detach(struct opd_sampler *s)
+{
+    for (int cpu = 0; cpu < s->ncpus_possible; cpu++) {
+        if (s->links[cpu])
+            detach_cpu(s, cpu);
+    }
+}
+
 bool opd_sampler_uses_cycles(const struct opd_sampler *s)
 {
     return s->cycles;

@@ -32,6 +32,9 @@ void opd_sampler_destroy(struct opd_sampler *s);
  * again picks up hot-added CPUs). Returns the number of CPUs attached in total, or
  * -errno when none could be (e.g. -EACCES, -ENOENT). */
 int opd_sampler_attach(struct opd_sampler *s);
+/* Stops sampling on every CPU (closes the events). What was recorded stays in the maps
+ * for the next drain; opd_sampler_attach() starts again. */
+void opd_sampler_detach(struct opd_sampler *s);
 /* Whether the hardware cycles event is in use (false: cpu-clock). */
 bool opd_sampler_uses_cycles(const struct opd_sampler *s);
 /* Number of CPUs currently attached. */
