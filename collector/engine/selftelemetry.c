@@ -330,16 +330,26 @@ static void loss_pass_values(const struct opd_metric *m, void *arg)
         if (!label_value(m->labels, "reason", reason, sizeof(reason)))
             snprintf(reason, sizeof(reason), "processor");
         common_drop(c, reason, v);
-    } else if (strncmp(m->name, "otelcol_exporter_", 17) == 0 &&
+    } else if ((strncmp(m->name, "otelcol_exporter_", 17) == 0 ||
+                strcmp(m->name, "otelprofd_exporter_queue_samples") == 0) &&
                label_value(m->labels, "exporter", who, sizeof(who))) {
         if (strcmp(m->name, "otelcol_exporter_sent_profiles") == 0) {
             row = row_get(c, who);
             if (row)
                 row->delivered += v;
         } else if (strcmp(m->name, "otelcol_exporter_queue_size") == 0) {
+            /* In the queue's sizer units: samples only with sizer "items". */
             row = row_get(c, who);
-            if (row)
+            if (row && !row->pending_in_samples)
                 row->pending += v;
+        } else if (strcmp(m->name, "otelprofd_exporter_queue_samples") == 0) {
+            row = row_get(c, who);
+            if (row) {
+                if (!row->pending_in_samples)
+                    row->pending = 0;
+                row->pending_in_samples = true;
+                row->pending += v;
+            }
         } else if (strcmp(m->name, "otelcol_exporter_dropped_profiles") == 0) {
             row = row_get(c, who);
             if (!label_value(m->labels, "reason", reason, sizeof(reason)))

@@ -18,7 +18,9 @@
  *               processor drops (otelprofd_processor_dropped_profiles{reason}),
  *               queue_full, permanent, retries_exhausted, shutdown, storage
  *               (otelcol_exporter_dropped_profiles{exporter=E,reason})
- *   pending   = otelcol_exporter_queue_size{exporter=E}
+ *   pending   = otelprofd_exporter_queue_samples{exporter=E} (samples queued), or
+ *               otelcol_exporter_queue_size{exporter=E} when that is absent (right only
+ *               with the items sizer: it counts in the queue's sizer units)
  * It is published as otelprofd_loss_samples_{entered,delivered,dropped}_total and the
  * gauges otelprofd_loss_samples_{pending,unaccounted}; unaccounted is what is missing,
  * and is 0 once the pipeline is quiet (samples in flight between stages show up there
@@ -58,6 +60,7 @@ struct opd_loss_row {
     int64_t entered;
     int64_t delivered;
     int64_t pending;
+    bool pending_in_samples; /* from otelprofd_exporter_queue_samples (else queue_size) */
     struct {
         char reason[32];
         int64_t n;
@@ -68,7 +71,7 @@ struct opd_loss_row {
 
 /* Computes one row per exporter (an exporter is anything with a metric labelled
  * exporter="…") from the registry. Fills at most cap rows; returns the number of
- * exporters found. */
+ * exporters found (0 when memory ran out). */
 size_t opd_loss_compute(struct opd_telemetry *tel, struct opd_loss_row *rows, size_t cap);
 
 #endif

@@ -7,3 +7,5 @@ opd_add_unit_test(test_selftelemetry SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test
   LIBS opd_collector)
 opd_add_unit_test(test_prometheus SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_prometheus.c
   LIBS opd_exporter_prometheus opd_config)
+opd_add_unit_test(test_loss_accounting SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_loss_accounting.c
+  LIBS opd_collector opd_exporterhelper)
