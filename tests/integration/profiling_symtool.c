@@ -50,8 +50,8 @@ int main(int argc, char **argv)
         unsigned long long a = strtoull(argv[i], NULL, 16);
         int err = opd_symbolizer_user(sym, pid, a, 0, 1, &f);
 
-        printf("%s\t%s\t%s\t%s\n", err ? "?" : f.function, f.mapping.path,
-               f.mapping.build_id_gnu, f.type_name);
+        printf("%s\t%s\t%s\t%s\n", err ? "?" : f.function, f.mapping.path, f.mapping.build_id_gnu,
+               f.type_name);
         if (err)
             rc = 1;
     }

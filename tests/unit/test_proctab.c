@@ -125,7 +125,9 @@ static void test_cgroup_parse(void **state)
         {"", "", ""},
         /* too short, not hex, wrong separator */
         {"/docker/0123456789abcdef", "", ""},
-        {"/docker/" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg", "", ""},
+        {"/docker/"
+         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",
+         "", ""},
         {"/x" ID64, "", ""},
         {"/kubepods/burstable/podnot-a-uid/", "", ""},
     };
@@ -224,10 +226,10 @@ static void test_self(void **state)
     assert_string_equal(name, "test_proctab");
     assert_int_equal(opd_proctab_thread_name(t, getpid(), 0x7ffffff0, name, sizeof(name), 1000),
                      -ESRCH);
-    assert_int_equal(opd_metric_get(opd_telemetry_find(t ? tel : NULL,
-                                                       "otelprofd_profiling_processes_tracked",
-                                                       "receiver=\"profiling\"")),
-                     1);
+    assert_int_equal(
+        opd_metric_get(opd_telemetry_find(t ? tel : NULL, "otelprofd_profiling_processes_tracked",
+                                          "receiver=\"profiling\"")),
+        1);
     opd_proctab_sweep(t, 2000);
     p = opd_proctab_get(t, getpid(), 2000);
     assert_non_null(p);
@@ -326,8 +328,8 @@ static void fake_proc(int pid, unsigned long long start, const char *comm, const
     mkdir(dir, 0755);
     snprintf(dir, sizeof(dir), "%d/stat", pid);
     snprintf(stat, sizeof(stat),
-             "%d (%s) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 %llu 1000 10 18446744\n",
-             pid, comm, start);
+             "%d (%s) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 %llu 1000 10 18446744\n", pid,
+             comm, start);
     write_file(dir, stat);
     snprintf(dir, sizeof(dir), "%d/maps", pid);
     write_file(dir, maps);

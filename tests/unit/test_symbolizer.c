@@ -189,9 +189,9 @@ static void test_shared_library(void **state)
     assert_int_equal(f.address - f.symbol_offset + 2, f.address);
     assert_true(f.address < f.pc); /* a shared library is loaded with a bias */
 
-    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), fixture_addr(h, "opd_fixture_addr_hidden"),
-                                         0, 1, &f),
-                     0);
+    assert_int_equal(
+        opd_symbolizer_user(e.sym, getpid(), fixture_addr(h, "opd_fixture_addr_hidden"), 0, 1, &f),
+        0);
     assert_string_equal(f.function, "opd_fixture_hidden");
 
     assert_int_equal(
@@ -291,9 +291,9 @@ static void test_debuglink(void **state)
 
     (void)state;
     env_open(&e, no_dirs, 1, 0, false);
-    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), fixture_addr(h, "opd_fixture_addr_hidden"),
-                                         0, 1, &f),
-                     0);
+    assert_int_equal(
+        opd_symbolizer_user(e.sym, getpid(), fixture_addr(h, "opd_fixture_addr_hidden"), 0, 1, &f),
+        0);
     assert_string_equal(f.function, "opd_fixture_hidden");
     assert_non_null(strstr(f.mapping.path, "linked/libopdsymfix.so"));
     env_close(&e);
@@ -480,8 +480,7 @@ static void test_cache_budget(void **state)
 
     (void)state;
     env_open(&e, no_dirs, 1, 1, false);
-    assert_int_equal(
-        opd_symbolizer_user(e.sym, getpid(), (uintptr_t)&self_marker, 0, 1, &f1), 0);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), (uintptr_t)&self_marker, 0, 1, &f1), 0);
     name1 = f1.function;
     assert_int_equal(opd_symbolizer_user(e.sym, getpid(),
                                          (uintptr_t)dlsym(h, "opd_fixture_lib_function"), 0, 1,
@@ -492,8 +491,7 @@ static void test_cache_budget(void **state)
     assert_int_equal(strlen(f1.mapping.build_id_gnu), 40);
     opd_symbolizer_flush(e.sym);
     /* Evicted: the next lookup loads the file again. */
-    assert_int_equal(
-        opd_symbolizer_user(e.sym, getpid(), (uintptr_t)&self_marker, 0, 1, &f1), 0);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), (uintptr_t)&self_marker, 0, 1, &f1), 0);
     assert_int_equal(metric(&e, "otelprofd_profiling_symbolizer_cache_misses"), 3);
     assert_true(opd_symbolizer_cache_bytes(e.sym) > 1); /* the one in use is kept */
     env_close(&e);
@@ -538,7 +536,8 @@ static pid_t spawn_probe(const char *path, uint64_t *addr)
     }
     close(fds[1]);
     probe_pid = pid;
-    while (got < (ssize_t)sizeof(buf) - 1 && (n = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
+    while (got < (ssize_t)sizeof(buf) - 1 &&
+           (n = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
         got += n;
         if (memchr(buf, '\n', (size_t)got))
             break;
@@ -669,10 +668,14 @@ static void test_nomem(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_self_binary),     cmocka_unit_test(test_shared_library),
-        cmocka_unit_test(test_build_id_debug_file), cmocka_unit_test(test_debuglink),
-        cmocka_unit_test(test_dwarf_lines),     cmocka_unit_test(test_perf_map),
-        cmocka_unit_test(test_kernel_fixture),  cmocka_unit_test(test_kernel_real),
+        cmocka_unit_test(test_self_binary),
+        cmocka_unit_test(test_shared_library),
+        cmocka_unit_test(test_build_id_debug_file),
+        cmocka_unit_test(test_debuglink),
+        cmocka_unit_test(test_dwarf_lines),
+        cmocka_unit_test(test_perf_map),
+        cmocka_unit_test(test_kernel_fixture),
+        cmocka_unit_test(test_kernel_real),
         cmocka_unit_test(test_cache_budget),
         cmocka_unit_test_teardown(test_go_stripped, kill_probe),
         cmocka_unit_test_teardown(test_go_stripped_pie, kill_probe),

@@ -206,8 +206,8 @@ static size_t make_pclntab_118(uint8_t *b, uint32_t magic, uint64_t text)
     put64(b + 56, 0);     /* pctabOffset */
     put64(b + 64, pcln);  /* pclnOffset */
     memcpy(b + names, "main.a\0main.b\0", 14);
-    put32(b + pcln + 0, 0x0);  /* entryoff */
-    put32(b + pcln + 4, 24);   /* funcoff */
+    put32(b + pcln + 0, 0x0); /* entryoff */
+    put32(b + pcln + 4, 24);  /* funcoff */
     put32(b + pcln + 8, 0x40);
     put32(b + pcln + 12, 40);
     put32(b + pcln + 16, 0x90); /* end */
@@ -297,9 +297,9 @@ static void test_elf_hostile(void **state)
         opd_symtab_init(&syms);
         opd_symtab_init(&go);
         assert_non_null(elf);
-        assert_int_equal(opd_elf_read(elf, OPD_ELF_HEADERS | OPD_ELF_SYMBOLS | OPD_ELF_GO, &info,
-                                      &syms, &go),
-                         0);
+        assert_int_equal(
+            opd_elf_read(elf, OPD_ELF_HEADERS | OPD_ELF_SYMBOLS | OPD_ELF_GO, &info, &syms, &go),
+            0);
         assert_true(info.n_loads >= 2);
         assert_true(info.has_symtab);
         assert_true(info.build_id_len == 20);
@@ -322,8 +322,8 @@ static void test_elf_hostile(void **state)
             n = (size_t)(rand_r(&seed) % (unsigned)len);
         for (k = 0; k < (size_t)(i % 7) * 4; k++) {
             /* Damage the headers most: that is where the offsets live. */
-            size_t at = (k & 1) ? (size_t)(rand_r(&seed) % 256)
-                                : (size_t)(rand_r(&seed) % (unsigned)len);
+            size_t at =
+                (k & 1) ? (size_t)(rand_r(&seed) % 256) : (size_t)(rand_r(&seed) % (unsigned)len);
 
             if (at < n)
                 buf[at] = (uint8_t)rand_r(&seed);
@@ -350,9 +350,9 @@ static void test_elf_hostile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_symtab),        cmocka_unit_test(test_demangle),
+        cmocka_unit_test(test_symtab),           cmocka_unit_test(test_demangle),
         cmocka_unit_test(test_symtab_demangled), cmocka_unit_test(test_ksyms_parse),
-        cmocka_unit_test(test_perfmap_parse), cmocka_unit_test(test_gopclntab),
+        cmocka_unit_test(test_perfmap_parse),    cmocka_unit_test(test_gopclntab),
         cmocka_unit_test(test_elf_hostile),
     };
 

@@ -1,18 +1,99 @@
-/* DWARF lines through libdw: address -> CU (aranges, which libdw derives from the CUs when
- * .debug_aranges is absent) -> line table row. */
+/* DWARF lines through libdw: address -> CU -> line table row. The CU comes from
+ * .debug_aranges when present; compilers that omit it (clang by default) get a range table
+ * built once from every CU's DW_AT_ranges / low_pc-high_pc. */
 #include "collector/receivers/profiling/dwarflines.h"
 
+#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
 #include <gelf.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "collector/mem.h"
 
+struct cu_range {
+    uint64_t start, end;
+    Dwarf_Off cu;
+};
+
 struct opd_dwarflines {
     Dwarf *dw;
     uint64_t bytes;
+    struct cu_range *ranges; /* sorted by start; built on the first aranges miss */
+    size_t n_ranges, cap_ranges;
+    bool ranges_built;
 };
+
+#define MAX_CU_RANGES (1u << 22)
+
+static int cmp_range(const void *a, const void *b)
+{
+    const struct cu_range *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void build_ranges(struct opd_dwarflines *d)
+{
+    Dwarf_CU *cu = NULL, *next;
+    Dwarf_Half version;
+    uint8_t unit_type;
+    Dwarf_Die cudie;
+
+    d->ranges_built = true;
+    while (dwarf_get_units(d->dw, cu, &next, &version, &unit_type, &cudie, NULL) == 0) {
+        Dwarf_Addr base, start, end;
+        ptrdiff_t it = 0;
+
+        cu = next;
+        if (unit_type != DW_UT_compile && unit_type != DW_UT_partial && unit_type != DW_UT_skeleton)
+            continue;
+        while ((it = dwarf_ranges(&cudie, it, &base, &start, &end)) > 0) {
+            struct cu_range *r;
+
+            if (end <= start || d->n_ranges >= MAX_CU_RANGES)
+                continue;
+            r = OPD_VEC_PUSH_SLOT(d->ranges, d->n_ranges, d->cap_ranges);
+            if (!r)
+                goto sort;
+            r->start = start;
+            r->end = end;
+            r->cu = dwarf_dieoffset(&cudie);
+        }
+    }
+sort:
+    if (d->n_ranges > 1)
+        qsort(d->ranges, d->n_ranges, sizeof(*d->ranges), cmp_range);
+    d->bytes += d->cap_ranges * sizeof(*d->ranges);
+}
+
+/* The CU whose ranges hold vaddr, from the range table. */
+static int cu_of(struct opd_dwarflines *d, uint64_t vaddr, Dwarf_Die *cu)
+{
+    size_t lo = 0, hi, k;
+
+    if (!d->ranges_built)
+        build_ranges(d);
+    hi = d->n_ranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (d->ranges[mid].start <= vaddr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* Ranges of different CUs do not nest in practice; look back a few for safety. */
+    for (k = lo; k > 0 && lo - k < 4; k--) {
+        const struct cu_range *r = &d->ranges[k - 1];
+
+        if (vaddr < r->end)
+            return dwarf_offdie(d->dw, r->cu, cu) ? 0 : -ENOENT;
+    }
+    return -ENOENT;
+}
 
 static uint64_t debug_bytes(Elf *elf)
 {
@@ -59,6 +140,7 @@ void opd_dwarflines_close(struct opd_dwarflines *d)
     if (!d)
         return;
     dwarf_end(d->dw);
+    opd_free(d->ranges);
     opd_free(d);
 }
 
@@ -70,7 +152,9 @@ int opd_dwarflines_lookup(struct opd_dwarflines *d, uint64_t vaddr, const char *
     const char *src;
     int lineno = 0;
 
-    if (!d || !dwarf_addrdie(d->dw, vaddr, &cu))
+    if (!d)
+        return -ENOENT;
+    if (!dwarf_addrdie(d->dw, vaddr, &cu) && cu_of(d, vaddr, &cu))
         return -ENOENT;
     l = dwarf_getsrc_die(&cu, vaddr);
     if (!l)

@@ -95,14 +95,12 @@ static void scan_notes(Elf_Data *d, struct opd_elf_info *info)
 
         if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
             nh.n_descsz > 0 && !info->build_id_len) {
-            info->build_id_len =
-                nh.n_descsz < OPD_BUILD_ID_MAX ? nh.n_descsz : OPD_BUILD_ID_MAX;
+            info->build_id_len = nh.n_descsz < OPD_BUILD_ID_MAX ? nh.n_descsz : OPD_BUILD_ID_MAX;
             memcpy(info->build_id, desc, info->build_id_len);
         } else if (nh.n_type == 4 && (nh.n_namesz == 3 || nh.n_namesz == 4) &&
-                   memcmp(name, "Go", 3) == 0 &&
-                   nh.n_descsz > 0 && !info->go_build_id[0]) {
-            size_t n = nh.n_descsz < OPD_GO_BUILD_ID_MAX - 1 ? nh.n_descsz
-                                                             : OPD_GO_BUILD_ID_MAX - 1;
+                   memcmp(name, "Go", 3) == 0 && nh.n_descsz > 0 && !info->go_build_id[0]) {
+            size_t n =
+                nh.n_descsz < OPD_GO_BUILD_ID_MAX - 1 ? nh.n_descsz : OPD_GO_BUILD_ID_MAX - 1;
             size_t i;
 
             for (i = 0; i < n && desc[i] >= 0x20 && desc[i] < 0x7f; i++)
@@ -285,12 +283,37 @@ static int read_symbols(Elf *elf, struct opd_symtab *syms)
     return 0;
 }
 
+/* Looks for a pclntab header at 8-byte aligned offsets of scn. Returns 0 when found and
+ * parsed, 1 when not there, -ENOMEM/-E2BIG. */
+static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_syms)
+{
+    Elf_Data *d = elf_getdata(scn, NULL);
+    size_t off;
+    int n;
+
+    if (!d || !d->d_buf)
+        return 1;
+    for (off = 0; off + 64 <= d->d_size; off += 8) {
+        const uint8_t *p = (const uint8_t *)d->d_buf + off;
+
+        if (!opd_gopclntab_probe(p, d->d_size - off))
+            continue;
+        n = opd_gopclntab_parse(p, d->d_size - off, text, go_syms);
+        if (n == -ENOMEM || n == -E2BIG)
+            return n;
+        if (n > 0)
+            return 0;
+    }
+    return 1;
+}
+
 /* Finds the pclntab: the .gopclntab section, else (PIE builds keep it inside .data.rel.ro)
- * a header with a known magic at an 8-byte aligned offset of .data.rel.ro or .rodata. */
-static int read_go(Elf *elf, struct opd_symtab *go_syms)
+ * a header with a known magic at an 8-byte aligned offset of .data.rel.ro or .rodata, else
+ * (for a binary known to be Go) of any read-only data section. */
+static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms)
 {
     Elf_Scn *scn = NULL, *cand[2] = {NULL, NULL}, *tab = NULL;
-    uint64_t text = 0;
+    uint64_t text = 0, first_exec = 0;
     size_t shstrndx;
     Elf_Data *d;
     int k, n;
@@ -303,6 +326,9 @@ static int read_go(Elf *elf, struct opd_symtab *go_syms)
 
         if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
             continue;
+        /* The first code section stands in for .text when names cannot be trusted. */
+        if (!first_exec && (sh.sh_flags & SHF_EXECINSTR))
+            first_exec = sh.sh_addr;
         name = elf_strptr(elf, shstrndx, sh.sh_name);
         if (!name)
             continue;
@@ -316,6 +342,8 @@ static int read_go(Elf *elf, struct opd_symtab *go_syms)
         else if (strcmp(name, ".rodata") == 0)
             cand[1] = scn;
     }
+    if (!text)
+        text = first_exec;
     if (tab) {
         d = elf_getdata(tab, NULL);
         if (!d || !d->d_buf)
@@ -324,30 +352,32 @@ static int read_go(Elf *elf, struct opd_symtab *go_syms)
         return n == -ENOMEM || n == -E2BIG ? n : 0;
     }
     for (k = 0; k < 2; k++) {
-        size_t off;
-
         if (!cand[k])
             continue;
-        d = elf_getdata(cand[k], NULL);
-        if (!d || !d->d_buf)
-            continue;
-        for (off = 0; off + 64 <= d->d_size; off += 8) {
-            const uint8_t *p = (const uint8_t *)d->d_buf + off;
+        n = scan_for_pclntab(cand[k], text, go_syms);
+        if (n <= 0)
+            return n;
+    }
+    /* Section names can be mangled by tools that rewrite Go binaries: when the Go build id
+     * says this is Go, scan every read-only data section. */
+    if (!is_go)
+        return 0;
+    scn = NULL;
+    while ((scn = elf_nextscn(elf, scn)) != NULL) {
+        GElf_Shdr sh;
 
-            if (!opd_gopclntab_probe(p, d->d_size - off))
-                continue;
-            n = opd_gopclntab_parse(p, d->d_size - off, text, go_syms);
-            if (n == -ENOMEM || n == -E2BIG)
-                return n;
-            if (n > 0)
-                return 0;
-        }
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC) ||
+            (sh.sh_flags & SHF_EXECINSTR))
+            continue;
+        n = scan_for_pclntab(scn, text, go_syms);
+        if (n <= 0)
+            return n;
     }
     return 0;
 }
 
-int opd_elf_read(struct Elf *elf, unsigned what, struct opd_elf_info *info,
-                 struct opd_symtab *syms, struct opd_symtab *go_syms)
+int opd_elf_read(struct Elf *elf, unsigned what, struct opd_elf_info *info, struct opd_symtab *syms,
+                 struct opd_symtab *go_syms)
 {
     int err = 0;
 
@@ -367,7 +397,7 @@ int opd_elf_read(struct Elf *elf, unsigned what, struct opd_elf_info *info,
             return err;
     }
     if ((what & OPD_ELF_GO) && go_syms) {
-        err = read_go(elf, go_syms);
+        err = read_go(elf, info && info->is_go, go_syms);
         if (err)
             return err;
         err = opd_symtab_finish(go_syms);

@@ -82,8 +82,7 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
         return -EINVAL;
     /* nfiles at hdr + ptr; then (1.18+) textStart. */
     if (magic == OPD_GO_MAGIC_116) {
-        if (uptr_at(&r, hdr + 2 * r.ptr, &funcname_off) ||
-            uptr_at(&r, hdr + 6 * r.ptr, &pcln_off))
+        if (uptr_at(&r, hdr + 2 * r.ptr, &funcname_off) || uptr_at(&r, hdr + 6 * r.ptr, &pcln_off))
             return -EINVAL;
     } else {
         if (uptr_at(&r, hdr + 2 * r.ptr, &text) || uptr_at(&r, hdr + 3 * r.ptr, &funcname_off) ||

@@ -8,8 +8,9 @@
 
 /* Adds the text symbols (types t, T, w, W) of kallsyms text to out and finishes it. An
  * entry's aux is 0 for the core kernel, else 1 + the offset of its module name in out's
- * string blob (the name is stored in brackets, "[ext4]"). Returns the number of symbols, -EPERM when every address is zero
- * (kptr_restrict hides them), -ENOMEM, -E2BIG. Malformed lines are skipped. */
+ * string blob (the name is stored in brackets, "[ext4]"). Returns the number of symbols, -EPERM
+ * when every address is zero (kptr_restrict hides them), -ENOMEM, -E2BIG. Malformed lines are
+ * skipped. */
 int opd_ksyms_parse(const char *text, size_t len, struct opd_symtab *out);
 
 /* Reads and parses the file at path (e.g. "/proc/kallsyms"). Returns as opd_ksyms_parse, or

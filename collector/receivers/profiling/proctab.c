@@ -33,9 +33,9 @@ struct entry {
     char *exe_path, *cgroup, *service_name, *resource_attributes;
     struct opd_proc_mapping *maps;
     size_t n_maps;
-    bool stale;         /* invalidated: reread on next lookup */
-    bool maps_reread;   /* a maps reread was already spent in this interval */
-    bool exit_checked;  /* an exited entry was rechecked in this interval */
+    bool stale;        /* invalidated: reread on next lookup */
+    bool maps_reread;  /* a maps reread was already spent in this interval */
+    bool exit_checked; /* an exited entry was rechecked in this interval */
     struct thread_name *threads;
     size_t n_threads, cap_threads;
 };
@@ -151,8 +151,8 @@ static void insert(struct opd_proctab *t, struct entry *e)
 
 /* ---- reading /proc ------------------------------------------------------------------ */
 
-static int read_small(struct opd_proctab *t, int32_t pid, const char *what, size_t max,
-                      char **buf, size_t *len)
+static int read_small(struct opd_proctab *t, int32_t pid, const char *what, size_t max, char **buf,
+                      size_t *len)
 {
     char path[PATH_MAX];
 
@@ -276,8 +276,7 @@ static char *service_from_attrs(const char *attrs)
             if (!out)
                 return NULL;
             for (i = 0; i < vn; i++) {
-                if (v[i] == '%' && i + 2 < vn && hexdig(v[i + 1]) >= 0 &&
-                    hexdig(v[i + 2]) >= 0) {
+                if (v[i] == '%' && i + 2 < vn && hexdig(v[i + 1]) >= 0 && hexdig(v[i + 2]) >= 0) {
                     out[o++] = (char)(hexdig(v[i + 1]) * 16 + hexdig(v[i + 2]));
                     i += 2;
                 } else {
@@ -463,15 +462,15 @@ struct opd_proctab *opd_proctab_create(const struct opd_proctab_config *cfg,
     if (tel) {
         label_who = strncmp(t->who, "receiver/", 9) == 0 ? t->who + 9 : t->who;
         snprintf(labels, sizeof(labels), "receiver=\"%s\"", label_who);
-        t->m_tracked = opd_telemetry_metric(tel, OPD_METRIC_GAUGE,
-                                            "otelprofd_profiling_processes_tracked", labels,
-                                            "Processes in the profiling receiver's table");
+        t->m_tracked =
+            opd_telemetry_metric(tel, OPD_METRIC_GAUGE, "otelprofd_profiling_processes_tracked",
+                                 labels, "Processes in the profiling receiver's table");
         t->m_evictions = opd_telemetry_metric(
             tel, OPD_METRIC_COUNTER, "otelprofd_profiling_process_evictions", labels,
             "Processes dropped from the full process table before they exited");
         t->m_read_failed = opd_telemetry_metric(tel, OPD_METRIC_COUNTER,
-                                                "otelprofd_profiling_process_reads_failed",
-                                                labels, "Failed reads of /proc for a process");
+                                                "otelprofd_profiling_process_reads_failed", labels,
+                                                "Failed reads of /proc for a process");
         if (!t->m_tracked || !t->m_evictions || !t->m_read_failed) {
             err = errno ? errno : ENOMEM;
             goto fail;
@@ -670,8 +669,8 @@ void opd_proctab_invalidate(struct opd_proctab *t, int32_t pid)
         e->stale = true;
 }
 
-int opd_proctab_thread_name(struct opd_proctab *t, int32_t pid, int32_t tid, char *buf,
-                            size_t len, uint64_t now)
+int opd_proctab_thread_name(struct opd_proctab *t, int32_t pid, int32_t tid, char *buf, size_t len,
+                            uint64_t now)
 {
     struct entry *e;
     struct thread_name *slot;

@@ -37,12 +37,12 @@ struct opd_telemetry;
 
 /* One line of /proc/PID/maps. Only executable mappings are kept in a process entry. */
 struct opd_proc_mapping {
-    uint64_t start;  /* first address */
-    uint64_t end;    /* one past the last address */
-    uint64_t offset; /* file offset of start */
-    uint64_t dev;    /* makedev(major, minor) as printed in maps */
-    uint64_t inode;  /* 0 for anonymous mappings */
-    uint32_t prot;   /* OPD_MAP_* */
+    uint64_t start;   /* first address */
+    uint64_t end;     /* one past the last address */
+    uint64_t offset;  /* file offset of start */
+    uint64_t dev;     /* makedev(major, minor) as printed in maps */
+    uint64_t inode;   /* 0 for anonymous mappings */
+    uint32_t prot;    /* OPD_MAP_* */
     const char *path; /* as printed by the kernel ("/usr/lib/libc.so.6", "[vdso]", "" when
                          anonymous); may end in " (deleted)". Owned by the table. */
 };
@@ -60,7 +60,7 @@ struct opd_proc {
     /* Environment (only when the table was created with read_env). service_name is
      * OTEL_SERVICE_NAME, else service.name from OTEL_RESOURCE_ATTRIBUTES, else "". */
     const char *service_name;
-    const char *resource_attributes; /* raw OTEL_RESOURCE_ATTRIBUTES or "" */
+    const char *resource_attributes;     /* raw OTEL_RESOURCE_ATTRIBUTES or "" */
     const struct opd_proc_mapping *maps; /* executable mappings sorted by start */
     size_t n_maps;
     bool exited;        /* gone from /proc: metadata is the last known */
@@ -110,8 +110,8 @@ void opd_proctab_invalidate(struct opd_proctab *t, int32_t pid);
  * NUL-terminated). Names are cached per process until the process is dropped, so a thread
  * that exited after being seen once still has its name. Returns 0, -ESRCH when neither the
  * cache nor /proc knows the thread, -EINVAL on bad arguments. */
-int opd_proctab_thread_name(struct opd_proctab *t, int32_t pid, int32_t tid, char *buf,
-                            size_t len, uint64_t now);
+int opd_proctab_thread_name(struct opd_proctab *t, int32_t pid, int32_t tid, char *buf, size_t len,
+                            uint64_t now);
 
 /* End of an interval: frees data parked since the last sweep, rechecks every live entry
  * against /proc (marking exits and pid reuse), drops exited entries older than grace_ns,

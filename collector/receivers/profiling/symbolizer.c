@@ -29,11 +29,11 @@
 #include "collector/receivers/profiling/symtab.h"
 #include "collector/telemetry.h"
 
-#define DEFAULT_CACHE_SIZE  (64u << 20)
-#define MAX_PERFMAP_BYTES   (256u << 20)
-#define KERNEL_MAX_GAP      (1u << 20)
-#define USER_MAX_GAP        (64u << 10)
-#define OBJ_OVERHEAD        512
+#define DEFAULT_CACHE_SIZE (64u << 20)
+#define MAX_PERFMAP_BYTES  (256u << 20)
+#define KERNEL_MAX_GAP     (1u << 20)
+#define USER_MAX_GAP       (64u << 10)
+#define OBJ_OVERHEAD       512
 
 enum obj_kind { OBJ_ELF, OBJ_PERFMAP };
 enum idx_kind { IDX_DEVINO = 1, IDX_BUILDID, IDX_PERFMAP };
@@ -240,8 +240,7 @@ static void touch(struct opd_symbolizer *s, struct obj *o)
  * the budget is exceeded a little rather than risking a dangling string. */
 static int evict(struct opd_symbolizer *s, struct obj *o)
 {
-    if (opd_vec_reserve((void **)&s->parked, &s->cap_parked, s->n_parked + 1,
-                        sizeof(*s->parked)))
+    if (opd_vec_reserve((void **)&s->parked, &s->cap_parked, s->n_parked + 1, sizeof(*s->parked)))
         return -ENOMEM;
     idx_drop_obj(s, o);
     lru_unlink(s, o);
@@ -352,8 +351,7 @@ static int load_elf_symbols(struct opd_symbolizer *s, struct obj *o, struct Elf 
             struct opd_symtab dsyms;
 
             opd_symtab_init(&dsyms);
-            err = opd_elf_read(dbg.elf, OPD_ELF_HEADERS | OPD_ELF_SYMBOLS, &dinfo, &dsyms,
-                               NULL);
+            err = opd_elf_read(dbg.elf, OPD_ELF_HEADERS | OPD_ELF_SYMBOLS, &dinfo, &dsyms, NULL);
             if (!err && dinfo.has_symtab && dsyms.n > o->syms.n) {
                 opd_symtab_fini(&o->syms);
                 o->syms = dsyms;
@@ -582,8 +580,8 @@ struct opd_symbolizer *opd_symbolizer_create(const struct opd_symbolizer_config 
                                          "otelprofd_profiling_symbolizer_cache_hits", labels,
                                          "Symbol cache lookups answered from the cache");
         s->m_misses = opd_telemetry_metric(tel, OPD_METRIC_COUNTER,
-                                           "otelprofd_profiling_symbolizer_cache_misses",
-                                           labels, "Symbol cache lookups that loaded a file");
+                                           "otelprofd_profiling_symbolizer_cache_misses", labels,
+                                           "Symbol cache lookups that loaded a file");
         s->m_evictions = opd_telemetry_metric(
             tel, OPD_METRIC_COUNTER, "otelprofd_profiling_symbolizer_cache_evictions", labels,
             "Symbol tables evicted to stay within symbolization.cache_size");
@@ -800,8 +798,10 @@ static int load_ksyms(struct opd_symbolizer *s)
         opd_symtab_fini(&fresh);
         if (!s->ksyms_failed)
             OPD_WARN(s->who, "cannot read kernel symbols from %s: %s%s", s->kallsyms_path,
-                     strerror(-n), n == -EPERM ? " (addresses hidden: kptr_restrict; run "
-                                                 "as root or grant CAP_SYSLOG)" : "");
+                     strerror(-n),
+                     n == -EPERM ? " (addresses hidden: kptr_restrict; run "
+                                   "as root or grant CAP_SYSLOG)"
+                                 : "");
         s->ksyms_failed = true;
         return n;
     }

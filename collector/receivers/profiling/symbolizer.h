@@ -56,10 +56,10 @@ struct opd_sym_frame {
      * when the executable tells it ("v8js" for node, "jvm" for java, "cpython" for python),
      * else "native". Static string. */
     const char *type_name;
-    uint64_t pc;          /* as passed in */
-    uint64_t address;     /* user: ELF virtual address of pc (pc - load bias), or pc when the
-                             file could not be read; kernel: the ip */
-    uint64_t file_offset; /* user: offset of pc in the mapped file; kernel: 0 */
+    uint64_t pc;             /* as passed in */
+    uint64_t address;        /* user: ELF virtual address of pc (pc - load bias), or pc when the
+                                file could not be read; kernel: the ip */
+    uint64_t file_offset;    /* user: offset of pc in the mapped file; kernel: 0 */
     const char *function;    /* demangled name, NULL when not symbolized */
     const char *system_name; /* symbol name as stored (mangled), NULL when not symbolized */
     uint64_t symbol_offset;  /* address - start of the symbol */
@@ -70,12 +70,12 @@ struct opd_sym_frame {
 };
 
 struct opd_symbolizer_config {
-    const char *procfs_root;           /* NULL means "/proc" */
-    const char *const *debug_dirs;     /* NULL means { "/usr/lib/debug" } */
+    const char *procfs_root;       /* NULL means "/proc" */
+    const char *const *debug_dirs; /* NULL means { "/usr/lib/debug" } */
     size_t n_debug_dirs;
-    size_t cache_size;                 /* bytes for symbol tables; 0 means 64 MiB */
-    bool dwarf_lines;                  /* fill file/line from DWARF .debug_line (libdw) */
-    const char *kallsyms_path;         /* NULL means "<procfs_root>/kallsyms" */
+    size_t cache_size;         /* bytes for symbol tables; 0 means 64 MiB */
+    bool dwarf_lines;          /* fill file/line from DWARF .debug_line (libdw) */
+    const char *kallsyms_path; /* NULL means "<procfs_root>/kallsyms" */
 };
 
 /* Flag for opd_symbolizer_user/kernel: pc is a return address (every frame but the leaf),

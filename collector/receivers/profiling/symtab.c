@@ -165,8 +165,7 @@ const char *opd_symtab_demangled(struct opd_symtab *t, const struct opd_symtab_e
         if (d) {
             t->demangled[i] = d;
             t->demangled_bytes += strlen(d) + 1;
-        }
-        else if (errno == EINVAL)
+        } else if (errno == EINVAL)
             t->demangled[i] = empty_name;
         else
             return opd_symtab_name(t, e);
