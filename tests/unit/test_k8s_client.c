@@ -304,6 +304,7 @@ static void test_namespaced_role(void **state)
     struct opd_k8s_settings s = base_settings();
     const char *const ns[] = {"shop"};
     struct opd_k8s_client *c;
+    struct opd_k8s_object *o;
     char err[256], line[4096];
     FILE *f = tmpfile();
     size_t n;
@@ -316,8 +317,9 @@ static void test_namespaced_role(void **state)
     c = opd_k8s_client_acquire(&s, "test/k8s-ns", NULL, err, sizeof(err));
     assert_non_null(c);
     assert_int_equal(opd_k8s_client_wait_synced(c, 10000000000ull), 0);
-    assert_non_null(opd_k8s_cache_pod_by_container(opd_k8s_client_cache(c), CACHE_CID));
-    opd_k8s_object_unref(opd_k8s_cache_pod_by_container(opd_k8s_client_cache(c), CACHE_CID));
+    o = opd_k8s_cache_pod_by_container(opd_k8s_client_cache(c), CACHE_CID);
+    assert_non_null(o);
+    opd_k8s_object_unref(o);
     assert_null(opd_k8s_cache_pod_by_container(opd_k8s_client_cache(c), REPORT_CID));
     opd_k8s_client_release(c);
 

@@ -170,19 +170,20 @@ int opd_k8sattr_rules_compile(const struct opd_k8sattr_cfg *cfg, struct opd_k8sa
     r->otel_annotations = cfg->extract.otel_annotations;
     if (nf && !(r->fields = opd_calloc(nf, sizeof(*r->fields))))
         return -ENOMEM;
-    for (size_t i = 0; i < cfg->extract.labels.n; i++, r->n_fields++)
-        if ((rc = compile_field(&r->fields[r->n_fields], &labels[i], false, "labels", i, err,
+    /* Each element counts as soon as it is touched, so fini frees a half-compiled one. */
+    for (size_t i = 0; i < cfg->extract.labels.n; i++)
+        if ((rc = compile_field(&r->fields[r->n_fields++], &labels[i], false, "labels", i, err,
                                 errlen)))
             return rc;
-    for (size_t i = 0; i < cfg->extract.annotations.n; i++, r->n_fields++)
-        if ((rc = compile_field(&r->fields[r->n_fields], &annots[i], true, "annotations", i, err,
-                                errlen)))
+    for (size_t i = 0; i < cfg->extract.annotations.n; i++)
+        if ((rc = compile_field(&r->fields[r->n_fields++], &annots[i], true, "annotations", i,
+                                err, errlen)))
             return rc;
     if (cfg->pod_association.n &&
         !(r->assoc = opd_calloc(cfg->pod_association.n, sizeof(*r->assoc))))
         return -ENOMEM;
-    for (size_t i = 0; i < cfg->pod_association.n; i++, r->n_assoc++)
-        if ((rc = compile_assoc(&r->assoc[i], &assoc[i], i, err, errlen)))
+    for (size_t i = 0; i < cfg->pod_association.n; i++)
+        if ((rc = compile_assoc(&r->assoc[r->n_assoc++], &assoc[i], i, err, errlen)))
             return rc;
     return 0;
 }

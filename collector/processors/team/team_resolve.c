@@ -83,8 +83,8 @@ int opd_team_rules_compile(const struct opd_team_cfg *cfg, struct opd_team_rules
             return -ENOMEM;
     if (cfg->rules.n && !(r->rules = opd_calloc(cfg->rules.n, sizeof(*r->rules))))
         return -ENOMEM;
-    for (size_t i = 0; i < cfg->rules.n; i++, r->n_rules++) {
-        struct opd_team_rule *t = &r->rules[i];
+    for (size_t i = 0; i < cfg->rules.n; i++) {
+        struct opd_team_rule *t = &r->rules[r->n_rules++]; /* counted now: fini frees it */
 
         if (!rc[i].team || !rc[i].team[0]) {
             snprintf(err, errlen, "rules::%zu: team must be set", i);
