@@ -301,13 +301,34 @@ static void test_fixtures_vs_readelf(void **state)
     check_file_against_readelf(fixture("sigspin"), 4);
 }
 
+/* Whether the fixture's .comment names only GCC (the C compiler CMake used). */
+static int built_by_gcc(const char *path)
+{
+    char cmd[4200], line[512];
+    int gcc = 0, clang = 0;
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd), "readelf -p .comment '%s' 2>/dev/null", path);
+    f = popen(cmd, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        gcc |= strstr(line, "GCC:") != NULL;
+        clang |= strstr(line, "clang") != NULL;
+    }
+    pclose(f);
+    return gcc && !clang;
+}
+
 static void test_drap_and_plt_rows(void **state)
 {
     struct opd_unwind_table t;
 
     (void)state;
     assert_int_equal(opd_elf_cfi_build(fixture("drap"), NULL, &t, NULL), 0);
-    assert_true(t.stats.deref_rows >= 1);
+    /* DRAP is GCC's way to realign; clang realigns through a base register instead. */
+    if (built_by_gcc(fixture("drap")))
+        assert_true(t.stats.deref_rows >= 1);
     assert_true(t.stats.plt_rows >= 1);
     for (size_t i = 0; i < t.nrows; i++) {
         if (t.rows[i].cfa_type == OPD_CFA_PLT) {
@@ -409,6 +430,8 @@ struct sec_buf {
 
 static void put(struct sec_buf *s, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     assert_true(s->n + n <= sizeof(s->b));
     memcpy(s->b + s->n, p, n);
     s->n += n;

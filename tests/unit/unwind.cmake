@@ -4,20 +4,24 @@ if(NOT TARGET opd_unwind)
                    ${CMAKE_BINARY_DIR}/collector/receivers/profiling/unwind)
 endif()
 
-# Fixtures: built without frame pointers, as production code is.
+# Fixtures: built without frame pointers, as production code is, and never with the
+# sanitizers (their runtimes would dwarf the code under test).
+set(OPD_UNWIND_FX_FLAGS -O2 -fomit-frame-pointer -g -fno-sanitize=all)
 set(OPD_UNWIND_FIXTURES chain qsort_cb deep sigspin)
 foreach(fx ${OPD_UNWIND_FIXTURES})
   add_executable(unwind_fx_${fx} ${CMAKE_SOURCE_DIR}/tests/data/unwind/${fx}.c)
-  target_compile_options(unwind_fx_${fx} PRIVATE -O2 -fomit-frame-pointer -g)
+  target_compile_options(unwind_fx_${fx} PRIVATE ${OPD_UNWIND_FX_FLAGS})
+  target_link_options(unwind_fx_${fx} PRIVATE -fno-sanitize=all)
   set_target_properties(unwind_fx_${fx} PROPERTIES
     RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/data/unwind)
 endforeach()
 add_executable(unwind_fx_drap ${CMAKE_SOURCE_DIR}/tests/data/unwind/drap.c)
-target_compile_options(unwind_fx_drap PRIVATE -O2 -fomit-frame-pointer -mavx)
-target_link_options(unwind_fx_drap PRIVATE -Wl,-z,lazy)
+target_compile_options(unwind_fx_drap PRIVATE ${OPD_UNWIND_FX_FLAGS} -mavx)
+target_link_options(unwind_fx_drap PRIVATE -Wl,-z,lazy -fno-sanitize=all)
 add_executable(unwind_fx_nounwind ${CMAKE_SOURCE_DIR}/tests/data/unwind/nounwind.c)
-target_compile_options(unwind_fx_nounwind PRIVATE -O2 -fomit-frame-pointer -g
+target_compile_options(unwind_fx_nounwind PRIVATE ${OPD_UNWIND_FX_FLAGS}
                        -fno-asynchronous-unwind-tables -fno-unwind-tables)
+target_link_options(unwind_fx_nounwind PRIVATE -fno-sanitize=all)
 set_target_properties(unwind_fx_drap unwind_fx_nounwind PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/data/unwind)
 list(APPEND OPD_UNWIND_FIXTURES drap nounwind)

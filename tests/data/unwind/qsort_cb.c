@@ -6,13 +6,14 @@
 
 #define N 20000
 
+static volatile unsigned long spin;
+
 static int slow_compare(const void *a, const void *b)
 {
     unsigned long x = *(const unsigned int *)a, y = *(const unsigned int *)b;
-    volatile unsigned long spin = 0;
 
     for (int i = 0; i < 200; i++)
-        spin += i;
+        spin += (unsigned long)i;
     return x < y ? -1 : x > y;
 }
 
