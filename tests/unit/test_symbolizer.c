@@ -625,6 +625,40 @@ static void test_vanished_process(void **state)
     env_close(&e);
 }
 
+/* [vdso] frames are named from the daemon's own copy of the image. */
+static void test_vdso(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    unsigned long long start = 0, end = 0, a;
+    char line[512];
+    int named = 0, found = 0;
+    FILE *m = fopen("/proc/self/maps", "r");
+
+    (void)state;
+    assert_non_null(m);
+    while (fgets(line, sizeof(line), m))
+        if (strstr(line, "[vdso]") && sscanf(line, "%llx-%llx", &start, &end) == 2)
+            break;
+    fclose(m);
+    if (!start) {
+        fprintf(stderr, "skip: no [vdso] mapping in this process\n");
+        skip();
+    }
+    env_open(&e, no_dirs, 1, 0, false);
+    for (a = start; a < end; a += 4) {
+        if (opd_symbolizer_user(e.sym, getpid(), a, 0, 1, &f) != 0)
+            continue;
+        named++;
+        assert_string_equal(f.mapping.path, "[vdso]");
+        if (strstr(f.function, "clock_gettime"))
+            found = 1;
+    }
+    assert_true(named > 0);
+    assert_true(found);
+    env_close(&e);
+}
+
 static void test_nomem(void **state)
 {
     struct opd_proctab_config pc = {0};
@@ -680,6 +714,7 @@ int main(void)
         cmocka_unit_test_teardown(test_go_stripped, kill_probe),
         cmocka_unit_test_teardown(test_go_stripped_pie, kill_probe),
         cmocka_unit_test_teardown(test_vanished_process, kill_probe),
+        cmocka_unit_test(test_vdso),
         cmocka_unit_test(test_nomem),
     };
 

@@ -88,6 +88,11 @@ struct opd_symbolizer {
     struct opd_symtab *ksyms_parked;
     size_t n_ksyms_parked, cap_ksyms_parked;
 
+    /* [vdso]: the kernel maps the same image into every process, so ours names theirs. */
+    struct obj *vdso;
+    uint64_t vdso_size;
+    bool vdso_tried;
+
     struct opd_metric *m_hits, *m_misses, *m_evictions, *m_bytes;
 };
 
@@ -518,6 +523,50 @@ nomem:
     return NULL;
 }
 
+/* Our own [vdso] image, read from memory once. NULL when unavailable. */
+static struct obj *get_vdso_obj(struct opd_symbolizer *s)
+{
+    struct opd_proc_mapping *maps = NULL;
+    struct Elf *elf = NULL;
+    char *text = NULL;
+    uint8_t *copy = NULL;
+    size_t len;
+    int n = 0, i;
+    struct obj *o = NULL;
+
+    if (s->vdso_tried)
+        return s->vdso;
+    s->vdso_tried = true;
+    if (opd_prof_read_file("/proc/self/maps", 16u << 20, &text, &len))
+        return NULL;
+    n = opd_procmaps_parse(text, len, OPD_MAP_READ, &maps);
+    for (i = 0; i < n; i++)
+        if (strcmp(maps[i].path, "[vdso]") == 0)
+            break;
+    if (n <= 0 || i == n || maps[i].end - maps[i].start > (1u << 20))
+        goto out;
+    s->vdso_size = maps[i].end - maps[i].start;
+    copy = opd_malloc(s->vdso_size);
+    o = obj_new(OBJ_ELF, s->gen);
+    if (!copy || !o)
+        goto out;
+    memcpy(copy, (const void *)(uintptr_t)maps[i].start, s->vdso_size);
+    elf = opd_elf_open_mem(copy, s->vdso_size);
+    if (!elf || opd_elf_read(elf, OPD_ELF_HEADERS | OPD_ELF_SYMBOLS, &o->info, &o->syms, NULL))
+        goto out;
+    opd_elf_build_id_hex(&o->info, o->build_id_hex, sizeof(o->build_id_hex));
+    o->bytes = obj_bytes(o);
+    s->vdso = o;
+    o = NULL;
+out:
+    opd_elf_close(elf);
+    opd_free(copy);
+    obj_free(o);
+    opd_procmaps_free(maps, n > 0 ? (size_t)n : 0);
+    opd_free(text);
+    return s->vdso;
+}
+
 /* ---- public API ---------------------------------------------------------------------- */
 
 struct opd_symbolizer *opd_symbolizer_create(const struct opd_symbolizer_config *cfg,
@@ -638,6 +687,7 @@ void opd_symbolizer_destroy(struct opd_symbolizer *s)
             }
         }
     }
+    obj_free(s->vdso);
     opd_free(s->buckets);
     opd_free(s->parked);
     opd_symtab_fini(&s->ksyms);
@@ -736,12 +786,17 @@ int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsi
     out->mapping.inode = m->inode;
     out->mapping.path = m->path;
     out->file_offset = pc - m->start + m->offset;
-    if (m->inode == 0 || m->path[0] != '/')
+    if (strcmp(m->path, "[vdso]") == 0) {
+        o = get_vdso_obj(s);
+        if (!o || m->end - m->start != s->vdso_size)
+            return -ENOENT; /* a compat (32-bit) process has another image */
+    } else if (m->inode == 0 || m->path[0] != '/') {
         return from_perfmap(s, proc, lookup, out);
-
-    o = get_elf_obj(s, proc, m);
-    if (!o)
-        return -ENOMEM;
+    } else {
+        o = get_elf_obj(s, proc, m);
+        if (!o)
+            return -ENOMEM;
+    }
     out->mapping.build_id_gnu = o->build_id_hex;
     out->mapping.build_id_go = o->info.go_build_id;
     if (o->failed)
