@@ -14,6 +14,7 @@ extern const struct opd_factory opd_debug_exporter_factory;
 extern const struct opd_factory opd_prometheus_exporter_factory;
 extern const struct opd_factory opd_health_check_extension_factory;
 extern const struct opd_factory opd_otlp_grpc_exporter_factory;
+extern const struct opd_factory opd_otlp_http_exporter_factory;
 extern const struct opd_factory opd_bearertokenauth_extension_factory;
 extern const struct opd_factory opd_file_storage_extension_factory;
 
@@ -29,6 +30,7 @@ static const struct opd_factory *const factories[] = {
     &opd_prometheus_exporter_factory,
     &opd_health_check_extension_factory,
     &opd_otlp_grpc_exporter_factory,
+    &opd_otlp_http_exporter_factory,
     &opd_bearertokenauth_extension_factory,
     &opd_file_storage_extension_factory,
     NULL,

@@ -125,8 +125,8 @@ static int gzip_compress(const uint8_t *in, size_t len, uint8_t *out, size_t *ou
     return rc == Z_STREAM_END ? 0 : -EIO;
 }
 
-int opd_grpc_frame_encode(enum opd_grpc_compression c, const uint8_t *msg, size_t len,
-                          uint8_t **out, size_t *out_len)
+int opd_grpc_compress(enum opd_grpc_compression c, const uint8_t *in, size_t len,
+                      size_t headroom, uint8_t **out, size_t *out_len)
 {
     size_t cap, body;
     uint8_t *buf;
@@ -134,8 +134,8 @@ int opd_grpc_frame_encode(enum opd_grpc_compression c, const uint8_t *msg, size_
 
     *out = NULL;
     *out_len = 0;
-    if (len > UINT32_MAX || (len > 0 && !msg))
-        return len > UINT32_MAX ? -EMSGSIZE : -EINVAL;
+    if (len > 0 && !in)
+        return -EINVAL;
     switch (c) {
     case OPD_GRPC_COMP_GZIP:
         cap = compressBound((uLong)len) + 32;
@@ -147,34 +147,53 @@ int opd_grpc_frame_encode(enum opd_grpc_compression c, const uint8_t *msg, size_
         cap = len;
         break;
     }
-    buf = opd_malloc(cap + 5);
+    buf = opd_malloc(cap + headroom);
     if (!buf)
         return -ENOMEM;
     body = cap;
     if (c == OPD_GRPC_COMP_GZIP) {
-        rc = gzip_compress(msg, len, buf + 5, &body);
+        rc = len > UINT32_MAX ? -EMSGSIZE : gzip_compress(in, len, buf + headroom, &body);
     } else if (c == OPD_GRPC_COMP_ZSTD) {
-        size_t z = ZSTD_compress(buf + 5, cap, msg, len, 3);
+        size_t z = ZSTD_compress(buf + headroom, cap, in, len, 3);
         if (ZSTD_isError(z))
             rc = -EIO;
         else
             body = z;
-    } else if (len) {
-        memcpy(buf + 5, msg, len);
-        body = len;
     } else {
-        body = 0;
+        if (len)
+            memcpy(buf + headroom, in, len);
+        body = len;
     }
-    if (rc == 0 && body > UINT32_MAX)
-        rc = -EMSGSIZE;
     if (rc) {
         opd_free(buf);
         return rc;
     }
-    buf[0] = c == OPD_GRPC_COMP_NONE ? 0 : 1;
-    put_be32(buf + 1, (uint32_t)body);
     *out = buf;
-    *out_len = body + 5;
+    *out_len = body + headroom;
+    return 0;
+}
+
+int opd_grpc_frame_encode(enum opd_grpc_compression c, const uint8_t *msg, size_t len,
+                          uint8_t **out, size_t *out_len)
+{
+    size_t total;
+    int rc;
+
+    *out = NULL;
+    *out_len = 0;
+    if (len > UINT32_MAX)
+        return -EMSGSIZE;
+    rc = opd_grpc_compress(c, msg, len, 5, out, &total);
+    if (rc)
+        return rc;
+    if (total - 5 > UINT32_MAX) {
+        opd_free(*out);
+        *out = NULL;
+        return -EMSGSIZE;
+    }
+    (*out)[0] = c == OPD_GRPC_COMP_NONE ? 0 : 1;
+    put_be32(*out + 1, (uint32_t)(total - 5));
+    *out_len = total;
     return 0;
 }
 

@@ -60,6 +60,12 @@ const char *opd_grpc_compression_name(enum opd_grpc_compression c);
 int opd_grpc_frame_encode(enum opd_grpc_compression c, const uint8_t *msg, size_t len,
                           uint8_t **out, size_t *out_len);
 
+/* Compresses in with c (none copies) into a new opd_malloc'ed buffer that starts with
+ * headroom unused bytes (for a frame prefix); *out_len includes them. Returns 0,
+ * -ENOMEM, -EMSGSIZE or -EIO. */
+int opd_grpc_compress(enum opd_grpc_compression c, const uint8_t *in, size_t len,
+                      size_t headroom, uint8_t **out, size_t *out_len);
+
 /* Splits the first message out of a unary response body. On success *msg points into buf
  * (or, when compressed, to a new buffer in *owned the caller frees with opd_free) with its
  * length; an empty body yields *msg_len = 0. encoding is the grpc-encoding response

@@ -10,3 +10,16 @@ if(OPD_BUILD_TESTS)
   opd_add_script_test(integration_export_grpc LABELS integration TIMEOUT 300
     COMMAND $<TARGET_FILE:export_grpc_test>)
 endif()
+
+# The otlp_http exporter against a small local HTTP server (tests/integration/
+# export_http_server.py, Python standard library).
+if(OPD_BUILD_TESTS)
+  add_executable(export_http_test
+    ${CMAKE_SOURCE_DIR}/tests/integration/export_http_test.c
+    ${CMAKE_SOURCE_DIR}/tests/integration/export_peer.c
+    ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_fixture.c)
+  target_link_libraries(export_http_test PRIVATE opd_exporter_otlp_http opd_otlp
+    PkgConfig::JANSSON PkgConfig::CMOCKA)
+  opd_add_script_test(integration_export_http LABELS integration TIMEOUT 300
+    COMMAND $<TARGET_FILE:export_http_test>)
+endif()
