@@ -10,6 +10,7 @@
 #include "config/errors.h"
 #include "config/node.h"
 #include "config/parse.h"
+#include "config/suggest.h"
 
 struct bind {
     struct opd_cfg_errors *errs;
@@ -474,6 +475,25 @@ static const char *join_keys(const struct opd_config_map *map, char *buf, size_t
     return buf;
 }
 
+static void report_unknown_key(struct bind *b, const struct opd_config_map *map,
+                               const struct opd_node_pair *p, const char *kpath, char *keys,
+                               size_t len)
+{
+    struct opd_suggest sg;
+    const char *hint;
+
+    opd_suggest_init(&sg, p->key);
+    for (const struct opd_config_map *e = map; e->type != OPD_CFG_END; e++)
+        opd_suggest_add(&sg, e->name);
+    hint = opd_suggest_best(&sg);
+    join_keys(map, keys, len);
+    if (hint)
+        report(b, &p->key_pos, kpath, "unknown key, did you mean \"%s\"? (valid keys: %s)", hint,
+               keys);
+    else
+        report(b, &p->key_pos, kpath, "unknown key (valid keys: %s)", keys);
+}
+
 static void bind_map(struct bind *b, const struct opd_config_map *map, const struct opd_node *node,
                      void *cfg, const char *path)
 {
@@ -500,8 +520,7 @@ static void bind_map(struct bind *b, const struct opd_config_map *map, const str
             if (!map || map->type == OPD_CFG_END)
                 report(b, &p->key_pos, kpath, "unknown key (this takes no options)");
             else
-                report(b, &p->key_pos, kpath, "unknown key (valid keys: %s)",
-                       join_keys(map, keys, sizeof(keys)));
+                report_unknown_key(b, map, p, kpath, keys, sizeof(keys));
         } else {
             bind_value(b, e, p->value, cfg, kpath);
         }

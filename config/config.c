@@ -9,6 +9,7 @@
 #include "collector/mem.h"
 #include "config/config_internal.h"
 #include "config/node.h"
+#include "config/suggest.h"
 
 static const char *const top_keys[] = {"receivers",  "processors", "exporters",
                                        "extensions", "connectors", "service"};
@@ -149,6 +150,23 @@ static const char *known_types(opd_factory_list_fn list, enum opd_kind kind, cha
     return buf;
 }
 
+/* The known type (or alias) of kind closest to a misspelt type, or NULL. */
+static const char *suggest_type(opd_factory_list_fn list, enum opd_kind kind, const char *type)
+{
+    const struct opd_factory *const *all = list ? list() : NULL;
+    struct opd_suggest sg;
+
+    opd_suggest_init(&sg, type);
+    for (size_t i = 0; all && all[i]; i++) {
+        if (all[i]->kind != kind)
+            continue;
+        opd_suggest_add(&sg, all[i]->type);
+        if (all[i]->alias)
+            opd_suggest_add(&sg, all[i]->alias);
+    }
+    return opd_suggest_best(&sg);
+}
+
 /* Binds one component. Errors go to errs; returns 0 (also when the component was bad) or
  * -ENOMEM. */
 static int load_component(struct opd_config *c, enum opd_kind kind, const struct opd_node_pair *p,
@@ -176,7 +194,14 @@ static int load_component(struct opd_config *c, enum opd_kind kind, const struct
     }
     f = ctx->lookup(kind, type);
     if (!f) {
-        if (known_types(ctx->list, kind, types, sizeof(types))[0])
+        const char *hint = suggest_type(ctx->list, kind, type);
+
+        if (known_types(ctx->list, kind, types, sizeof(types))[0] && hint)
+            rc = opd_cfg_errors_add(ctx->errs, &p->key_pos, path,
+                                    "unknown %s type \"%s\", did you mean \"%s\"? (known types: "
+                                    "%s)",
+                                    opd_config_kind_word(kind), type, hint, types);
+        else if (types[0])
             rc = opd_cfg_errors_add(ctx->errs, &p->key_pos, path,
                                     "unknown %s type \"%s\" (known types: %s)",
                                     opd_config_kind_word(kind), type, types);
@@ -261,12 +286,23 @@ static int check_top(const struct opd_node *root, struct opd_cfg_errors *errs)
         for (k = 0; k < sizeof(top_keys) / sizeof(top_keys[0]); k++)
             if (strcmp(p->key, top_keys[k]) == 0)
                 break;
-        if (k == sizeof(top_keys) / sizeof(top_keys[0]))
-            rc = opd_cfg_errors_add(errs, &p->key_pos, p->key,
-                                    "unknown key (valid keys: receivers, processors, "
-                                    "exporters, extensions, service)");
-        else if (strcmp(p->key, "connectors") == 0 && p->value->type != OPD_NODE_NULL &&
-                 (p->value->type != OPD_NODE_MAP || p->value->n > 0))
+        if (k == sizeof(top_keys) / sizeof(top_keys[0])) {
+            struct opd_suggest sg;
+
+            opd_suggest_init(&sg, p->key);
+            for (k = 0; k < sizeof(top_keys) / sizeof(top_keys[0]); k++)
+                opd_suggest_add(&sg, top_keys[k]);
+            if (opd_suggest_best(&sg))
+                rc = opd_cfg_errors_add(errs, &p->key_pos, p->key,
+                                        "unknown key, did you mean \"%s\"? (valid keys: "
+                                        "receivers, processors, exporters, extensions, service)",
+                                        opd_suggest_best(&sg));
+            else
+                rc = opd_cfg_errors_add(errs, &p->key_pos, p->key,
+                                        "unknown key (valid keys: receivers, processors, "
+                                        "exporters, extensions, service)");
+        } else if (strcmp(p->key, "connectors") == 0 && p->value->type != OPD_NODE_NULL &&
+                   (p->value->type != OPD_NODE_MAP || p->value->n > 0))
             rc = opd_cfg_errors_add(errs, &p->key_pos, p->key,
                                     "connectors are not supported (only profiles pipelines "
                                     "from receivers to exporters)");

@@ -7,6 +7,7 @@
 #include "collector/mem.h"
 #include "config/config_internal.h"
 #include "config/node.h"
+#include "config/suggest.h"
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const metrics_levels[] = {"none", "basic", "normal", "detailed", NULL};
@@ -136,6 +137,18 @@ static const char *other_section(const struct opd_config *c, enum opd_kind kind,
     return NULL;
 }
 
+/* The id of a configured component of kind closest to a misspelt one, or NULL. */
+static const char *suggest_id(const struct opd_config *c, enum opd_kind kind, const char *id)
+{
+    struct opd_suggest sg;
+
+    opd_suggest_init(&sg, id);
+    for (size_t i = 0; i < c->n_components; i++)
+        if (c->components[i].kind == kind)
+            opd_suggest_add(&sg, c->components[i].id);
+    return opd_suggest_best(&sg);
+}
+
 /* Checks that each id of a reference list is defined in the section of kind and appears
  * once. Returns 0 or -ENOMEM. */
 static int check_refs(const struct opd_config *c, enum opd_kind kind, const char *key,
@@ -164,6 +177,10 @@ static int check_refs(const struct opd_config *c, enum opd_kind kind, const char
         else if (twice)
             rc = opd_cfg_errors_add(errs, item_pos(list, i), ipath, "%s \"%s\" is listed twice",
                                     word, l->v[i]);
+        else if (suggest_id(c, kind, l->v[i]))
+            rc = opd_cfg_errors_add(errs, item_pos(list, i), ipath,
+                                    "%s \"%s\" is not defined, did you mean \"%s\"?", word, l->v[i],
+                                    suggest_id(c, kind, l->v[i]));
         else if (other_section(c, kind, l->v[i]))
             rc = opd_cfg_errors_add(errs, item_pos(list, i), ipath,
                                     "%s \"%s\" is not defined under %s (it is defined under %s)",
@@ -333,8 +350,21 @@ int opd_config_load_service(struct opd_config *c, const struct opd_load_ctx *ctx
 
             if (!path)
                 return -ENOMEM;
-            rc = opd_cfg_errors_add(ctx->errs, &p->key_pos, path,
-                                    "unknown key (valid keys: extensions, pipelines, telemetry)");
+            struct opd_suggest sg;
+
+            opd_suggest_init(&sg, p->key);
+            opd_suggest_add(&sg, "extensions");
+            opd_suggest_add(&sg, "pipelines");
+            opd_suggest_add(&sg, "telemetry");
+            if (opd_suggest_best(&sg))
+                rc = opd_cfg_errors_add(ctx->errs, &p->key_pos, path,
+                                        "unknown key, did you mean \"%s\"? (valid keys: "
+                                        "extensions, pipelines, telemetry)",
+                                        opd_suggest_best(&sg));
+            else
+                rc = opd_cfg_errors_add(ctx->errs, &p->key_pos, path,
+                                        "unknown key (valid keys: extensions, pipelines, "
+                                        "telemetry)");
             opd_free(path);
             if (rc)
                 return rc;

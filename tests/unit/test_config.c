@@ -20,6 +20,7 @@
 #include "config/errors.h"
 #include "config/node.h"
 #include "config/parse.h"
+#include "config/suggest.h"
 #include "tests/unit/test_config_fake.h"
 
 #define SEC (1000 * 1000 * 1000LL)
@@ -524,6 +525,35 @@ static void test_env(void **state)
                "unsupported config provider \"file\" (only env is supported)");
 }
 
+static const char *suggest(const char *word, const char *const *cands)
+{
+    static struct opd_suggest sg;
+
+    opd_suggest_init(&sg, word);
+    for (size_t i = 0; cands[i]; i++)
+        opd_suggest_add(&sg, cands[i]);
+    return opd_suggest_best(&sg);
+}
+
+static void test_suggest(void **state)
+{
+    static const char *const keys[] = {"endpoint", "timeout", "headers", "tls", "otlp", NULL};
+    char longword[100];
+
+    assert_string_equal(suggest("endpont", keys), "endpoint");
+    assert_string_equal(suggest("timeuot", keys), "timeout");
+    assert_string_equal(suggest("otpl", keys), "otlp");
+    assert_string_equal(suggest("Headers", keys), "headers");
+    assert_string_equal(suggest("tsl", keys), "tls");
+    /* Too far from everything, or exactly a candidate: no hint. */
+    assert_null(suggest("compression", keys));
+    assert_null(suggest("xyz", keys));
+    assert_null(suggest("timeout", keys));
+    memset(longword, 'a', sizeof(longword) - 1);
+    longword[sizeof(longword) - 1] = '\0';
+    assert_null(suggest(longword, keys));
+}
+
 /* ---- scalar parsers ------------------------------------------------------------------ */
 
 static void test_parse_duration(void **state)
@@ -817,7 +847,8 @@ static void test_bind_errors(void **state)
         "b.yaml:11:23: receivers::fakerecv::rules::1: expected a map, got a string\n"
         "b.yaml:12:1: receivers::fakerecv::nope: unknown key (valid keys: enabled, frequency, "
         "ratio, interval, buffer, endpoint, mode, tags, labels, rotation, rules)\n"
-        "b.yaml:13:1: receivers::fakerecv::frequency2: unknown key (valid keys: enabled, "
+        "b.yaml:13:1: receivers::fakerecv::frequency2: unknown key, did you mean \"frequency\"? "
+        "(valid keys: enabled, "
         "frequency, ratio, interval, buffer, endpoint, mode, tags, labels, rotation, rules)\n";
     const struct opd_factory *f = fake_lookup(OPD_KIND_RECEIVER, "fakerecv");
     struct opd_cfg_errors errs;
@@ -1536,6 +1567,7 @@ int main(void)
         cmocka_unit_test(test_node_depth),
         cmocka_unit_test(test_node_merge),
         cmocka_unit_test(test_env),
+        cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_parse_bytes),
         cmocka_unit_test(test_parse_scalars),
