@@ -71,5 +71,41 @@ line=$("$TOOL" --procfs "$fake" "$pid" "$addr" | head -1 || true)
 echo "no view: $line"
 case "$line" in \?$'\t'*) ;; *) echo "FAIL: expected an unnamed frame"; fail=1 ;; esac
 
+# 4) JIT frames of a process in its own pid and mount namespaces: its perf map is
+#    /tmp/perf-<pid in its namespace>.map on its own /tmp, invisible from the host.
+kill -9 "$pid" 2>/dev/null || true
+wait 2>/dev/null || true
+pid=""
+if unshare -m -p -f --mount-proc true 2>/dev/null; then
+    unshare -m -p -f --mount-proc --propagation private sh -c \
+        "mount -t tmpfs none /tmp && exec '$FIX/opd_symfix_jit'" >"$work/jit.out" &
+    for _ in $(seq 100); do
+        [ -s "$work/jit.out" ] && break
+        sleep 0.05
+    done
+    read -r nspid jaddr <"$work/jit.out"
+    # The host pid of the fixture: the process whose NSpid ends with nspid.
+    for st in /proc/[0-9]*/status; do
+        if grep -q '^Name:[[:space:]]*opd_symfix_jit$' "$st" 2>/dev/null &&
+            grep -Eq "^NSpid:.*[[:space:]]$nspid\$" "$st" 2>/dev/null; then
+            pid=$(basename "$(dirname "$st")")
+        fi
+    done
+    echo "jit pid $pid (namespace pid $nspid), code at 0x$jaddr"
+    if [ -z "$pid" ] || [ "$pid" = "$nspid" ]; then
+        echo "FAIL: cannot find the jit fixture's host pid"
+        fail=1
+    elif [ -e "/tmp/perf-$nspid.map" ] || [ -e "/tmp/perf-$pid.map" ]; then
+        echo "FAIL: the perf map leaked to the host /tmp"
+        fail=1
+    else
+        line=$("$TOOL" "$pid" "$jaddr" | head -1)
+        echo "jit: $line"
+        case "$line" in JIT:opd_jit_spin$'\t'*) ;; *) echo "FAIL: expected JIT:opd_jit_spin"; fail=1 ;; esac
+    fi
+else
+    echo "note: pid namespaces not permitted here; JIT-in-namespace case not run"
+fi
+
 [ "$fail" = 0 ] && echo "PASS"
 exit "$fail"

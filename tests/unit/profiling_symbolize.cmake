@@ -41,6 +41,10 @@ foreach(probe alpha beta)
                         RUNTIME_OUTPUT_DIRECTORY ${OPD_SYMFIX_OUT})
 endforeach()
 
+# A "JIT" that runs code from anonymous memory described by /tmp/perf-<pid>.map.
+add_executable(opd_symfix_jit ${OPD_SYMFIX_SRC}/jitprobe.c)
+set_target_properties(opd_symfix_jit PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${OPD_SYMFIX_OUT})
+
 # A stripped Go program (non-PIE and PIE) when Debian's golang-go is installed.
 set(OPD_SYMFIX_GO_OUTPUTS "")
 find_program(OPD_GO go)
