@@ -2,3 +2,5 @@
 # server (TLS, bearer token).
 opd_add_script_test(integration_k8s_pipeline LABELS integration
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/k8s_pipeline.sh)
+opd_add_script_test(integration_k8s_configs LABELS integration
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/k8s_configs.sh)
