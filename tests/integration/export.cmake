@@ -23,3 +23,8 @@ if(OPD_BUILD_TESTS)
   opd_add_script_test(integration_export_http LABELS integration TIMEOUT 300
     COMMAND $<TARGET_FILE:export_http_test>)
 endif()
+
+# The daemon end to end: otlpjsonfile → otlp_grpc / otlp_http, persistent queue across
+# SIGKILL.
+opd_add_script_test(integration_export_daemon LABELS integration TIMEOUT 300
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/export_daemon.sh)

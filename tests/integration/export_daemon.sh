@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# otelprofd end to end: otlpjsonfile → otlp_grpc → the independent gRPC receiver
+# (shared/peer/otlp-sink), and → otlp_http → a local HTTP server.
+#  1. h2c with gzip and a bearer token from bearertokenauth: every request of the recorded
+#     input arrives, decoded with zero error-severity violations, all samples present.
+#  2. persistent queue: the daemon queues while the peer is down, is killed with SIGKILL,
+#     and a restarted daemon delivers everything queued before the kill.
+#  3. otlp_http: the same input arrives as protobuf at an HTTP server.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=${OPD_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
+bin=${OTELPROFD:-$src/build/otelprofd}
+shared=$src/../shared
+input=$src/tests/data/otlp/sample.jsonl
+
+[ -x "$shared/peer/otlp-sink" ] || { echo "SKIP: no OTLP peer at $shared/peer"; exit 77; }
+command -v node >/dev/null || { echo "SKIP: node not installed"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+NODE_PATH=$("$shared/peer/install-deps.sh" 2>/dev/null) || { echo "SKIP: peer deps"; exit 77; }
+export NODE_PATH
+
+t=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$t"
+}
+trap cleanup EXIT
+
+want_req=$(grep -c . "$input")
+want_samples=$(jq -s '[.[].resourceProfiles[].scopeProfiles[].profiles[].samples | length] | add' "$input")
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_sink() { # name port flags...
+  local name=$1 port=$2; shift 2
+  rm -f "$t/$name.port"
+  "$shared/peer/otlp-sink" --listen "127.0.0.1:$port" --port-file "$t/$name.port" \
+    --out "$t/$name.jsonl" --append --quiet "$@" 2>"$t/$name.err" &
+  pids+=($!)
+  sink_pid=$!
+  for _ in $(seq 200); do [ -s "$t/$name.port" ] && break; sleep 0.05; done
+  [ -s "$t/$name.port" ] || { echo "FAIL: sink did not start"; cat "$t/$name.err"; exit 1; }
+}
+
+wait_lines() { # file n
+  for _ in $(seq 300); do
+    [ -f "$1" ] && [ "$(grep -c . "$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---- 1. h2c, gzip, bearer token --------------------------------------------------------
+start_sink h2c 0 --require-header "authorization=Bearer t0ken"
+port=$(cat "$t/h2c.port")
+cat >"$t/grpc.yaml" <<YAML
+extensions:
+  bearertokenauth/peer:
+    token: \${env:OPD_TEST_TOKEN}
+receivers:
+  otlpjsonfile:
+    include: [$input]
+    start_at: beginning
+    poll_interval: 50ms
+exporters:
+  otlp_grpc/peer:
+    endpoint: 127.0.0.1:$port
+    tls: { insecure: true }
+    compression: gzip
+    auth: { authenticator: bearertokenauth/peer }
+    retry_on_failure: { initial_interval: 100ms, max_interval: 500ms }
+service:
+  extensions: [bearertokenauth/peer]
+  pipelines:
+    profiles:
+      receivers: [otlpjsonfile]
+      exporters: [otlp_grpc/peer]
+YAML
+OPD_TEST_TOKEN=t0ken "$bin" --config "$t/grpc.yaml" 2>"$t/d1.log" &
+d=$!; pids+=($d)
+wait_lines "$t/h2c.jsonl" "$want_req" || { echo "FAIL: peer got too few requests"; cat "$t/d1.log"; exit 1; }
+kill -TERM "$d"; wait "$d" || { echo "FAIL: otelprofd exit $?"; cat "$t/d1.log"; exit 1; }
+ok=$(jq -s '[.[] | select(.kind == "export" and .response.status == "OK")] | length' "$t/h2c.jsonl")
+errs=$(jq -s '[.[].violations[]? | select(.severity == "error")] | length' "$t/h2c.jsonl")
+got_samples=$(jq -s '[.[] | select(.response.status == "OK") | .summary.samples] | add' "$t/h2c.jsonl")
+enc=$(jq -r -s '[.[].grpc.encoding] | unique | join(",")' "$t/h2c.jsonl")
+[ "$ok" -eq "$want_req" ] || { echo "FAIL: $ok OK exports, want $want_req"; exit 1; }
+[ "$errs" -eq 0 ] || { echo "FAIL: $errs violations"; jq -c '.violations' "$t/h2c.jsonl"; exit 1; }
+[ "$got_samples" -eq "$want_samples" ] || { echo "FAIL: $got_samples samples, want $want_samples"; exit 1; }
+[ "$enc" = gzip ] || { echo "FAIL: encoding $enc"; exit 1; }
+echo "ok: h2c + gzip + bearer token: $ok requests, $got_samples samples, 0 violations"
+kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true
+
+# ---- 2. persistent queue across SIGKILL --------------------------------------------------
+port=$(free_port)
+mkdir -p "$t/queue"
+: >"$t/empty.jsonl"
+pq_config() { # include-file
+  cat <<YAML
+extensions:
+  file_storage/q: { directory: $t/queue, fsync: true }
+receivers:
+  otlpjsonfile:
+    include: [$1]
+    start_at: beginning
+    poll_interval: 50ms
+exporters:
+  otlp_grpc/peer:
+    endpoint: 127.0.0.1:$port
+    tls: { insecure: true }
+    sending_queue: { storage: file_storage/q }
+    retry_on_failure: { initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: 0s }
+service:
+  extensions: [file_storage/q]
+  pipelines:
+    profiles:
+      receivers: [otlpjsonfile]
+      exporters: [otlp_grpc/peer]
+YAML
+}
+pq_config "$input" >"$t/pq1.yaml"
+pq_config "$t/empty.jsonl" >"$t/pq2.yaml"
+"$bin" --config "$t/pq1.yaml" 2>"$t/d2.log" &
+d=$!; pids+=($d)
+qf=$t/queue/exporter_otlp_grpc_peer.queue
+for _ in $(seq 100); do
+  n=$(python3 - "$qf" <<'PY' 2>/dev/null || echo 0
+import struct, sys
+d = open(sys.argv[1], 'rb').read(); off = n = 0
+while off + 32 <= len(d):
+    ln = struct.unpack('<I', d[off + 24:off + 28])[0]
+    n += d[off + 4] == 1; off += 32 + ln
+print(n)
+PY
+)
+  [ "$n" -ge "$want_req" ] && break
+  sleep 0.1
+done
+[ "$n" -ge "$want_req" ] || { echo "FAIL: only $n requests in the queue file"; cat "$t/d2.log"; exit 1; }
+kill -9 "$d"; wait "$d" 2>/dev/null || true
+start_sink pq "$port"
+"$bin" --config "$t/pq2.yaml" 2>"$t/d3.log" &
+d=$!; pids+=($d)
+wait_lines "$t/pq.jsonl" "$want_req" || { echo "FAIL: queued requests not delivered"; cat "$t/d3.log"; exit 1; }
+sleep 0.5
+kill -TERM "$d"; wait "$d" || { echo "FAIL: otelprofd exit $?"; cat "$t/d3.log"; exit 1; }
+ok=$(jq -s '[.[] | select(.response.status == "OK")] | length' "$t/pq.jsonl")
+got_samples=$(jq -s '[.[] | select(.response.status == "OK") | .summary.samples] | add' "$t/pq.jsonl")
+[ "$ok" -eq "$want_req" ] || { echo "FAIL: $ok delivered after restart, want $want_req"; exit 1; }
+[ "$got_samples" -eq "$want_samples" ] || { echo "FAIL: $got_samples samples after restart"; exit 1; }
+echo "ok: persistent queue: $ok requests queued before SIGKILL delivered after restart"
+kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true
+
+# ---- 3. otlp_http -----------------------------------------------------------------------------
+python3 "$here/export_http_server.py" --out "$t/http" --port-file "$t/http.port" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$t/http.port" ] && break; sleep 0.05; done
+cat >"$t/http.yaml" <<YAML
+receivers:
+  otlpjsonfile:
+    include: [$input]
+    start_at: beginning
+    poll_interval: 50ms
+exporters:
+  otlphttp:
+    endpoint: http://127.0.0.1:$(cat "$t/http.port")
+service:
+  pipelines:
+    profiles:
+      receivers: [otlpjsonfile]
+      exporters: [otlphttp]
+YAML
+"$bin" --config "$t/http.yaml" 2>"$t/d4.log" &
+d=$!; pids+=($d)
+wait_lines "$t/http/requests.jsonl" "$want_req" || { echo "FAIL: http server got too few"; cat "$t/d4.log"; exit 1; }
+kill -TERM "$d"; wait "$d" || { echo "FAIL: otelprofd exit $?"; cat "$t/d4.log"; exit 1; }
+ok=$(jq -s '[.[] | select(.status == 200 and .encoding == "gzip")] | length' "$t/http/requests.jsonl")
+[ "$ok" -eq "$want_req" ] || { echo "FAIL: $ok gzip protobuf posts, want $want_req"; exit 1; }
+if command -v protoc >/dev/null && [ -d "$shared/ref/opentelemetry-proto" ]; then
+  for f in "$t"/http/req-*.bin; do
+    protoc --decode=opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceRequest \
+      -I "$shared/ref/opentelemetry-proto" \
+      opentelemetry/proto/collector/profiles/v1development/profiles_service.proto <"$f" >/dev/null ||
+      { echo "FAIL: $f does not decode with the official schema"; exit 1; }
+  done
+fi
+echo "ok: otlp_http: $ok protobuf requests (gzip) decoded with the official schema"
