@@ -9,10 +9,29 @@ build_fixture churn
 
 # Budget: the configured symbol cache (32 MiB) plus 32 MiB for everything else.
 BUDGET_KIB=${OPD_CHURN_RSS_BUDGET_KIB:-65536}
+# The churn runs in a cgroup v2 subtree of its own and the receiver includes only that
+# subtree (in the kernel, so every new child is in scope from its first instruction):
+# the RSS measured is the churn's, not that of symbolizing whatever else the host runs.
+CGROOT=""
+for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+  if [ "$(stat -f -c %T "$d" 2>/dev/null)" = "cgroup2fs" ]; then CGROOT=$d; break; fi
+done
+SCOPE=""
+RUN=("$WORK/opd_churn" 2000 5)
+if [ -n "$CGROOT" ] && mkdir "$CGROOT/opd-churn-$$" 2>/dev/null; then
+  CG=/opd-churn-$$
+  trap 'rmdir "$CGROOT$CG" 2>/dev/null; cleanup' EXIT
+  SCOPE="    include:
+      cgroup_prefixes: [\"$CG\"]"
+  RUN=(sh -c "echo \$\$ > $CGROOT$CG/cgroup.procs && exec $WORK/opd_churn 2000 5")
+else
+  echo "no writable cgroup v2 tree: sampling the whole host"
+fi
 start_daemon 199 2s "    max_processes: 1024
     symbolization:
-      cache_size: 32MiB"
-"$WORK/opd_churn" 2000 5 >"$WORK/churn.out" || fail "churn fixture failed"
+      cache_size: 32MiB
+$SCOPE"
+"${RUN[@]}" >"$WORK/churn.out" || fail "churn fixture failed"
 sleep 2.5
 kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd died during the churn"
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status")
