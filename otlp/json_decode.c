@@ -700,7 +700,7 @@ struct opd_batch *opd_json_decode(const char *buf, size_t len, char *err, size_t
     opd_json_alloc_failed_reset();
     root = json_loadb(buf, len, 0, &je);
     if (!root) {
-        if (json_error_code(&je) == json_error_out_of_memory || opd_json_alloc_failed())
+        if (opd_json_alloc_failed() || json_error_code(&je) == json_error_out_of_memory)
             rc = oom(&x);
         else
             rc = bad(&x, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
