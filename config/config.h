@@ -106,6 +106,12 @@ const struct opd_component_cfg *opd_config_find(const struct opd_config *c, enum
  * same configuration. Returns 0, or -EIO when writing failed, -ENOMEM. */
 int opd_config_print(const struct opd_config *c, FILE *out);
 
+/* Writes one line per option of map, nested sections indented below their entry:
+ *   name: type, default D, range [MIN, MAX], one of: a, b. Description
+ * indent is the number of leading spaces of the first level. For `components` listings
+ * and generated docs. Returns 0 or -EIO. */
+int opd_config_map_describe(const struct opd_config_map *map, FILE *out, int indent);
+
 /* Section name of a kind in the document: "receivers", "processors", ... */
 const char *opd_config_section_name(enum opd_kind kind);
 

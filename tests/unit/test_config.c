@@ -1268,6 +1268,24 @@ static void test_print(void **state)
     opd_config_destroy(c);
 }
 
+static void test_describe(void **state)
+{
+    const struct opd_factory *f = fake_lookup(OPD_KIND_EXPORTER, "file");
+    char *out = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&out, &len);
+
+    assert_int_equal(opd_config_map_describe(f->config_map, m, 2), 0);
+    fclose(m);
+    assert_string_equal(out, "  path: string. Where profiles are written\n"
+                             "  format: enum, default json, one of: json, proto, folded\n"
+                             "  rotation: section\n"
+                             "    max_megabytes: int, default 100, range [1, 100000]\n"
+                             "    max_backups: int, default 100, range [0, 10000]\n"
+                             "  flush_interval: duration, default 1s, range [1ms, 1m]\n");
+    free(out);
+}
+
 /* ---- fault injection ----------------------------------------------------------------- */
 
 static const char *fault_doc = "receivers:\n"
@@ -1584,6 +1602,7 @@ int main(void)
         cmocka_unit_test(test_unknown_type_none_built_in),
         cmocka_unit_test(test_load_no_files),
         cmocka_unit_test(test_print),
+        cmocka_unit_test(test_describe),
         cmocka_unit_test(test_fault_injection_load),
         cmocka_unit_test(test_fault_injection_errors),
         cmocka_unit_test(test_broken_fixtures),

@@ -129,7 +129,10 @@ static const struct opd_config_map file_rotation_map[] = {
 };
 
 static const struct opd_config_map file_map[] = {
-    {.type = OPD_CFG_STRING, .name = "path", .offset = offsetof(struct fake_file_cfg, path)},
+    {.type = OPD_CFG_STRING,
+     .name = "path",
+     .offset = offsetof(struct fake_file_cfg, path),
+     .desc = "Where profiles are written"},
     {.type = OPD_CFG_ENUM,
      .name = "format",
      .def = "json",
