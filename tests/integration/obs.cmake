@@ -4,3 +4,6 @@ foreach(t endpoints flamegraph report)
   opd_add_script_test(obs_${t} LABELS integration TIMEOUT 180
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/obs_${t}.sh)
 endforeach()
+# The same ledger with the eBPF receiver: needs root or CAP_BPF+CAP_PERFMON (exit 77 else).
+opd_add_script_test(obs_loss_profiling LABELS privileged TIMEOUT 120
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/obs_loss_profiling.sh)
