@@ -70,6 +70,8 @@ service:
   telemetry:
     logs:
       level: warn
+    metrics:
+      level: none
   pipelines:
     profiles:
       receivers: [profiling]

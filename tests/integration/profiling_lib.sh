@@ -60,6 +60,8 @@ service:
   telemetry:
     logs:
       level: info
+    metrics:
+      level: none
   pipelines:
     profiles:
       receivers: [profiling]

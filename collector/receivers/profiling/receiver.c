@@ -28,10 +28,21 @@
 #define OPD_VERSION "0.0.0"
 #endif
 
-/* Kernel map sizes per generation. A 5 s interval at 19 Hz on 64 CPUs is ~6k samples,
- * far below the counts map even if every sample were distinct. */
-#define COUNT_ENTRIES 16384
-#define STACK_ENTRIES 8192
+/* Kernel map sizes per generation, scaled to the samples one interval can bring (every
+ * sample distinct in the worst case) within these bounds. Hash maps used from perf_event
+ * programs are preallocated, and a stacks entry is 1 KiB, so the stacks maps are what
+ * costs kernel memory: 2 generations × 16384 × 1 KiB = 32 MiB at most. */
+#define MIN_ENTRIES 4096
+#define MAX_COUNT_ENTRIES 65536
+#define MAX_STACK_ENTRIES 16384
+
+static uint32_t map_entries(uint32_t hz, uint64_t interval_ns, uint32_t max)
+{
+    long ncpus = sysconf(_SC_NPROCESSORS_CONF);
+    uint64_t n = (uint64_t)(ncpus > 0 ? ncpus : 1) * hz * (interval_ns / 1000000) / 1000;
+
+    return n < MIN_ENTRIES ? MIN_ENTRIES : n > max ? max : (uint32_t)n;
+}
 
 struct kmetric {
     enum opd_counter idx;
@@ -241,8 +252,8 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         .cycles = r->cycles,
         .kernel_frames = r->kernel_frames,
         .max_frames = r->max_frames,
-        .count_entries = COUNT_ENTRIES,
-        .stack_entries = STACK_ENTRIES,
+        .count_entries = map_entries(r->hz, r->interval_ns, MAX_COUNT_ENTRIES),
+        .stack_entries = map_entries(r->hz, r->interval_ns, MAX_STACK_ENTRIES),
     };
     struct opd_proctab_config pc = {
         .procfs_root = r->procfs_root,
