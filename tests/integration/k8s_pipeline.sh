@@ -15,7 +15,12 @@ command -v python3 >/dev/null && command -v openssl >/dev/null && command -v jq 
   { echo "skip: python3, openssl or jq missing"; exit 77; }
 t=$(mktemp -d)
 srv=
-cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; wait 2>/dev/null; rm -rf "$t"; }
+cleanup() {
+  [ -n "$srv" ] && kill "$srv" 2>/dev/null
+  [ -n "${sink:-}" ] && kill "$sink" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$t"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$t"/log*; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
 
@@ -102,12 +107,15 @@ exporters:
   file/json: { path: $t/out$1.jsonl, flush_interval: 0s }
   file/proto: { path: $t/out$1.pb, format: proto, flush_interval: 0s }
   file/folded: { path: $t/out$1.folded, format: folded, flush_interval: 0s }
+$(if [ "$1" = 1 ] && [ -n "$sink" ]; then
+    echo "  otlp_grpc: {endpoint: 127.0.0.1:$(cat sink.port), tls: {insecure: true}}"; fi)
 service:
   pipelines:
     profiles:
       receivers: [otlpjsonfile]
       processors: [k8sattributes, team, redaction]
-      exporters: [file/json, file/proto, file/folded]
+      exporters: [file/json, file/proto, file/folded$([ "$1" = 1 ] && [ -n "$sink" ] &&
+        echo ", otlp_grpc")]
 YAML
 }
 
@@ -145,6 +153,22 @@ no_secret() { # run-number
 web=9b1deb4d
 report=1e4f7a2b
 
+# The shared peer (an independent gRPC stack and the official schema) receives run 1 too.
+peer=$src/../shared/peer
+[ -x "$peer/otlp-sink" ] || peer=/work/shared/peer
+sink=
+if command -v node >/dev/null && [ -x "$peer/otlp-sink" ] &&
+  NODE_PATH=$("$peer/install-deps.sh" 2>/dev/null) && [ -n "$NODE_PATH" ]; then
+  export NODE_PATH
+  "$peer/otlp-sink" --listen 127.0.0.1:0 --port-file sink.port --out sink.jsonl --raw \
+    --quiet 2>log.sink &
+  sink=$!
+  for _ in $(seq 100); do [ -f sink.port ] && break; sleep 0.1; done
+  [ -f sink.port ] || fail "otlp-sink did not start"
+else
+  echo "note: node or the shared peer missing, gRPC output not checked"
+fi
+
 # ---- run 1: annotations on the pod, label on the namespace, names masked
 write_config 1 mask
 run 1
@@ -177,6 +201,18 @@ jq -e '[.dictionary.stringTable[] | select(. == "[redacted]")] | length == 1' ou
   >/dev/null || fail "masked names are not one deduplicated [redacted] string"
 grep -q 'ngx_' "$src/tests/data/otlp/sample.jsonl" || fail "fixture has no ngx_ names"
 echo "ok: run 1: k8s metadata, team from pod annotation and namespace label, names masked"
+if [ -n "$sink" ]; then
+  kill -TERM "$sink"
+  wait "$sink" 2>/dev/null
+  sink=
+  [ "$(jq -s '[.[] | select(.kind == "export")] | length' sink.jsonl)" -ge "$want" ] ||
+    fail "the peer got fewer than $want requests: $(head -c 1500 sink.jsonl)"
+  jq -e -s 'all(.[] | select(.kind == "export"); .valid == true)' sink.jsonl >/dev/null ||
+    fail "the peer found violations: $(jq -c '.violations' sink.jsonl | head -3)"
+  grep -q 'ngx_' sink.jsonl && fail "a blocked name reached the peer"
+  grep -qi '6e67785f' sink.jsonl && fail "a blocked name is in the raw gRPC bytes"
+  echo "ok: run 1 over gRPC: the peer decoded valid requests without any blocked name"
+fi
 
 # ---- run 2: the pod loses its team annotation → the namespace's annotation
 control /_control/apply "$(jq -c '{kind: "pods", type: "MODIFIED",
