@@ -1,6 +1,7 @@
 /* Test helper: symbolizes user addresses of a live process with the receiver's symbolizer and
- * prints one line per address: "<function or ?>\t<mapping path>\t<gnu build id>\t<type>".
- * Usage: profiling_symtool [--procfs DIR] [--debug-dir DIR] PID HEXADDR...
+ * prints one line per address:
+ * "<function or ?>\t<mapping path>\t<gnu build id>\t<type>[\t<file>:<line>]".
+ * Usage: profiling_symtool [--procfs DIR] [--debug-dir DIR] [--lines] PID HEXADDR...
  * Exit 0 when every address was named, 1 when one was not, 2 on usage errors. */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +21,11 @@ int main(int argc, char **argv)
     int i = 1, rc = 2, pid;
 
     while (i + 1 < argc && strncmp(argv[i], "--", 2) == 0) {
+        if (strcmp(argv[i], "--lines") == 0) {
+            sc.dwarf_lines = true;
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "--procfs") == 0)
             procfs = argv[i + 1];
         else if (strcmp(argv[i], "--debug-dir") == 0)
@@ -50,8 +56,11 @@ int main(int argc, char **argv)
         unsigned long long a = strtoull(argv[i], NULL, 16);
         int err = opd_symbolizer_user(sym, pid, a, 0, 1, &f);
 
-        printf("%s\t%s\t%s\t%s\n", err ? "?" : f.function, f.mapping.path, f.mapping.build_id_gnu,
+        printf("%s\t%s\t%s\t%s", err ? "?" : f.function, f.mapping.path, f.mapping.build_id_gnu,
                f.type_name);
+        if (f.file)
+            printf("\t%s:%lld", f.file, (long long)f.line);
+        printf("\n");
         if (err)
             rc = 1;
     }
@@ -60,6 +69,7 @@ out:
     opd_proctab_destroy(tab);
     return rc;
 usage:
-    fprintf(stderr, "usage: %s [--procfs DIR] [--debug-dir DIR] PID HEXADDR...\n", argv[0]);
+    fprintf(stderr, "usage: %s [--procfs DIR] [--debug-dir DIR] [--lines] PID HEXADDR...\n",
+            argv[0]);
     return 2;
 }

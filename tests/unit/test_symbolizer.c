@@ -551,7 +551,7 @@ static pid_t spawn_probe(const char *path, uint64_t *addr)
     return pid;
 }
 
-static void go_case(const char *name)
+static void go_case(const char *name, bool lines)
 {
     struct env e;
     struct opd_sym_frame f;
@@ -566,9 +566,19 @@ static void go_case(const char *name)
         skip();
     }
     pid = spawn_probe(path, &addr);
-    env_open(&e, no_dirs, 1, 0, false);
+    env_open(&e, no_dirs, 1, 0, lines);
     assert_int_equal(opd_symbolizer_user(e.sym, pid, addr + 3, OPD_SYM_RETURN_ADDRESS, 1, &f), 0);
     assert_string_equal(f.function, "main.opdGoSpin");
+    if (lines) {
+        /* Stripped: no DWARF, the lines come from the pclntab. */
+        int line = source_line("goprobe.go", "func opdGoSpin(");
+
+        assert_non_null(f.file);
+        assert_non_null(strstr(f.file, "goprobe.go"));
+        assert_true(f.line >= line && f.line <= line + 3);
+    } else {
+        assert_null(f.file);
+    }
     assert_int_equal(f.type, OPD_FRAME_GO);
     assert_string_equal(f.type_name, "go");
     assert_int_equal(f.symbol_offset, 2);
@@ -582,13 +592,14 @@ static void go_case(const char *name)
 static void test_go_stripped(void **state)
 {
     (void)state;
-    go_case("goprobe");
+    go_case("goprobe", false);
+    go_case("goprobe", true);
 }
 
 static void test_go_stripped_pie(void **state)
 {
     (void)state;
-    go_case("goprobe-pie");
+    go_case("goprobe-pie", true);
 }
 
 /* A process that exits: its frames are still symbolized within the grace period (the

@@ -81,6 +81,9 @@ void opd_elf_info_fini(struct opd_elf_info *info)
     opd_free(info->loads);
     info->loads = NULL;
     info->n_loads = 0;
+    opd_free(info->go_pcln);
+    info->go_pcln = NULL;
+    info->go_pcln_len = 0;
 }
 
 /* Walks the notes of one data block for the GNU and Go build ids. */
@@ -283,9 +286,27 @@ static int read_symbols(Elf *elf, struct opd_symtab *syms)
     return 0;
 }
 
+/* Parses the table at p; keeps a copy in keep (when not NULL) for line lookups. Returns the
+ * number of functions, -EINVAL, -ENOMEM, -E2BIG. */
+static int parse_table(const uint8_t *p, size_t len, uint64_t text, struct opd_symtab *go_syms,
+                       struct opd_elf_info *keep)
+{
+    int n = opd_gopclntab_parse(p, len, text, go_syms);
+
+    if (n > 0 && keep && !keep->go_pcln) {
+        keep->go_pcln = opd_malloc(len);
+        if (!keep->go_pcln)
+            return -ENOMEM;
+        memcpy(keep->go_pcln, p, len);
+        keep->go_pcln_len = len;
+    }
+    return n;
+}
+
 /* Looks for a pclntab header at 8-byte aligned offsets of scn. Returns 0 when found and
  * parsed, 1 when not there, -ENOMEM/-E2BIG. */
-static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_syms)
+static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_syms,
+                            struct opd_elf_info *keep)
 {
     Elf_Data *d = elf_getdata(scn, NULL);
     size_t off;
@@ -298,7 +319,7 @@ static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_s
 
         if (!opd_gopclntab_probe(p, d->d_size - off))
             continue;
-        n = opd_gopclntab_parse(p, d->d_size - off, text, go_syms);
+        n = parse_table(p, d->d_size - off, text, go_syms, keep);
         if (n == -ENOMEM || n == -E2BIG)
             return n;
         if (n > 0)
@@ -310,7 +331,7 @@ static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_s
 /* Finds the pclntab: the .gopclntab section, else (PIE builds keep it inside .data.rel.ro)
  * a header with a known magic at an 8-byte aligned offset of .data.rel.ro or .rodata, else
  * (for a binary known to be Go) of any read-only data section. */
-static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms)
+static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms, struct opd_elf_info *keep)
 {
     Elf_Scn *scn = NULL, *cand[2] = {NULL, NULL}, *tab = NULL;
     uint64_t text = 0, first_exec = 0;
@@ -348,13 +369,13 @@ static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms)
         d = elf_getdata(tab, NULL);
         if (!d || !d->d_buf)
             return 0;
-        n = opd_gopclntab_parse(d->d_buf, d->d_size, text, go_syms);
+        n = parse_table(d->d_buf, d->d_size, text, go_syms, keep);
         return n == -ENOMEM || n == -E2BIG ? n : 0;
     }
     for (k = 0; k < 2; k++) {
         if (!cand[k])
             continue;
-        n = scan_for_pclntab(cand[k], text, go_syms);
+        n = scan_for_pclntab(cand[k], text, go_syms, keep);
         if (n <= 0)
             return n;
     }
@@ -369,7 +390,7 @@ static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms)
         if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC) ||
             (sh.sh_flags & SHF_EXECINSTR))
             continue;
-        n = scan_for_pclntab(scn, text, go_syms);
+        n = scan_for_pclntab(scn, text, go_syms, keep);
         if (n <= 0)
             return n;
     }
@@ -397,7 +418,7 @@ int opd_elf_read(struct Elf *elf, unsigned what, struct opd_elf_info *info, stru
             return err;
     }
     if ((what & OPD_ELF_GO) && go_syms) {
-        err = read_go(elf, info && info->is_go, go_syms);
+        err = read_go(elf, info && info->is_go, go_syms, (what & OPD_ELF_GO_LINES) ? info : NULL);
         if (err)
             return err;
         err = opd_symtab_finish(go_syms);

@@ -30,12 +30,15 @@ struct opd_elf_info {
     bool has_symtab;     /* .symtab with at least one function */
     bool has_debug_info; /* .debug_info present (DWARF lines possible) */
     bool is_go;          /* .gopclntab or a Go build id */
+    uint8_t *go_pcln;    /* heap copy of the pclntab (OPD_ELF_GO_LINES), for file:line */
+    size_t go_pcln_len;
 };
 
 /* Which parts opd_elf_read fills. */
-#define OPD_ELF_HEADERS 0x1u /* type, loads, notes, debuglink, flags */
-#define OPD_ELF_SYMBOLS 0x2u /* .symtab, else .dynsym, into syms */
-#define OPD_ELF_GO      0x4u /* .gopclntab into go_syms */
+#define OPD_ELF_HEADERS  0x1u /* type, loads, notes, debuglink, flags */
+#define OPD_ELF_SYMBOLS  0x2u /* .symtab, else .dynsym, into syms */
+#define OPD_ELF_GO       0x4u /* .gopclntab into go_syms */
+#define OPD_ELF_GO_LINES 0x8u /* with OPD_ELF_GO: keep a copy of the table in info */
 
 struct Elf;
 

@@ -126,10 +126,125 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
             break;
         if (name_at(&r, funcname_off + nameoff, &name, &n))
             continue;
-        err = opd_symtab_add(out, start, next > entry ? next - entry : 0, name, n, 0);
+        if (funcoff > UINT32_MAX)
+            continue;
+        err =
+            opd_symtab_add(out, start, next > entry ? next - entry : 0, name, n, (uint32_t)funcoff);
         if (err)
             return err;
         added++;
     }
     return added ? added : -EINVAL;
+}
+
+/* Header offsets shared by the line lookup. */
+struct hdr {
+    uint32_t magic;
+    unsigned min_lc;
+    uint64_t cu_off, filetab_off, pctab_off, pcln_off;
+};
+
+static int read_hdr(const struct rd *r, struct hdr *h)
+{
+    unsigned base;
+
+    if (u32_at(r, 0, &h->magic))
+        return -1;
+    h->min_lc = r->d[6];
+    /* 1.16/1.17 have no textStart word: every later field sits one word earlier. */
+    base = h->magic == OPD_GO_MAGIC_116 ? 3 : 4;
+    if (uptr_at(r, 8 + (uint64_t)base * r->ptr, &h->cu_off) ||
+        uptr_at(r, 8 + (uint64_t)(base + 1) * r->ptr, &h->filetab_off) ||
+        uptr_at(r, 8 + (uint64_t)(base + 2) * r->ptr, &h->pctab_off) ||
+        uptr_at(r, 8 + (uint64_t)(base + 3) * r->ptr, &h->pcln_off))
+        return -1;
+    return 0;
+}
+
+static int read_uvarint(const struct rd *r, uint64_t *off, uint32_t *v)
+{
+    uint32_t x = 0;
+    unsigned shift = 0;
+
+    for (;;) {
+        uint8_t b;
+
+        if (*off >= r->len || shift > 28)
+            return -1;
+        b = r->d[(*off)++];
+        x |= (uint32_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+    }
+    *v = x;
+    return 0;
+}
+
+/* runtime.pcvalue: the value of the pc-value table at tab_off for pc_off. */
+static int pcvalue(const struct rd *r, const struct hdr *h, uint64_t tab_off, uint64_t pc_off,
+                   int32_t *val)
+{
+    uint64_t p = h->pctab_off + tab_off, pc = 0;
+    int32_t v = -1;
+    int first = 1, steps = 0;
+
+    if (tab_off == 0)
+        return -1;
+    for (;;) {
+        uint32_t uvdelta, pcdelta;
+
+        if (read_uvarint(r, &p, &uvdelta))
+            return -1;
+        if (uvdelta == 0 && !first)
+            return -1;
+        v += (uvdelta & 1) ? (int32_t) ~(uvdelta >> 1) : (int32_t)(uvdelta >> 1);
+        if (read_uvarint(r, &p, &pcdelta))
+            return -1;
+        pc += (uint64_t)pcdelta * h->min_lc;
+        first = 0;
+        if (pc_off < pc) {
+            *val = v;
+            return 0;
+        }
+        if (++steps > (1 << 20))
+            return -1;
+    }
+}
+
+int opd_gopclntab_line(const uint8_t *data, size_t len, uint32_t funcoff, uint64_t pc_off,
+                       const char **file, int64_t *line)
+{
+    struct rd r = {data, len, 8};
+    struct hdr h;
+    uint64_t f, fields;
+    uint32_t pcfile, pcln, cu, fileoff;
+    int32_t fileno, ln;
+    const char *name;
+    size_t n;
+
+    if (!opd_gopclntab_probe(data, len))
+        return -EINVAL;
+    r.ptr = data[7];
+    if (read_hdr(&r, &h))
+        return -EINVAL;
+    f = h.pcln_off + funcoff;
+    /* _func: entry (uintptr before 1.18, u32 after), nameOff, args, deferreturn, pcsp,
+     * pcfile, pcln, npcdata, cuOffset. */
+    fields = f + (h.magic == OPD_GO_MAGIC_116 ? r.ptr : 4);
+    if (u32_at(&r, fields + 16, &pcfile) || u32_at(&r, fields + 20, &pcln) ||
+        u32_at(&r, fields + 28, &cu))
+        return -EINVAL;
+    if (pcvalue(&r, &h, pcln, pc_off, &ln) || ln < 0)
+        return -ENOENT;
+    if (pcvalue(&r, &h, pcfile, pc_off, &fileno) || fileno < 0)
+        return -ENOENT;
+    if (u32_at(&r, h.cu_off + ((uint64_t)cu + (uint64_t)fileno) * 4, &fileoff) ||
+        fileoff == UINT32_MAX)
+        return -ENOENT;
+    if (name_at(&r, h.filetab_off + fileoff, &name, &n))
+        return -ENOENT;
+    *file = name;
+    *line = ln;
+    return 0;
 }

@@ -23,6 +23,7 @@
 #include "collector/receivers/profiling/dwarflines.h"
 #include "collector/receivers/profiling/elfread.h"
 #include "collector/receivers/profiling/fileutil.h"
+#include "collector/receivers/profiling/gopclntab.h"
 #include "collector/receivers/profiling/ksyms.h"
 #include "collector/receivers/profiling/perfmap.h"
 #include "collector/receivers/profiling/proctab.h"
@@ -207,7 +208,8 @@ static struct obj *obj_new(enum obj_kind kind, uint64_t gen)
 static size_t obj_bytes(const struct obj *o)
 {
     return OBJ_OVERHEAD + opd_symtab_bytes(&o->syms) + opd_symtab_bytes(&o->go_syms) +
-           o->info.n_loads * sizeof(*o->info.loads) + (size_t)opd_dwarflines_bytes(o->dw);
+           o->info.n_loads * sizeof(*o->info.loads) + o->info.go_pcln_len +
+           (size_t)opd_dwarflines_bytes(o->dw);
 }
 
 static void lru_unlink(struct opd_symbolizer *s, struct obj *o)
@@ -339,7 +341,8 @@ static int load_elf_symbols(struct opd_symbolizer *s, struct obj *o, struct Elf 
     bool want_debug;
     int err;
 
-    err = opd_elf_read(elf, OPD_ELF_SYMBOLS | OPD_ELF_GO, &o->info, &o->syms, &o->go_syms);
+    err = opd_elf_read(elf, OPD_ELF_SYMBOLS | OPD_ELF_GO | (s->dwarf_lines ? OPD_ELF_GO_LINES : 0),
+                       &o->info, &o->syms, &o->go_syms);
     if (err == -ENOMEM || err == -E2BIG)
         return err;
     want_debug = !o->info.has_symtab || (s->dwarf_lines && !o->info.has_debug_info);
@@ -820,7 +823,16 @@ int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsi
     out->system_name = opd_symtab_name(tab, e);
     out->function = tab == &o->go_syms ? out->system_name : opd_symtab_demangled(tab, e);
     out->symbol_offset = vaddr - e->start;
-    if (s->dwarf_lines && o->dw_elf) {
+    if (s->dwarf_lines && tab == &o->go_syms && o->info.go_pcln) {
+        const char *file;
+        int64_t line;
+
+        if (!opd_gopclntab_line(o->info.go_pcln, o->info.go_pcln_len, e->aux, vaddr - e->start,
+                                &file, &line)) {
+            out->file = file;
+            out->line = line;
+        }
+    } else if (s->dwarf_lines && o->dw_elf) {
         if (!o->dw && !o->dw_tried) {
             o->dw_tried = true;
             o->dw = opd_dwarflines_open(o->dw_elf);
