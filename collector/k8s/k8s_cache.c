@@ -3,6 +3,7 @@
  * container indexes point into it and are only removed when they still point at the
  * entry being dropped, because a recreated pod may already have taken its name. */
 #include "collector/k8s/k8s_cache.h"
+#include "collector/k8s/k8s_select.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -383,5 +384,16 @@ void opd_k8s_cache_get_stats(struct opd_k8s_cache *c, struct opd_k8s_cache_stats
 {
     pthread_rwlock_rdlock(&c->lock);
     *out = c->st;
+    pthread_rwlock_unlock(&c->lock);
+}
+
+void opd_k8s_cache_foreach(struct opd_k8s_cache *c, enum opd_k8s_kind kind,
+                           void (*fn)(const struct opd_k8s_object *o, void *arg), void *arg)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    for (size_t i = 0; i < c->by_uid.nb; i++)
+        for (struct node *n = c->by_uid.b[i]; n; n = n->next)
+            if (n->e->o->kind == kind)
+                fn(n->e->o, arg);
     pthread_rwlock_unlock(&c->lock);
 }

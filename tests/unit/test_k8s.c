@@ -16,6 +16,7 @@
 #include "collector/k8s/k8s_auth.h"
 #include "collector/k8s/k8s_cache.h"
 #include "collector/k8s/k8s_client.h"
+#include "collector/k8s/k8s_select.h"
 #include "collector/k8s/k8s_stream.h"
 #include "collector/mem.h"
 
@@ -418,6 +419,71 @@ static void test_service_account_env(void **state)
     unsetenv("KUBERNETES_SERVICE_HOST");
 }
 
+static struct opd_k8s_object *labelled(const char *uid, const char *ns, const char *labels)
+{
+    char buf[1024];
+
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"p-%s\",\"namespace\":\"%s\",\"uid\":\"%s\","
+             "\"labels\":%s}}",
+             uid, ns, uid, labels);
+    return decode(OPD_K8S_POD, buf);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_select_pods(void **state)
+{
+    struct opd_k8s_cache *c = opd_k8s_cache_create(10, 1000);
+    struct opd_k8s_object *p[] = {
+        labelled("a", "shop", "{\"app\":\"web\",\"tier\":\"front\"}"),
+        labelled("b", "shop", "{\"app\":\"db\"}"),
+        labelled("c", "other", "{\"app\":\"web\"}"),
+        labelled("d", "shop", "{\"app\":\"web\",\"legacy\":\"1\"}"),
+    };
+    const char *const ns[] = {"shop"};
+    struct opd_k8s_selector sel = {0};
+    char err[256], **uids;
+    size_t n;
+
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(opd_k8s_cache_put(c, p[i]), 0);
+    assert_int_equal(opd_k8s_selector_parse("app == web, !legacy", &sel, err, sizeof(err)), 0);
+    assert_int_equal(opd_k8s_select_pods(c, ns, 1, &sel, &uids, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(uids[0], "a");
+    opd_k8s_uids_free(uids, n);
+    /* every namespace; a deleted pod in grace still counts */
+    opd_k8s_cache_delete(c, "c", 5);
+    assert_int_equal(opd_k8s_select_pods(c, NULL, 0, &sel, &uids, &n), 0);
+    qsort(uids, n, sizeof(*uids), cmp_str);
+    assert_int_equal(n, 2);
+    assert_string_equal(uids[1], "c");
+    opd_k8s_uids_free(uids, n);
+    opd_k8s_selector_fini(&sel);
+
+    assert_int_equal(opd_k8s_selector_parse("tier!=front,app", &sel, err, sizeof(err)), 0);
+    assert_int_equal(opd_k8s_select_pods(c, ns, 1, &sel, &uids, &n), 0);
+    qsort(uids, n, sizeof(*uids), cmp_str);
+    assert_int_equal(n, 2);
+    assert_string_equal(uids[0], "b");
+    assert_string_equal(uids[1], "d");
+    opd_k8s_uids_free(uids, n);
+    opd_k8s_selector_fini(&sel);
+
+    assert_int_equal(opd_k8s_selector_parse("app in (a,b)", &sel, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "pod_selector"));
+    opd_k8s_selector_fini(&sel);
+    assert_int_equal(opd_k8s_selector_parse("=x", &sel, err, sizeof(err)), -EINVAL);
+    opd_k8s_selector_fini(&sel);
+    opd_k8s_cache_destroy(c);
+    for (int i = 0; i < 4; i++)
+        opd_k8s_object_unref(p[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_workload),
         cmocka_unit_test(test_kubeconfig),
         cmocka_unit_test(test_service_account_env),
+        cmocka_unit_test(test_select_pods),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
