@@ -562,6 +562,45 @@ static void test_partial_success(void **state)
     peer_stop(&p);
 }
 
+static void test_split_over_bound(void **state)
+{
+    struct peer p;
+    struct exp e;
+    json_t *recs, *r;
+    struct opd_batch *b = otlp_fixture_synthetic(3000, 400, 24);
+    uint64_t want = opd_batch_sample_count(b);
+    size_t i, msgs = 0;
+
+    for (size_t ri = 0; ri < b->n_resources; ri++)
+        for (size_t j = 0; j < b->resources[ri].n_scopes; j++)
+            for (size_t k = 0; k < b->resources[ri].scopes[j].n_profiles; k++)
+                msgs += b->resources[ri].scopes[j].profiles[k].n_samples;
+    assert_int_equal(peer_start(&p, tmp, "split", 0, NULL), 0);
+    exp_init(&e, p.port);
+    e.cfg.max_request_bytes = 32768;
+    exp_start(&e);
+    opd_component_consume(e.c, b);
+    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)want, 20000);
+    exp_stop(&e, 5000);
+    recs = peer_records(&p);
+    /* Several requests, each under the bound uncompressed, each valid on its own. */
+    assert_true(peer_count_status(recs, "OK") >= 4);
+    assert_int_equal(peer_error_violations(recs), 0);
+    assert_int_equal(peer_ok_samples(recs), msgs);
+    json_array_foreach(recs, i, r)
+    {
+        json_int_t len = json_integer_value(
+            json_object_get(json_object_get(json_object_get(r, "grpc"), "message"), "length"));
+        assert_true(len > 0 && len <= 32768);
+        assert_true(json_is_true(json_object_get(r, "valid")));
+    }
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), want);
+    assert_true(m(&e, "otelcol_exporter_split_requests") >= 3);
+    json_decref(recs);
+    exp_fini(&e);
+    peer_stop(&p);
+}
+
 /* The child: queues n batches for a dead endpoint, reports, then waits to be killed. */
 static void persistent_child(int port, const char *dir, int n, int ready_fd)
 {
@@ -677,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_deadline_exceeded_retried),
         cmocka_unit_test(test_partial_success),
         cmocka_unit_test(test_persistent_kill9),
+        cmocka_unit_test(test_split_over_bound),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -4,3 +4,7 @@ opd_add_unit_test(test_grpc_codec SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_gr
 opd_add_unit_test(test_exporterhelper
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_exporterhelper.c
   LIBS opd_exporterhelper)
+opd_add_unit_test(test_exporterhelper_split
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_exporterhelper_split.c
+          ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_fixture.c
+  LIBS opd_split)

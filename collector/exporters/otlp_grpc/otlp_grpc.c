@@ -8,6 +8,7 @@
 
 #include "collector/component.h"
 #include "collector/exporterhelper/exporterhelper.h"
+#include "collector/exporterhelper/split.h"
 #include "collector/exporters/otlp_grpc/otlp_grpc_config.h"
 #include "collector/extensions/bearertokenauth/bearertokenauth.h"
 #include "collector/extensions/file_storage/file_storage.h"
@@ -132,12 +133,26 @@ static void cancel_sends(void *ctx)
     opd_grpc_client_cancel_all(x->client);
 }
 
+struct emit_ctx {
+    struct otlp_grpc *x;
+    int first_err;
+};
+
+static int emit_part(void *arg, uint8_t *buf, size_t len, uint64_t items)
+{
+    struct emit_ctx *e = arg;
+    int rc = opd_eh_submit(e->x->eh, buf, len, items);
+
+    if (rc && !e->first_err)
+        e->first_err = rc;
+    return 0; /* a dropped part is counted by the helper; the others still go */
+}
+
 static int og_consume(struct opd_component *self, struct opd_batch *b)
 {
     struct otlp_grpc *x = (struct otlp_grpc *)self;
+    struct emit_ctx e = {x, 0};
     uint64_t items = opd_batch_sample_count(b);
-    uint8_t *buf = NULL;
-    size_t len = 0;
     int rc;
 
     if (items == 0) {
@@ -145,14 +160,18 @@ static int og_consume(struct opd_component *self, struct opd_batch *b)
         opd_batch_unref(b);
         return 0;
     }
-    rc = opd_proto_encode(b, &buf, &len);
+    rc = opd_split_encode(b, (size_t)x->max_request_bytes, 0, emit_part, &e);
     opd_batch_unref(b);
-    if (rc) {
+    if (rc < 0) {
         OPD_ERR(self->logname, "encoding %llu sample(s): %s", (unsigned long long)items,
                 strerror(-rc));
         return rc;
     }
-    return opd_eh_submit(x->eh, buf, len, items);
+    if (rc > 1) {
+        OPD_DEBUG(self->logname, "request over max_request_bytes split in %d parts", rc);
+        opd_metric_add(x->m_split, rc - 1);
+    }
+    return e.first_err;
 }
 
 static int og_start(struct opd_component *self, struct opd_host *host)
@@ -289,6 +308,9 @@ static struct opd_component *og_create(const struct opd_create_params *p, const 
         x->m_rejected = opd_telemetry_metric(
             p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_partial_success_rejected_profiles",
             labels, "Profiles the server reported as rejected in a partial success.");
+        x->m_split = opd_telemetry_metric(
+            p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_split_requests", labels,
+            "Extra requests made by splitting batches over max_request_bytes.");
     }
     return &x->base;
 fail:
