@@ -101,12 +101,16 @@ static __always_inline void opd_count(__u32 idx)
 		__sync_fetch_and_add(v, 1);
 }
 
-/* Returns 1 when the thread is out of scope. One lookup per set when no include set is
- * active; exclusion wins over inclusion. */
+/* Returns 1 when the thread is out of scope: at most one lookup per filter map that has
+ * entries, none without rules. Exclusion wins over inclusion. */
 static __always_inline int opd_filtered(__u32 tgid, __u64 cgid)
 {
-	__u32 *pm = bpf_map_lookup_elem(&opd_filter_pids, &tgid);
-	__u32 *cm = bpf_map_lookup_elem(&opd_filter_cgroups, &cgid);
+	__u32 *pm = NULL, *cm = NULL;
+
+	if (opd_state.pid_rules)
+		pm = bpf_map_lookup_elem(&opd_filter_pids, &tgid);
+	if (opd_state.cgroup_rules)
+		cm = bpf_map_lookup_elem(&opd_filter_cgroups, &cgid);
 
 	if ((pm && *pm == OPD_FILTER_EXCLUDE) || (cm && *cm == OPD_FILTER_EXCLUDE))
 		return 1;

@@ -61,8 +61,10 @@ enum opd_filter_mode {
 /* Run-time switches in the program's .bss, written by user space through the skeleton's
  * mmap of it. */
 struct opd_bpf_state {
-	__u32 gen;              /* which map generation the program writes: 0 or 1 */
-	__u32 include_active;   /* at least one include entry exists: others are filtered */
+	__u32 gen;            /* which map generation the program writes: 0 or 1 */
+	__u32 include_active; /* only threads matching an include entry are sampled */
+	__u32 pid_rules;      /* the pid filter map has entries (else it is not looked up) */
+	__u32 cgroup_rules;   /* the cgroup filter map has entries */
 };
 
 #endif

@@ -31,6 +31,7 @@ struct opd_sampler {
     int nattached;
     bool cycles;
     bool cycles_tried;
+    uint32_t n_pid_rules, n_cgroup_rules; /* entries in the filter maps */
     /* Scratch for batched map reads. */
     struct opd_sample_key *keys;
     uint64_t *vals;
@@ -383,28 +384,40 @@ int opd_sampler_counters(struct opd_sampler *s, uint64_t total[OPD_CNT__MAX])
     return 0;
 }
 
-static int filter_set(int fd, const void *key, int mode)
+/* Adds, changes or (mode 0) removes one filter entry and keeps *count, the number of
+ * entries, so that the program skips the map entirely while it is empty. */
+static int filter_set(int fd, const void *key, int mode, uint32_t *count, uint32_t *flag)
 {
     uint32_t v = (uint32_t)mode;
 
     if (mode == 0) {
-        if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+        if (bpf_map_delete_elem(fd, key) == 0) {
+            if (*count)
+                (*count)--;
+        } else if (errno != ENOENT) {
             return -errno;
-        return 0;
-    }
-    if (mode != OPD_FILTER_INCLUDE && mode != OPD_FILTER_EXCLUDE)
+        }
+    } else if (mode != OPD_FILTER_INCLUDE && mode != OPD_FILTER_EXCLUDE) {
         return -EINVAL;
-    return bpf_map_update_elem(fd, key, &v, BPF_ANY) ? -errno : 0;
+    } else if (bpf_map_update_elem(fd, key, &v, BPF_NOEXIST) == 0) {
+        (*count)++;
+    } else if (errno != EEXIST || bpf_map_update_elem(fd, key, &v, BPF_EXIST)) {
+        return -errno;
+    }
+    __atomic_store_n(flag, *count ? 1u : 0u, __ATOMIC_SEQ_CST);
+    return 0;
 }
 
 int opd_sampler_filter_pid(struct opd_sampler *s, uint32_t pid, int mode)
 {
-    return filter_set(bpf_map__fd(s->skel->maps.opd_filter_pids), &pid, mode);
+    return filter_set(bpf_map__fd(s->skel->maps.opd_filter_pids), &pid, mode, &s->n_pid_rules,
+                      &s->skel->bss->opd_state.pid_rules);
 }
 
 int opd_sampler_filter_cgroup(struct opd_sampler *s, uint64_t cgroup_id, int mode)
 {
-    return filter_set(bpf_map__fd(s->skel->maps.opd_filter_cgroups), &cgroup_id, mode);
+    return filter_set(bpf_map__fd(s->skel->maps.opd_filter_cgroups), &cgroup_id, mode,
+                      &s->n_cgroup_rules, &s->skel->bss->opd_state.cgroup_rules);
 }
 
 void opd_sampler_include_active(struct opd_sampler *s, bool on)
