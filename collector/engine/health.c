@@ -140,7 +140,8 @@ static bool entry_healthy(const struct entry *e, const struct opd_health_policy 
         return e->ok;
     if (e->consecutive < threshold)
         return true;
-    return p->window_ns && now - e->last_fail_ns > p->window_ns;
+    /* A failure reported after the caller read its clock is brand new. */
+    return p->window_ns && now > e->last_fail_ns && now - e->last_fail_ns > p->window_ns;
 }
 
 static void json_string(FILE *out, const char *s)

@@ -25,7 +25,7 @@ cp /bin/sh "$WORK/opd_commbusy"
 PIDBUSY=$!
 COMMBUSY=""
 trap 'kill $PIDBUSY $COMMBUSY 2>/dev/null; cleanup' EXIT
-read -r P_PROM P_TEL <<<"$(free_ports 2)"
+read -r P_PROM P_TEL P_HEALTH <<<"$(free_ports 3)"
 cat >"$WORK/cfg.yaml" <<YAML
 receivers:
   profiling:
@@ -40,7 +40,11 @@ exporters:
     flush_interval: 0s
   prometheus:
     endpoint: 127.0.0.1:$P_PROM
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:$P_HEALTH
 service:
+  extensions: [health_check]
   telemetry:
     metrics:
       address: 127.0.0.1:$P_TEL
@@ -50,11 +54,25 @@ service:
       exporters: [file, prometheus]
 YAML
 start_daemon "$WORK/cfg.yaml"
-wait_http "http://127.0.0.1:$P_TEL/metrics"
+wait_http "http://127.0.0.1:$P_HEALTH/"
+# Extensions start before the receiver attaches its programs: until then, 503.
+code=$(curl -s -o "$WORK/h1.json" -w '%{http_code}' "http://127.0.0.1:$P_HEALTH/")
+if grep -q 'everything is ready' "$WORK/daemon.log"; then
+  echo "health before attach: not observed (the receiver was already attached)"
+else
+  [ "$code" = 503 ] || fail "health answered $code before the programs were attached"
+  grep -q '"component":"receiver/profiling"' "$WORK/h1.json" ||
+    fail "503 body does not name the receiver: $(cat "$WORK/h1.json")"
+  echo "health before attach: 503 $(cat "$WORK/h1.json")"
+fi
 for _ in $(seq 150); do
   grep -q 'everything is ready' "$WORK/daemon.log" && break
   sleep 0.1
 done
+code=$(curl -s -o "$WORK/h2.json" -w '%{http_code}' "http://127.0.0.1:$P_HEALTH/")
+[ "$code" = 200 ] || fail "health answered $code once attached: $(cat "$WORK/h2.json")"
+grep -q 'eBPF programs attached to' "$WORK/h2.json" || fail "health body: $(cat "$WORK/h2.json")"
+ok "health_check: 503 naming the receiver until attached, then 200"
 "$WORK/opd_commbusy" -c 'while :; do :; done' &
 COMMBUSY=$!
 sleep 3

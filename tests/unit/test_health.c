@@ -12,6 +12,7 @@
 
 #include "collector/component.h"
 #include "collector/engine/health.h"
+#include "collector/telemetry.h"
 #include "test_obs_util.h"
 
 extern const struct opd_factory opd_health_check_extension_factory;
@@ -173,6 +174,59 @@ static void test_extension_http(void **state)
     opd_config_release(f->config_map, cfg);
 }
 
+/* Without any component reporting, the extension reads the self-telemetry. */
+static void test_extension_reads_telemetry(void **state)
+{
+    const struct opd_factory *f = &opd_health_check_extension_factory;
+    struct opd_telemetry *tel = opd_telemetry_create();
+    struct opd_host host = {.telemetry = tel};
+    struct opd_metric *cpus, *retries, *sent;
+    char cfg[256] = {0}, addr[64], *resp;
+    struct opd_component *c;
+    int port = obs_free_port();
+
+    cpus = opd_telemetry_metric(tel, OPD_METRIC_GAUGE, "otelprofd_profiling_cpus_attached",
+                                "receiver=\"profiling\"", "");
+    retries = opd_telemetry_metric(tel, OPD_METRIC_COUNTER, "otelcol_exporter_send_retries",
+                                   "exporter=\"otlp_grpc\"", "");
+    sent = opd_telemetry_metric(tel, OPD_METRIC_COUNTER, "otelcol_exporter_sent_profiles",
+                                "exporter=\"otlp_grpc\"", "");
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    c = make_extension(cfg, addr, "/");
+    assert_int_equal(c->ops->start(c, &host), 0);
+
+    /* Not attached yet. */
+    resp = obs_http_get(port, "/", "");
+    assert_non_null(strstr(resp, "503"));
+    assert_non_null(strstr(resp, "\"component\":\"receiver/profiling\""));
+    assert_non_null(strstr(resp, "eBPF programs not attached"));
+    free(resp);
+    opd_metric_set(cpus, 2);
+    resp = obs_http_get(port, "/", "");
+    assert_non_null(strstr(resp, "200 OK"));
+    assert_non_null(strstr(resp, "attached to 2 CPU(s)"));
+    free(resp);
+
+    /* The exporter retries without delivering: unhealthy; once it delivers: healthy. */
+    opd_metric_add(retries, 3);
+    resp = obs_http_get(port, "/", "");
+    assert_non_null(strstr(resp, "503"));
+    assert_non_null(strstr(resp, "\"component\":\"exporter/otlp_grpc\""));
+    free(resp);
+    resp = obs_http_get(port, "/", ""); /* nothing changed: still the last verdict */
+    assert_non_null(strstr(resp, "503"));
+    free(resp);
+    opd_metric_add(sent, 10);
+    resp = obs_http_get(port, "/", "");
+    assert_non_null(strstr(resp, "200 OK"));
+    free(resp);
+
+    c->ops->shutdown(c, 0);
+    opd_component_destroy(c);
+    opd_config_release(f->config_map, cfg);
+    opd_telemetry_destroy(tel);
+}
+
 static void test_extension_validate(void **state)
 {
     const struct opd_factory *f = &opd_health_check_extension_factory;
@@ -196,6 +250,7 @@ int main(void)
         cmocka_unit_test_setup(test_states, reset),
         cmocka_unit_test_setup(test_attempts_threshold_and_window, reset),
         cmocka_unit_test_setup(test_extension_http, reset),
+        cmocka_unit_test_setup(test_extension_reads_telemetry, reset),
         cmocka_unit_test_setup(test_extension_validate, reset),
     };
 
