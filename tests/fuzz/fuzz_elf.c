@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "collector/receivers/profiling/elfread.h"
+#include "collector/receivers/profiling/gopclntab.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opd_symtab_init(&go);
     elf = opd_elf_open_mem(copy, size);
     if (elf) {
-        opd_elf_read(elf, OPD_ELF_HEADERS | OPD_ELF_SYMBOLS | OPD_ELF_GO, &info, &syms, &go);
+        opd_elf_read(elf, OPD_ELF_HEADERS | OPD_ELF_SYMBOLS | OPD_ELF_GO | OPD_ELF_GO_LINES, &info,
+                     &syms, &go);
         for (i = 0; i < info.n_loads && i < 8; i++) {
             uint64_t va;
 
@@ -32,8 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         for (i = 0; i < syms.n && i < 64; i++)
             opd_symtab_demangled(&syms, &syms.v[i]);
-        for (i = 0; i < go.n && i < 64; i++)
+        for (i = 0; i < go.n && i < 64; i++) {
+            const char *file;
+            int64_t line;
+
             opd_symtab_lookup(&go, go.v[i].start + 1, 4096);
+            if (info.go_pcln)
+                opd_gopclntab_line(info.go_pcln, info.go_pcln_len, go.v[i].aux, 1, &file, &line);
+        }
         opd_elf_close(elf);
     }
     opd_symtab_fini(&syms);

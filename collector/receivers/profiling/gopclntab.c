@@ -198,7 +198,8 @@ static int pcvalue(const struct rd *r, const struct hdr *h, uint64_t tab_off, ui
             return -1;
         if (uvdelta == 0 && !first)
             return -1;
-        v += (uvdelta & 1) ? (int32_t) ~(uvdelta >> 1) : (int32_t)(uvdelta >> 1);
+        /* Go's wrapping int32 arithmetic, done unsigned (signed overflow is undefined in C). */
+        v = (int32_t)((uint32_t)v + ((uvdelta & 1) ? ~(uvdelta >> 1) : (uvdelta >> 1)));
         if (read_uvarint(r, &p, &pcdelta))
             return -1;
         pc += (uint64_t)pcdelta * h->min_lc;
