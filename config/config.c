@@ -192,7 +192,7 @@ static int load_component(struct opd_config *c, enum opd_kind kind, const struct
         rc = -ENOMEM;
         goto out;
     }
-    f = ctx->lookup(kind, type);
+    f = ctx->lookup ? ctx->lookup(kind, type) : NULL;
     if (!f) {
         const char *hint = suggest_type(ctx->list, kind, type);
 
@@ -429,7 +429,8 @@ struct opd_config *opd_config_load_buffer_ex(const char *name, const char *data,
                                              struct opd_cfg_errors *errs)
 {
     /* An empty buffer still needs a non-NULL data pointer to mean "from memory". */
-    struct source src = {.name = name, .data = data ? data : "", .len = data ? len : 0};
+    struct source src = {
+        .name = name ? name : "<config>", .data = data ? data : "", .len = data ? len : 0};
 
     return load(&src, 1, lookup, list, errs);
 }

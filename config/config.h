@@ -70,8 +70,8 @@ struct opd_config {
 };
 
 /* Loads and merges paths[0..n_paths) (later over earlier). lookup resolves component
- * types. Returns the config, or NULL when any error was collected in errs (errno EINVAL)
- * or memory ran out (errno ENOMEM; errs may hold nothing more). */
+ * types (NULL: none are known). Returns the config, or NULL when any error was collected in errs
+ * (errno EINVAL) or memory ran out (errno ENOMEM; errs may hold nothing more). */
 struct opd_config *opd_config_load(const char *const *paths, size_t n_paths,
                                    opd_factory_lookup_fn lookup, struct opd_cfg_errors *errs);
 
@@ -82,8 +82,8 @@ struct opd_config *opd_config_load_ex(const char *const *paths, size_t n_paths,
                                       opd_factory_lookup_fn lookup, opd_factory_list_fn list,
                                       struct opd_cfg_errors *errs);
 
-/* Loads one document from memory; name is the file name errors print. Otherwise like
- * opd_config_load. */
+/* Loads one document from memory; name is the file name errors print ("<config>" when
+ * NULL). Otherwise like opd_config_load. */
 struct opd_config *opd_config_load_buffer(const char *name, const char *data, size_t len,
                                           opd_factory_lookup_fn lookup,
                                           struct opd_cfg_errors *errs);

@@ -1187,6 +1187,22 @@ static void test_unknown_type_none_built_in(void **state)
 
 static void test_load_no_files(void **state)
 {
+    {
+        /* No lookup: every type is unknown; no name: errors say <config>. */
+        struct opd_cfg_errors e;
+        const char *doc = "receivers: {x: }\n";
+        char *t;
+
+        opd_cfg_errors_init(&e);
+        assert_null(opd_config_load_buffer(NULL, doc, strlen(doc), NULL, &e));
+        t = errs_text(&e);
+        assert_string_equal(t, "<config>:1:1: service::pipelines: at least one pipeline is "
+                               "required (e.g. profiles: {receivers: [profiling], exporters: "
+                               "[debug]})\n"
+                               "<config>:1:13: receivers::x: unknown receiver type \"x\"\n");
+        free(t);
+        opd_cfg_errors_fini(&e);
+    }
     struct opd_cfg_errors errs;
     const char *paths[] = {"/nonexistent/opd.yaml"};
     char *got;
