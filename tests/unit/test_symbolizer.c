@@ -326,6 +326,42 @@ static void test_dwarf_lines(void **state)
     dlclose(h);
 }
 
+/* Inlined frames: somewhere in the caller's code DWARF places the inlined function, in
+ * OTLP order (inlined first), and the caller's line becomes the call site. */
+static void test_inlined(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    void *h = open_fixture("libopdsymfix.so");
+    uint64_t pc = (uint64_t)(uintptr_t)dlsym(h, "opd_fixture_inline_caller"), a;
+    int call_line = source_line("symlib.c", "/* call site */");
+    int body_first = source_line("symlib.c", "int opd_fixture_inlined(volatile int *p)");
+    int body_last = source_line("symlib.c", "/* inlined body */") + 1;
+    int found = 0;
+
+    (void)state;
+    env_open(&e, no_dirs, 1, 0, true);
+    for (a = pc; a < pc + 256 && !found; a++) {
+        if (opd_symbolizer_user(e.sym, getpid(), a, 0, 1, &f) != 0)
+            break;
+        if (strcmp(f.function, "opd_fixture_inline_caller") != 0)
+            break;
+        if (f.n_inlined == 0)
+            continue;
+        assert_int_equal(f.n_inlined, 1);
+        assert_string_equal(f.inlined[0].function, "opd_fixture_inlined");
+        assert_non_null(f.inlined[0].file);
+        assert_non_null(strstr(f.inlined[0].file, "symlib.c"));
+        assert_true(f.inlined[0].line >= body_first && f.inlined[0].line <= body_last);
+        assert_non_null(f.file);
+        assert_int_equal(f.line, call_line);
+        found = 1;
+    }
+    assert_true(found);
+    env_close(&e);
+    dlclose(h);
+}
+
 static void test_perf_map(void **state)
 {
     struct env e;
@@ -718,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_build_id_debug_file),
         cmocka_unit_test(test_debuglink),
         cmocka_unit_test(test_dwarf_lines),
+        cmocka_unit_test(test_inlined),
         cmocka_unit_test(test_perf_map),
         cmocka_unit_test(test_kernel_fixture),
         cmocka_unit_test(test_kernel_real),

@@ -167,6 +167,48 @@ int opd_dwarflines_lookup(struct opd_dwarflines *d, uint64_t vaddr, const char *
     return 0;
 }
 
+int opd_dwarflines_inlines(struct opd_dwarflines *d, uint64_t vaddr, struct opd_dwarf_inline *out,
+                           size_t max)
+{
+    Dwarf_Die cu, *scopes = NULL;
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0, n = 0;
+    int ns, i;
+
+    if (!d)
+        return -ENOENT;
+    if (!dwarf_addrdie(d->dw, vaddr, &cu) && cu_of(d, vaddr, &cu))
+        return -ENOENT;
+    ns = dwarf_getscopes(&cu, vaddr, &scopes);
+    if (ns <= 0)
+        return ns == 0 ? 0 : -ENOENT;
+    if (dwarf_getsrcfiles(&cu, &files, &nfiles))
+        files = NULL;
+    for (i = 0; i < ns && n < max; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        Dwarf_Attribute attr;
+        Dwarf_Word v;
+
+        if (tag == DW_TAG_subprogram)
+            break;
+        if (tag != DW_TAG_inlined_subroutine)
+            continue;
+        out[n].function = dwarf_diename(&scopes[i]);
+        if (!out[n].function)
+            out[n].function = "??";
+        out[n].call_file = NULL;
+        out[n].call_line = 0;
+        if (files && dwarf_attr(&scopes[i], DW_AT_call_file, &attr) &&
+            dwarf_formudata(&attr, &v) == 0 && v < nfiles)
+            out[n].call_file = dwarf_filesrc(files, v, NULL, NULL);
+        if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) && dwarf_formudata(&attr, &v) == 0)
+            out[n].call_line = (int64_t)v;
+        n++;
+    }
+    free(scopes); /* libdw allocates it with malloc */
+    return (int)n;
+}
+
 uint64_t opd_dwarflines_bytes(const struct opd_dwarflines *d)
 {
     return d ? d->bytes : 0;

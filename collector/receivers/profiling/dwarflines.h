@@ -2,6 +2,7 @@
 #ifndef OPD_PROFILING_DWARFLINES_H
 #define OPD_PROFILING_DWARFLINES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct Elf;
@@ -16,6 +17,18 @@ void opd_dwarflines_close(struct opd_dwarflines *d);
  * -ENOENT. */
 int opd_dwarflines_lookup(struct opd_dwarflines *d, uint64_t vaddr, const char **file,
                           int64_t *line);
+
+/* One inlined call at an address: the inlined function and where it was inlined. */
+struct opd_dwarf_inline {
+    const char *function;  /* DW_AT_name of the inlined subroutine (owned by d) */
+    const char *call_file; /* file:line of the call site, in the caller (NULL/0 unknown) */
+    int64_t call_line;
+};
+
+/* Fills out[0..max) with the functions inlined at vaddr, innermost first. Returns how many
+ * (0 when vaddr is in no inlined code), -ENOENT when the DWARF does not cover vaddr. */
+int opd_dwarflines_inlines(struct opd_dwarflines *d, uint64_t vaddr, struct opd_dwarf_inline *out,
+                           size_t max);
 
 /* Bytes of DWARF sections behind d (libdw keeps them in memory): for cache accounting. */
 uint64_t opd_dwarflines_bytes(const struct opd_dwarflines *d);

@@ -35,6 +35,7 @@
 #define KERNEL_MAX_GAP     (1u << 20)
 #define USER_MAX_GAP       (64u << 10)
 #define OBJ_OVERHEAD       512
+#define OPD_SYM_MAX_INLINE 16
 
 enum obj_kind { OBJ_ELF, OBJ_PERFMAP };
 enum idx_kind { IDX_DEVINO = 1, IDX_BUILDID, IDX_PERFMAP };
@@ -93,6 +94,8 @@ struct opd_symbolizer {
     struct obj *vdso;
     uint64_t vdso_size;
     bool vdso_tried;
+
+    struct opd_sym_inline inl[OPD_SYM_MAX_INLINE]; /* scratch for the last frame */
 
     struct opd_metric *m_hits, *m_misses, *m_evictions, *m_bytes;
 };
@@ -755,6 +758,26 @@ static int from_perfmap(struct opd_symbolizer *s, const struct opd_proc *proc, u
     return 0;
 }
 
+/* Rearranges DWARF's inlined calls at vaddr into OTLP line order (see symbolizer.h). */
+static void add_inlines(struct opd_symbolizer *s, struct obj *o, uint64_t vaddr,
+                        struct opd_sym_frame *out)
+{
+    struct opd_dwarf_inline in[OPD_SYM_MAX_INLINE];
+    int n = opd_dwarflines_inlines(o->dw, vaddr, in, OPD_SYM_MAX_INLINE), k;
+
+    if (n <= 0)
+        return;
+    for (k = 0; k < n; k++) {
+        s->inl[k].function = in[k].function;
+        s->inl[k].file = k == 0 ? out->file : in[k - 1].call_file;
+        s->inl[k].line = k == 0 ? out->line : in[k - 1].call_line;
+    }
+    out->file = in[n - 1].call_file;
+    out->line = in[n - 1].call_line;
+    out->inlined = s->inl;
+    out->n_inlined = (size_t)n;
+}
+
 int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsigned flags,
                         uint64_t now, struct opd_sym_frame *out)
 {
@@ -846,6 +869,7 @@ int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsi
                 out->file = file;
                 out->line = line;
             }
+            add_inlines(s, o, vaddr, out);
         }
     }
     /* Demangling grows the table: keep the accounting honest. */

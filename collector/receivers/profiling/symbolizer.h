@@ -50,6 +50,12 @@ struct opd_sym_mapping {
     const char *build_id_go;  /* the Go build id string (.note.go.buildid) */
 };
 
+struct opd_sym_inline {
+    const char *function;
+    const char *file; /* NULL when unknown */
+    int64_t line;
+};
+
 struct opd_sym_frame {
     enum opd_frame_type type;
     /* profile.frame.type value: "native", "kernel", "go"; for perf-map frames the runtime
@@ -65,7 +71,14 @@ struct opd_sym_frame {
     uint64_t symbol_offset;  /* address - start of the symbol */
     const char *file;        /* source file (DWARF lines or Go pclntab), NULL when unknown */
     int64_t line;            /* 0 when unknown */
-    bool has_mapping;        /* false for kernel frames and pcs outside every mapping */
+    /* Functions inlined at pc (DWARF, with dwarf_lines), innermost first: OTLP's
+     * Location.lines are inlined[0..n_inlined) followed by {function, file, line}. When there
+     * are inlined frames, inlined[0] carries pc's own file:line and file/line above is the
+     * call site in `function`. The array is valid until the next opd_symbolizer_* call, its
+     * strings until the next flush. */
+    const struct opd_sym_inline *inlined;
+    size_t n_inlined;
+    bool has_mapping; /* false for kernel frames and pcs outside every mapping */
     struct opd_sym_mapping mapping;
 };
 

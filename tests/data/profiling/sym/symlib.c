@@ -26,6 +26,23 @@ __attribute__((noinline)) int opd_fixture_lib_function(int x)
     return opd_fixture_hidden(x) + opd_fixture_mangled(x);
 }
 
+/* Inlined into its caller: DWARF names it at the caller's pcs. */
+static inline __attribute__((always_inline)) int opd_fixture_inlined(volatile int *p)
+{
+    int acc = 0;
+
+    for (int i = 0; i < 4; i++)
+        acc += *p * i; /* inlined body */
+    return acc;
+}
+
+__attribute__((noinline)) int opd_fixture_inline_caller(int x)
+{
+    volatile int v = x;
+
+    return opd_fixture_inlined(&v) + 1; /* call site */
+}
+
 /* Addresses for the test, which cannot name the hidden symbols itself. */
 uintptr_t opd_fixture_addr_hidden(void)
 {
