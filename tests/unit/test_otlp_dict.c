@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 #include "collector/mem.h"
 #include "otlp/profiles.h"
@@ -370,6 +372,64 @@ static void test_fault_injection(void **state)
     opd_batch_unref(src);
 }
 
+struct shared {
+    struct opd_batch *b;
+    const uint8_t *pb;
+    size_t pb_len;
+    const char *js;
+    int failures;
+};
+
+/* Exporters share one read-only batch from several threads: encoding must not write to
+ * it, and references taken and dropped concurrently must balance. */
+static void *reader(void *arg)
+{
+    struct shared *sh = arg;
+    uint8_t *pb;
+    char *js;
+    size_t len;
+    int i;
+
+    for (i = 0; i < 20; i++) {
+        struct opd_batch *mine = opd_batch_ref(sh->b);
+
+        if (opd_proto_encode(mine, &pb, &len) || len != sh->pb_len || memcmp(pb, sh->pb, len))
+            __atomic_add_fetch(&sh->failures, 1, __ATOMIC_RELAXED);
+        free(pb);
+        if (opd_json_encode(mine, &js, &len) || strcmp(js, sh->js))
+            __atomic_add_fetch(&sh->failures, 1, __ATOMIC_RELAXED);
+        free(js);
+        opd_batch_unref(mine);
+    }
+    return NULL;
+}
+
+static void test_shared_readonly(void **state)
+{
+    struct shared sh = {.b = otlp_fixture_synthetic(300, 30, 10)};
+    pthread_t th[4];
+    uint8_t *pb;
+    char *js;
+    size_t len;
+    int i;
+
+    assert_non_null(sh.b);
+    sh.b->readonly = true;
+    assert_int_equal(opd_proto_encode(sh.b, &pb, &sh.pb_len), 0);
+    assert_int_equal(opd_json_encode(sh.b, &js, &len), 0);
+    sh.pb = pb;
+    sh.js = js;
+    for (i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, reader, &sh), 0);
+    for (i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(sh.failures, 0);
+    assert_int_equal(atomic_load(&sh.b->refs), 1);
+    free(pb);
+    free(js);
+    opd_batch_unref(sh.b);
+}
+
 static void test_arena(void **state)
 {
     struct opd_arena a;
@@ -401,7 +461,7 @@ int main(void)
         cmocka_unit_test(test_entries_no_dups), cmocka_unit_test(test_attrs_and_counts),
         cmocka_unit_test(test_check_rejects),   cmocka_unit_test(test_merge),
         cmocka_unit_test(test_clone),           cmocka_unit_test(test_fault_injection),
-        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_arena),           cmocka_unit_test(test_shared_readonly),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
