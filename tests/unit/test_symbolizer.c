@@ -395,6 +395,29 @@ static void test_perf_map(void **state)
                      -ENOENT);
     assert_null(f.function);
 
+    /* JIT code in a memfd mapping ("/memfd:opd-jit (deleted)"): not ELF, so the perf map. */
+    {
+        int mfd = memfd_create("opd-jit", 0);
+        uint8_t *jit;
+
+        assert_true(mfd >= 0);
+        assert_int_equal(ftruncate(mfd, 4096), 0);
+        jit = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, mfd, 0);
+        assert_true(jit != MAP_FAILED);
+        close(mfd);
+        pm = fopen(path, "a");
+        assert_non_null(pm);
+        fprintf(pm, "%lx 40 JIT:memfd_fn\n", (unsigned long)(uintptr_t)jit);
+        fclose(pm);
+        opd_symbolizer_flush(e.sym);
+        opd_proctab_sweep(e.tab, 2);
+        assert_int_equal(opd_symbolizer_user(e.sym, getpid(), (uintptr_t)jit + 8, 0, 2, &f), 0);
+        assert_string_equal(f.function, "JIT:memfd_fn");
+        assert_int_equal(f.type, OPD_FRAME_JIT);
+        assert_non_null(strstr(f.mapping.path, "memfd:opd-jit"));
+        munmap(jit, 4096);
+    }
+
     /* The runtime rewrites its map: seen after the interval ends. */
     pm = fopen(path, "a");
     assert_non_null(pm);

@@ -420,6 +420,8 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
         elf = opd_elf_open_fd(fd);
     if (!elf || opd_elf_read(elf, OPD_ELF_HEADERS, &o->info, NULL, NULL) == -ENOMEM) {
         /* Unreadable for now (vanished, not ELF, no memory): retried next interval. */
+        OPD_DEBUG(s->who, "pid %d: cannot read %s as ELF (%s): frames keep file offsets",
+                  (int)proc->pid, m->path, fd < 0 ? "not reachable" : "not ELF");
         o->failed = true;
         goto done;
     }
@@ -825,8 +827,10 @@ int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsi
     }
     out->mapping.build_id_gnu = o->build_id_hex;
     out->mapping.build_id_go = o->info.go_build_id;
-    if (o->failed)
-        return -ENOENT;
+    if (o->failed) {
+        /* Not an ELF file: JIT code in a memfd ("/memfd:jit (deleted)") is in the perf map. */
+        return from_perfmap(s, proc, lookup, out);
+    }
     if (opd_elf_offset_to_vaddr(&o->info, lookup - m->start + m->offset, &vaddr))
         return -ENOENT;
     out->address = vaddr + delta;
