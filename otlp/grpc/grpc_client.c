@@ -1063,3 +1063,62 @@ uint64_t opd_grpc_client_connections(const struct opd_grpc_client *c)
 {
     return atomic_load(&((struct opd_grpc_client *)c)->connections);
 }
+
+int opd_grpc_client_replay(const uint8_t *server_bytes, size_t len, size_t chunk,
+                           struct opd_grpc_result *res)
+{
+    struct opd_grpc_client c;
+    struct call x;
+    struct opd_grpc_header extra = {"x-replay", "1"};
+    uint8_t frame[5] = {0};
+    const uint8_t *out;
+    int rc = 0;
+
+    memset(&c, 0, sizeof(c));
+    memset(&x, 0, sizeof(x));
+    memset(res, 0, sizeof(*res));
+    c.fd = -1;
+    c.who = "grpc-replay";
+    c.authority = "replay:1";
+    c.user_agent = "otelprofd";
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&x.cond, NULL);
+    x.path = "/replay";
+    x.headers = &extra;
+    x.n_headers = 1;
+    x.frame = frame;
+    x.frame_len = sizeof(frame);
+    x.deadline_ns = UINT64_MAX;
+    x.res = res;
+    c.pending = c.pending_tail = &x;
+    if (session_new(&c)) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    submit_pending(&c, 0);
+    while (nghttp2_session_mem_send(c.h2, &out) > 0)
+        ; /* what the client would write is not needed here */
+    if (chunk == 0)
+        chunk = 1;
+    for (size_t off = 0; off < len && !x.done; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        if (nghttp2_session_mem_recv(c.h2, server_bytes + off, n) < 0) {
+            rc = -EPROTO;
+            break;
+        }
+        while (nghttp2_session_mem_send(c.h2, &out) > 0)
+            ;
+    }
+    if (!x.done) {
+        fail_active(&c, OPD_GRPC_UNAVAILABLE, "stream did not finish");
+        if (rc == 0)
+            rc = -EPIPE;
+    }
+out:
+    if (c.h2)
+        nghttp2_session_del(c.h2);
+    opd_free(x.details);
+    pthread_cond_destroy(&x.cond);
+    pthread_mutex_destroy(&c.lock);
+    return rc;
+}

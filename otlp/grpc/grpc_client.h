@@ -70,6 +70,14 @@ void opd_grpc_client_cancel_all(struct opd_grpc_client *c);
 /* Number of HTTP/2 connections established so far (for tests and telemetry). */
 uint64_t opd_grpc_client_connections(const struct opd_grpc_client *c);
 
+/* Runs one call against a recorded stream of server bytes instead of a socket (fed in
+ * pieces of chunk bytes), through the same HTTP/2 callbacks and status logic as a real
+ * call: the fuzzer's and the tests' entry point. Fills res (caller frees res->body).
+ * Returns 0 when the stream finished, -EPROTO when nghttp2 rejected the bytes, -EPIPE
+ * when they ended first (res then says UNAVAILABLE), -ENOMEM. */
+int opd_grpc_client_replay(const uint8_t *server_bytes, size_t len, size_t chunk,
+                           struct opd_grpc_result *res);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t opd_grpc_now_ns(void);
 

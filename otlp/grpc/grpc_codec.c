@@ -489,14 +489,18 @@ static int pb_field(struct pb *r, uint32_t *field, int *wt, uint64_t *v, struct 
 int opd_grpc_partial_success_decode(const uint8_t *buf, size_t len, int64_t *rejected,
                                     char *msg, size_t msglen)
 {
-    struct pb r = {buf, buf + len}, sub, f;
+    struct pb r = {buf, buf}, sub, f;
     uint32_t field;
     int wt;
     uint64_t v;
 
+    if (buf)
+        r.end = buf + len;
     *rejected = 0;
     if (msglen)
         msg[0] = '\0';
+    if (!buf || len == 0)
+        return 0;
     while (r.p < r.end) {
         if (pb_field(&r, &field, &wt, &v, &sub))
             return -EINVAL;

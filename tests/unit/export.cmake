@@ -8,3 +8,5 @@ opd_add_unit_test(test_exporterhelper_split
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_exporterhelper_split.c
           ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_fixture.c
   LIBS opd_split)
+opd_add_unit_test(test_grpc_replay SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_grpc_replay.c
+  LIBS opd_grpc)
