@@ -4,11 +4,38 @@
 #include "otlp/intern.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "collector/mem.h"
 
-#define HASH_SEED 0x6f70647063746c21ULL
+/* A per-process random seed: decoded input cannot be crafted to collide in the hash
+ * indexes. Indices do not depend on it (they follow insertion order). */
+static uint64_t hash_seed_value;
+
+static void hash_seed_init(void)
+{
+    uint64_t s = 0;
+    struct timespec ts;
+
+    if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s)) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&s;
+    }
+    hash_seed_value = s | 1;
+}
+
+static uint64_t hash_seed(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, hash_seed_init);
+    return hash_seed_value;
+}
+
+#define HASH_SEED hash_seed()
 
 /* ---- values ---------------------------------------------------------------------------- */
 
