@@ -57,6 +57,20 @@ struct {
 	__type(value, __u32);
 } opd_filter_cgroups SEC(".maps");
 
+/* Processes whose first sample was announced to user space (tgid → unused). LRU, so a
+ * long-running host never fills it; an evicted process is just announced again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} opd_seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} opd_events SEC(".maps");
+
 /* Drain barrier. Updating a map-in-map slot makes the kernel wait (synchronize_rcu) for
  * every running non-sleepable BPF program; user space does one such update after
  * switching generations, so that no program still writes into the old one. */
@@ -119,6 +133,30 @@ static __always_inline int opd_filtered(__u32 tgid, __u64 cgid)
 	if ((pm && *pm == OPD_FILTER_INCLUDE) || (cm && *cm == OPD_FILTER_INCLUDE))
 		return 0;
 	return 1;
+}
+
+static __always_inline void opd_emit(__u32 pid, __u32 kind)
+{
+	struct opd_proc_event *e = bpf_ringbuf_reserve(&opd_events, sizeof(*e), 0);
+
+	if (!e) {
+		opd_count(OPD_CNT_EVENTS_LOST);
+		return;
+	}
+	e->pid = pid;
+	e->kind = kind;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Announces the first sample of a user process, once (until exec or LRU eviction). */
+static __always_inline void opd_announce(__u32 tgid, struct task_struct *task)
+{
+	__u32 one = 1;
+
+	if (bpf_map_lookup_elem(&opd_seen, &tgid) || !BPF_CORE_READ(task, mm))
+		return;
+	if (bpf_map_update_elem(&opd_seen, &tgid, &one, BPF_NOEXIST) == 0)
+		opd_emit(tgid, OPD_EV_NEW);
 }
 
 static __always_inline __u64 opd_hash_stack(struct opd_bpf_stack *st)
@@ -236,6 +274,7 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 	if (!st)
 		return 0;
 	task = (struct task_struct *)bpf_get_current_task();
+	opd_announce(key.tgid, task);
 	key.ustack = opd_user_stack(ctx, stacks, st, task);
 	if (opd_kernel_frames)
 		key.kstack = opd_kernel_stack(ctx, stacks, st);
@@ -257,5 +296,17 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 		}
 	}
 	opd_count(OPD_CNT_RECORDED);
+	return 0;
+}
+
+/* exec: the process's image changed. Forget that it was announced, so its next sample
+ * announces it again, and tell user space to drop what it read about the old image. */
+SEC("tp/sched/sched_process_exec")
+int opd_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (bpf_map_delete_elem(&opd_seen, &tgid) == 0)
+		opd_emit(tgid, OPD_EV_EXEC);
 	return 0;
 }

@@ -49,7 +49,19 @@ enum opd_counter {
 	OPD_CNT_KSTACK_FAIL,      /* kernel stack fetch failed: recorded without it */
 	OPD_CNT_STACK_MAP_FULL,   /* stacks map full: recorded without that stack */
 	OPD_CNT_USTACK_TRUNCATED, /* user walk stopped at max_frames */
+	OPD_CNT_EVENTS_LOST,      /* process event ring buffer full */
 	OPD_CNT__MAX,
+};
+
+/* Process events for user space, so that it reads /proc while the process still runs. */
+enum opd_proc_event_kind {
+	OPD_EV_NEW = 1,  /* first sample of a process not seen before */
+	OPD_EV_EXEC = 2, /* the process replaced its image: what was read about it is stale */
+};
+
+struct opd_proc_event {
+	__u32 pid;
+	__u32 kind;
 };
 
 /* Values of the scope filter maps. */

@@ -52,4 +52,14 @@ echo "attributed: $samples samples over $pids distinct opd_churn pids"
 # 2,000 children × 5 ms CPU at 199 Hz is ~2,000 samples; demand a large share of them.
 [ "$pids" -ge 500 ] || fail "only $pids distinct child pids attributed"
 [ "$samples" -ge 1000 ] || fail "only $samples samples attributed to the children"
+# The kernel announces each new process on its first sample and the receiver reads /proc
+# right then, so most children, gone long before the drain, keep their executable path
+# and get their frames symbolized.
+named=$(folded_sum '^opd_churn;(.*;)?opd_fx_child_work( |;)')
+withpath=$(jq -r '.resourceProfiles[].resource.attributes | map({(.key): .value}) | add
+  | select(."process.executable.name".stringValue == "opd_churn")
+  | has("process.executable.path")' "$WORK/profiles.jsonl" | grep -c true)
+echo "exited children: $named samples symbolized to opd_fx_child_work; $withpath resources with their path"
+[ "$named" -ge $((samples / 2)) ] || fail "fewer than half of the children's samples are symbolized"
+[ "$withpath" -ge $((pids / 2)) ] || fail "fewer than half of the children kept their executable path"
 echo PASS

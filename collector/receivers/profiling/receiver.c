@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@
  * sample distinct in the worst case) within these bounds. Hash maps used from perf_event
  * programs are preallocated, and a stacks entry is 1 KiB, so the stacks maps are what
  * costs kernel memory: 2 generations × 16384 × 1 KiB = 32 MiB at most. */
-#define MIN_ENTRIES 4096
+#define MIN_ENTRIES       4096
 #define MAX_COUNT_ENTRIES 65536
 #define MAX_STACK_ENTRIES 16384
 
@@ -65,6 +66,8 @@ static const struct kmetric kmetrics[] = {
     {OPD_CNT_KSTACK_FAIL, "otelprofd_profiling_samples_lost", "kernel_stack_failed", NULL},
     {OPD_CNT_STACK_MAP_FULL, "otelprofd_profiling_samples_lost", "stack_map_full", NULL},
     {OPD_CNT_USTACK_TRUNCATED, "otelprofd_profiling_samples_lost", "user_stack_truncated", NULL},
+    {OPD_CNT_EVENTS_LOST, "otelprofd_profiling_process_events_lost", NULL,
+     "Process notifications dropped because the ring buffer was full."},
 };
 #define N_KMETRICS (sizeof(kmetrics) / sizeof(kmetrics[0]))
 
@@ -96,11 +99,18 @@ struct prof_recv {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool running, stop;
+    /* The process watcher reads /proc for a process as soon as its first sample is taken
+     * (while it still runs), so short-lived processes keep their metadata and mappings.
+     * tab_lock guards the process table between it and the drain thread. */
+    pthread_t watcher;
+    bool watching;
+    _Atomic bool watch_stop;
+    pthread_mutex_t tab_lock;
 
     struct opd_telemetry *tel;
     struct opd_metric *km[N_KMETRICS];
-    struct opd_metric *exported, *batches, *drain_us, *drain_errors, *cpus, *frames, *frames_named,
-        *comm_filtered, *accepted, *refused;
+    struct opd_metric *proc_events, *exported, *batches, *drain_us, *drain_errors, *cpus, *frames,
+        *frames_named, *comm_filtered, *accepted, *refused;
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -154,6 +164,7 @@ static void cycle(struct prof_recv *r, bool final)
     r->drain.start_unix_ns = r->window_start;
     r->drain.end_unix_ns = end;
     r->window_start = end;
+    pthread_mutex_lock(&r->tab_lock);
     bp.now = clock_ns(CLOCK_MONOTONIC);
     if (r->drain.n_recs) {
         batch = opd_profiling_build(&bp, &r->drain, &st);
@@ -170,6 +181,7 @@ static void cycle(struct prof_recv *r, bool final)
     if (r->sym)
         opd_symbolizer_flush(r->sym);
     opd_proctab_sweep(r->tab, clock_ns(CLOCK_MONOTONIC));
+    pthread_mutex_unlock(&r->tab_lock);
     update_kernel_metrics(r);
     opd_metric_set(r->drain_us, (int64_t)((clock_ns(CLOCK_MONOTONIC) - t0) / 1000));
 
@@ -219,6 +231,34 @@ static void *drain_thread(void *arg)
         pthread_mutex_lock(&r->lock);
     }
     pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static void on_proc_event(void *arg, const struct opd_proc_event *ev)
+{
+    struct prof_recv *r = arg;
+
+    opd_metric_add(r->proc_events, 1);
+    pthread_mutex_lock(&r->tab_lock);
+    if (ev->kind == OPD_EV_EXEC)
+        opd_proctab_invalidate(r->tab, (int32_t)ev->pid);
+    else
+        opd_proctab_get(r->tab, (int32_t)ev->pid, clock_ns(CLOCK_MONOTONIC));
+    pthread_mutex_unlock(&r->tab_lock);
+}
+
+static void *watch_thread(void *arg)
+{
+    struct prof_recv *r = arg;
+
+    while (!atomic_load(&r->watch_stop)) {
+        int n = opd_sampler_poll_events(r->sampler, 200);
+
+        if (n < 0 && n != -EINTR) {
+            OPD_WARN(r->who, "process events unavailable: %s", strerror(-n));
+            break;
+        }
+    }
     return NULL;
 }
 
@@ -286,6 +326,12 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     r->sampler = opd_sampler_create(&so);
     if (!r->sampler)
         return -errno;
+    err = opd_sampler_events_open(r->sampler, on_proc_event, r);
+    if (err)
+        OPD_WARN(r->who, "no process events (%s): short-lived processes may lose metadata",
+                 strerror(-err));
+    else if (pthread_create(&r->watcher, NULL, watch_thread, r) == 0)
+        r->watching = true;
     /* The filter goes in before the first sample is taken. */
     err = opd_prof_filter_refresh(&r->scope, r->sampler, r->who);
     if (err && err != -E2BIG)
@@ -325,6 +371,10 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->thread, NULL);
     r->running = false;
+    atomic_store(&r->watch_stop, true);
+    if (r->watching)
+        pthread_join(r->watcher, NULL);
+    r->watching = false;
     /* Stop sampling; the last window was drained by the thread on its way out. */
     opd_sampler_destroy(r->sampler);
     r->sampler = NULL;
@@ -345,6 +395,9 @@ static void prof_destroy(struct opd_component *self)
     if (!r)
         return;
     prof_shutdown(self, 0);
+    atomic_store(&r->watch_stop, true);
+    if (r->watching)
+        pthread_join(r->watcher, NULL);
     opd_sampler_destroy(r->sampler);
     opd_symbolizer_destroy(r->sym);
     opd_proctab_destroy(r->tab);
@@ -356,6 +409,7 @@ static void prof_destroy(struct opd_component *self)
     opd_free(r->who);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->tab_lock);
     opd_free(r);
 }
 
@@ -431,6 +485,7 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
         goto out;
     r->base.ops = &prof_ops;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->tab_lock, NULL);
     pthread_cond_init(&r->cond, NULL);
     opd_drain_init(&r->drain);
     r->next = p->next;
@@ -476,6 +531,8 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
         r->km[i] = metric(r, id, OPD_METRIC_COUNTER, kmetrics[i].name, kmetrics[i].reason,
                           kmetrics[i].help ? kmetrics[i].help
                                            : "Samples not recorded or recorded incomplete.");
+    r->proc_events = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_process_events", NULL,
+                            "New-process and exec notifications from the kernel.");
     r->exported = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_samples_exported", NULL,
                          "Samples handed to the next component.");
     r->batches = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_batches", NULL,

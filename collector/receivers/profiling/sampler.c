@@ -38,6 +38,9 @@ struct opd_sampler {
     uint64_t *stack_ids;
     struct opd_bpf_stack *stacks;
     uint64_t *percpu;
+    struct ring_buffer *events;
+    opd_proc_event_fn event_fn;
+    void *event_arg;
 };
 
 static const char *libbpf_who = "receiver/profiling/libbpf";
@@ -131,6 +134,7 @@ void opd_sampler_destroy(struct opd_sampler *s)
         for (int i = 0; i < s->ncpus_possible; i++)
             bpf_link__destroy(s->links[i]);
     }
+    ring_buffer__free(s->events);
     profile_bpf__destroy(s->skel);
     opd_free(s->links);
     opd_free(s->pfds);
@@ -382,6 +386,36 @@ int opd_sampler_counters(struct opd_sampler *s, uint64_t total[OPD_CNT__MAX])
             total[i] += s->percpu[c];
     }
     return 0;
+}
+
+/* Decodes one ring buffer record. Records come from our own program, but a size check
+ * costs nothing and keeps a mismatched object from being misread. */
+static int on_event(void *arg, void *data, size_t size)
+{
+    struct opd_sampler *s = arg;
+    struct opd_proc_event ev;
+
+    if (size < sizeof(ev))
+        return 0;
+    memcpy(&ev, data, sizeof(ev));
+    if (ev.kind == OPD_EV_NEW || ev.kind == OPD_EV_EXEC)
+        s->event_fn(s->event_arg, &ev);
+    return 0;
+}
+
+int opd_sampler_events_open(struct opd_sampler *s, opd_proc_event_fn fn, void *arg)
+{
+    s->event_fn = fn;
+    s->event_arg = arg;
+    s->events = ring_buffer__new(bpf_map__fd(s->skel->maps.opd_events), on_event, s, NULL);
+    return s->events ? 0 : -errno;
+}
+
+int opd_sampler_poll_events(struct opd_sampler *s, int timeout_ms)
+{
+    if (!s->events)
+        return -EINVAL;
+    return ring_buffer__poll(s->events, timeout_ms); /* count or -errno (libbpf 1.x) */
 }
 
 /* Adds, changes or (mode 0) removes one filter entry and keeps *count, the number of

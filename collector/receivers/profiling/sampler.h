@@ -49,6 +49,14 @@ int opd_sampler_drain(struct opd_sampler *s, struct opd_drain *out);
  * Returns 0 or -errno. */
 int opd_sampler_counters(struct opd_sampler *s, uint64_t total[OPD_CNT__MAX]);
 
+/* Process events (first sample of a process, exec). fn is called for each from
+ * opd_sampler_poll_events(), on the polling thread. Returns 0 or -errno. */
+typedef void (*opd_proc_event_fn)(void *arg, const struct opd_proc_event *ev);
+int opd_sampler_events_open(struct opd_sampler *s, opd_proc_event_fn fn, void *arg);
+/* Waits up to timeout_ms for events and delivers them. Returns the number delivered or
+ * -errno (-EINTR is harmless). Safe to call from one thread other than the drain's. */
+int opd_sampler_poll_events(struct opd_sampler *s, int timeout_ms);
+
 /* Scope filter. mode is OPD_FILTER_INCLUDE, OPD_FILTER_EXCLUDE or 0 to remove the entry.
  * Returns 0 or -errno (-E2BIG when the filter map is full). */
 int opd_sampler_filter_pid(struct opd_sampler *s, uint32_t pid, int mode);
