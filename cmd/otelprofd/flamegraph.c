@@ -54,18 +54,22 @@ struct flame {
 
 static long node_get(struct flame *fl, int32_t parent, int kind, const char *name)
 {
-    char *key;
+    char stack_key[512], *key = stack_key;
     size_t kl = strlen(name) + 32;
     struct fnode *slot;
     bool added;
     long i;
 
-    key = opd_malloc(kl);
-    if (!key)
-        return -ENOMEM;
+    /* Lookups are per frame per sample: keep the common short key off the heap. */
+    if (kl > sizeof(stack_key)) {
+        key = opd_malloc(kl);
+        if (!key)
+            return -ENOMEM;
+    }
     snprintf(key, kl, "%d\x1f%d\x1f%s", parent, kind, name);
     i = opd_keyidx_get(&fl->ix, key, &added);
-    opd_free(key);
+    if (key != stack_key)
+        opd_free(key);
     if (i < 0 || !added)
         return i;
     slot = OPD_VEC_PUSH_SLOT(fl->n, fl->nn, fl->cap);

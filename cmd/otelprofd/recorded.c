@@ -191,6 +191,12 @@ static uint64_t hash_str(const char *s)
 
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    /* Final avalanche (MurmurHash3 fmix64): the table indexes by the low bits. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
 }
 
@@ -203,7 +209,7 @@ static int grow(struct opd_keyidx *ix)
         return -ENOMEM;
     memset(slots, 0xff, ns * sizeof(*slots));
     for (size_t i = 0; i < ix->n; i++) {
-        size_t h = (size_t)hash_str(ix->keys[i]) & (ns - 1);
+        size_t h = (size_t)ix->hashes[i] & (ns - 1);
         while (slots[h] >= 0)
             h = (h + 1) & (ns - 1);
         slots[h] = (int32_t)i;
@@ -216,8 +222,9 @@ static int grow(struct opd_keyidx *ix)
 
 long opd_keyidx_get(struct opd_keyidx *ix, const char *key, bool *added)
 {
+    uint64_t hash = hash_str(key);
     size_t h;
-    char **slot;
+    char *copy;
 
     if (added)
         *added = false;
@@ -225,24 +232,25 @@ long opd_keyidx_get(struct opd_keyidx *ix, const char *key, bool *added)
         return -ENOMEM;
     if (ix->n >= INT32_MAX)
         return -ENOMEM;
-    h = (size_t)hash_str(key) & (ix->n_slots - 1);
+    h = (size_t)hash & (ix->n_slots - 1);
     while (ix->slots[h] >= 0) {
-        if (strcmp(ix->keys[ix->slots[h]], key) == 0)
-            return ix->slots[h];
+        int32_t k = ix->slots[h];
+        if (ix->hashes[k] == hash && strcmp(ix->keys[k], key) == 0)
+            return k;
         h = (h + 1) & (ix->n_slots - 1);
     }
-    slot = OPD_VEC_PUSH_SLOT(ix->keys, ix->n, ix->cap);
-    if (!slot)
+    if (opd_vec_reserve((void **)&ix->keys, &ix->cap, ix->n + 1, sizeof(*ix->keys)) ||
+        opd_vec_reserve((void **)&ix->hashes, &ix->hcap, ix->n + 1, sizeof(*ix->hashes)))
         return -ENOMEM;
-    *slot = opd_strdup(key);
-    if (!*slot) {
-        ix->n--;
+    copy = opd_strdup(key);
+    if (!copy)
         return -ENOMEM;
-    }
-    ix->slots[h] = (int32_t)(ix->n - 1);
+    ix->keys[ix->n] = copy;
+    ix->hashes[ix->n] = hash;
+    ix->slots[h] = (int32_t)ix->n;
     if (added)
         *added = true;
-    return (long)(ix->n - 1);
+    return (long)ix->n++;
 }
 
 void opd_keyidx_fini(struct opd_keyidx *ix)
@@ -250,6 +258,7 @@ void opd_keyidx_fini(struct opd_keyidx *ix)
     for (size_t i = 0; i < ix->n; i++)
         opd_free(ix->keys[i]);
     opd_free(ix->keys);
+    opd_free(ix->hashes);
     opd_free(ix->slots);
     memset(ix, 0, sizeof(*ix));
 }

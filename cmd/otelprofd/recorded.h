@@ -44,7 +44,8 @@ bool opd_filter_match(const struct opd_filter *f, size_t n, const struct opd_res
 /* A string-keyed index: each distinct key gets the next integer, starting at 0. */
 struct opd_keyidx {
     char **keys;
-    size_t n, cap;
+    uint64_t *hashes; /* of each key, compared before the strings */
+    size_t n, cap, hcap;
     int32_t *slots; /* open addressing over keys; -1 empty */
     size_t n_slots;
 };
