@@ -19,7 +19,7 @@
 #define MAX_MAPS_BYTES     (32u << 20)
 #define MAX_SMALL_BYTES    (64u << 10)
 #define MAX_ENVIRON_BYTES  (4u << 20)
-#define MAX_THREADS_CACHED 4096
+#define MAX_THREADS_CACHED 512 /* per process: bounds memory at ~10 KiB each */
 
 struct thread_name {
     int32_t tid;
