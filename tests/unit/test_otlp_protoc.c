@@ -395,11 +395,181 @@ static void test_sample_jsonl_decodes_with_protoc(void **state)
     free(data);
 }
 
+/* ---- schema equivalence ---------------------------------------------------------------
+ * Our otlp/proto/ files are written by hand; compile them and the upstream files into
+ * descriptor sets and compare every message, field (name, number, label, type, type name,
+ * json name, oneof) and service per package. protoc --decode_raw reads the descriptor sets
+ * (descriptor.proto is not needed); it guesses some strings to be messages, identically on
+ * both sides, so leaves are compared by their raw paths. */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct strs {
+    char **v;
+    size_t n, cap;
+};
+
+static void strs_add(struct strs *s, const char *x)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->v = realloc(s->v, s->cap * sizeof(*s->v));
+        assert_non_null(s->v);
+    }
+    s->v[s->n] = strdup(x);
+    assert_non_null(s->v[s->n]);
+    s->n++;
+}
+
+static void strs_free(struct strs *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Sorted, newline-joined; malloc'ed. */
+static char *strs_join(struct strs *s)
+{
+    size_t i, len = 1;
+    char *out;
+
+    qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+    for (i = 0; i < s->n; i++)
+        len += strlen(s->v[i]) + 1;
+    out = malloc(len);
+    assert_non_null(out);
+    out[0] = '\0';
+    for (i = 0; i < s->n; i++) {
+        strcat(out, s->v[i]);
+        strcat(out, "\n");
+    }
+    return out;
+}
+
+/* One line per message or service of the descriptor set: "<package> <signature>", where
+ * the signature holds the sorted leaves of the message with the field entries themselves
+ * sorted, so declaration order does not matter. */
+static void schema_lines(const struct text *t, struct strs *out)
+{
+    int f, m, k, maxf = -1, maxm = 64, maxk = 64;
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        if (sscanf(t->v[i].path, "1[%d]", &f) == 1 && f > maxf)
+            maxf = f;
+    for (f = 0; f <= maxf; f++) {
+        char pfx[64], pkg[256] = "";
+
+        snprintf(pfx, sizeof(pfx), "1[%d].2", f);
+        snprintf(pkg, sizeof(pkg), "%s", values(t, "%s", pfx));
+        for (m = 0; m < maxm; m++) {
+            int kind;
+
+            for (kind = 4; kind <= 6; kind += 2) { /* 4: message_type, 6: service */
+                struct strs msg = {0};
+                char mp[64], *sig, *line;
+
+                snprintf(mp, sizeof(mp), "1[%d].%d[%d].", f, kind, m);
+                for (k = -1; k < maxk; k++) {
+                    struct strs leaves = {0};
+                    char fp[96], leaf[1024], *joined;
+
+                    if (k >= 0)
+                        snprintf(fp, sizeof(fp), "%s2[%d].", mp, k);
+                    for (i = 0; i < t->n; i++) {
+                        const char *path = t->v[i].path;
+
+                        if (!strcmp(t->v[i].value, "{}") || strncmp(path, mp, strlen(mp)))
+                            continue;
+                        if (k >= 0 && strncmp(path, fp, strlen(fp)))
+                            continue;
+                        /* message-level pass: everything that is not a field entry */
+                        if (k < 0 && kind == 4 && !strncmp(path + strlen(mp), "2[", 2))
+                            continue;
+                        snprintf(leaf, sizeof(leaf), "%s=%s",
+                                 path + (k >= 0 ? strlen(fp) : strlen(mp)), t->v[i].value);
+                        strs_add(&leaves, leaf);
+                    }
+                    if (leaves.n) {
+                        joined = strs_join(&leaves);
+                        strs_add(&msg, joined);
+                        free(joined);
+                    }
+                    strs_free(&leaves);
+                    if (kind == 6)
+                        break; /* services: one pass over all leaves */
+                }
+                if (!msg.n)
+                    continue;
+                sig = strs_join(&msg);
+                line = malloc(strlen(pkg) + strlen(sig) + 8);
+                assert_non_null(line);
+                sprintf(line, "%s %s", pkg, sig);
+                strs_add(out, line);
+                free(line);
+                free(sig);
+                strs_free(&msg);
+            }
+        }
+    }
+}
+
+static void descriptor_set(const char *include, const char *files, struct text *t)
+{
+    char pb[] = "/tmp/opd_otlp_desc_XXXXXX", cmd[8192];
+    FILE *p;
+    int fd = mkstemp(pb);
+
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(cmd, sizeof(cmd),
+             "protoc --include_imports --descriptor_set_out=%s -I '%s' %s && protoc --decode_raw "
+             "< %s",
+             pb, include, files, pb);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    parse_text(p, t);
+    assert_int_equal(pclose(p), 0);
+    unlink(pb);
+}
+
+static void test_schema_matches_upstream(void **state)
+{
+    const char *src = getenv("OPD_SOURCE_DIR");
+    struct text up = {0}, ours = {0};
+    struct strs a = {0}, b = {0};
+    size_t i;
+
+    descriptor_set(ref_dir, SERVICE_PROTO, &up);
+    descriptor_set(src ? src : ".", "otlp/proto/profiles_service.proto", &ours);
+    schema_lines(&up, &a);
+    schema_lines(&ours, &b);
+    assert_true(a.n >= 20); /* every message of the four files, and the service */
+    qsort(a.v, a.n, sizeof(*a.v), cmp_str);
+    qsort(b.v, b.n, sizeof(*b.v), cmp_str);
+    for (i = 0; i < a.n && i < b.n; i++)
+        if (strcmp(a.v[i], b.v[i]))
+            fail_msg("schema differs:\nupstream:\n%s\nours:\n%s", a.v[i], b.v[i]);
+    assert_int_equal(a.n, b.n);
+    strs_free(&a);
+    strs_free(&b);
+    text_free(&up);
+    text_free(&ours);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_decodes_with_protoc),
         cmocka_unit_test(test_sample_jsonl_decodes_with_protoc),
+        cmocka_unit_test(test_schema_matches_upstream),
     };
     const char *src = getenv("OPD_SOURCE_DIR"), *over = getenv("OPD_OTLP_PROTO_REF");
     char svc[8192];
