@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -226,6 +227,16 @@ static void test_self(void **state)
     assert_string_equal(name, "test_proctab");
     assert_int_equal(opd_proctab_thread_name(t, getpid(), 0x7ffffff0, name, sizeof(name), 1000),
                      -ESRCH);
+    /* A rename shows after the interval ends; until then the cached name is kept. */
+    assert_int_equal(pthread_setname_np(pthread_self(), "renamed"), 0);
+    assert_int_equal(opd_proctab_thread_name(t, getpid(), getpid(), name, sizeof(name), 1000), 0);
+    assert_string_equal(name, "test_proctab");
+    opd_proctab_sweep(t, 1500);
+    assert_non_null(opd_proctab_get(t, getpid(), 1500));
+    assert_int_equal(opd_proctab_thread_name(t, getpid(), getpid(), name, sizeof(name), 1500), 0);
+    assert_string_equal(name, "renamed");
+    assert_int_equal(pthread_setname_np(pthread_self(), "test_proctab"), 0);
+    p = opd_proctab_get(t, getpid(), 1500);
     assert_int_equal(
         opd_metric_get(opd_telemetry_find(t ? tel : NULL, "otelprofd_profiling_processes_tracked",
                                           "receiver=\"profiling\"")),

@@ -24,6 +24,7 @@
 struct thread_name {
     int32_t tid;
     char name[16];
+    uint64_t gen; /* sweep generation of the last read */
 };
 
 struct entry {
@@ -53,6 +54,7 @@ struct opd_proctab {
     struct entry **parked;
     size_t n_parked, cap_parked;
     struct opd_metric *m_tracked, *m_evictions, *m_read_failed;
+    uint64_t gen; /* sweeps so far */
 };
 
 static void entry_free(struct entry *e)
@@ -672,8 +674,8 @@ void opd_proctab_invalidate(struct opd_proctab *t, int32_t pid)
 int opd_proctab_thread_name(struct opd_proctab *t, int32_t pid, int32_t tid, char *buf, size_t len,
                             uint64_t now)
 {
+    struct thread_name *slot = NULL;
     struct entry *e;
-    struct thread_name *slot;
     char path[64], *name;
     size_t i, n;
     int err;
@@ -683,26 +685,35 @@ int opd_proctab_thread_name(struct opd_proctab *t, int32_t pid, int32_t tid, cha
     buf[0] = '\0';
     e = get_entry(t, pid, now);
     if (e) {
-        for (i = 0; i < e->n_threads; i++) {
-            if (e->threads[i].tid == tid) {
-                snprintf(buf, len, "%s", e->threads[i].name);
-                return 0;
-            }
+        for (i = 0; i < e->n_threads && !slot; i++)
+            if (e->threads[i].tid == tid)
+                slot = &e->threads[i];
+        /* Read once per interval so renames show; the cache covers threads that exited. */
+        if (slot && (slot->gen == t->gen || e->pub.exited)) {
+            snprintf(buf, len, "%s", slot->name);
+            return 0;
         }
     }
     snprintf(path, sizeof(path), "task/%d/comm", tid);
     err = read_small(t, pid, path, 4096, &name, &n);
-    if (err)
+    if (err) {
+        if (slot) {
+            snprintf(buf, len, "%s", slot->name);
+            return 0;
+        }
         return err == -ENOMEM ? err : -ESRCH;
+    }
     while (n && (name[n - 1] == '\n' || name[n - 1] == '\0'))
         name[--n] = '\0';
     snprintf(buf, len, "%s", name);
-    if (e && e->n_threads < MAX_THREADS_CACHED && !e->pub.exited) {
+    if (!slot && e && e->n_threads < MAX_THREADS_CACHED && !e->pub.exited) {
         slot = OPD_VEC_PUSH_SLOT(e->threads, e->n_threads, e->cap_threads);
-        if (slot) {
+        if (slot)
             slot->tid = tid;
-            snprintf(slot->name, sizeof(slot->name), "%s", name);
-        }
+    }
+    if (slot) {
+        snprintf(slot->name, sizeof(slot->name), "%s", name);
+        slot->gen = t->gen;
     }
     opd_free(name);
     return 0;
@@ -715,6 +726,7 @@ void opd_proctab_sweep(struct opd_proctab *t, uint64_t now)
     if (!t)
         return;
     free_parked(t);
+    t->gen++;
     for (e = t->head; e; e = next) {
         next = e->next;
         e->maps_reread = false;
