@@ -107,8 +107,9 @@ const struct opd_proc_mapping *opd_proctab_find_mapping(struct opd_proctab *t, i
 void opd_proctab_invalidate(struct opd_proctab *t, int32_t pid);
 
 /* Copies the name of thread tid of process pid (/proc/PID/task/TID/comm) into buf (always
- * NUL-terminated). Names are cached per process until the process is dropped, so a thread
- * that exited after being seen once still has its name. Returns 0, -ESRCH when neither the
+ * NUL-terminated). Names are reread at most once per interval (so renames show) and cached
+ * per process until the process is dropped, so a thread that exited after being seen once
+ * still has its name. Returns 0, -ESRCH when neither the
  * cache nor /proc knows the thread, -EINVAL on bad arguments. */
 int opd_proctab_thread_name(struct opd_proctab *t, int32_t pid, int32_t tid, char *buf, size_t len,
                             uint64_t now);
