@@ -729,6 +729,57 @@ static void test_vdso(void **state)
     env_close(&e);
 }
 
+/* Hostile files mapped executable: a truncated library and one with a scrambled header.
+ * The symbolizer must answer (named or not) and never crash. */
+static void test_hostile_mapping(void **state)
+{
+    static const long cuts[] = {64, 700, 4096, 9000};
+    char src[PATH_MAX * 2], path[] = "/tmp/opd_hostile_XXXXXX";
+    struct env e;
+    struct opd_sym_frame f;
+    uint8_t *bytes;
+    long len;
+    size_t k;
+    FILE *in;
+
+    (void)state;
+    snprintf(src, sizeof(src), "%s/libopdsymfix.so", fixdir);
+    in = fopen(src, "rb");
+    assert_non_null(in);
+    fseek(in, 0, SEEK_END);
+    len = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    bytes = malloc((size_t)len);
+    assert_int_equal(fread(bytes, 1, (size_t)len, in), (size_t)len);
+    fclose(in);
+    env_open(&e, no_dirs, 1, 0, true);
+    for (k = 0; k < 2 * sizeof(cuts) / sizeof(cuts[0]); k++) {
+        long n = cuts[k / 2] < len ? cuts[k / 2] : len;
+        int fd = mkstemp(path), err;
+        uint8_t *m;
+
+        assert_true(fd >= 0);
+        if (k & 1) {
+            /* Scramble section and program header offsets and counts. */
+            memset(bytes + 0x20, 0xff, 0x20);
+        }
+        assert_int_equal(write(fd, bytes, (size_t)n), n);
+        m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+        assert_true(m != MAP_FAILED);
+        close(fd);
+        err = opd_symbolizer_user(e.sym, getpid(), (uintptr_t)m + 16, 0, 1, &f);
+        assert_true(err == 0 || err == -ENOENT);
+        assert_true(f.has_mapping);
+        munmap(m, 4096);
+        unlink(path);
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+        opd_symbolizer_flush(e.sym);
+        opd_proctab_sweep(e.tab, 1);
+    }
+    env_close(&e);
+    free(bytes);
+}
+
 static void test_nomem(void **state)
 {
     struct opd_proctab_config pc = {0};
@@ -786,6 +837,7 @@ int main(void)
         cmocka_unit_test_teardown(test_go_stripped_pie, kill_probe),
         cmocka_unit_test_teardown(test_vanished_process, kill_probe),
         cmocka_unit_test(test_vdso),
+        cmocka_unit_test(test_hostile_mapping),
         cmocka_unit_test(test_nomem),
     };
 
