@@ -34,12 +34,32 @@ static uint64_t next_rand(void)
     return rng;
 }
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wall and CPU time of a step: on a shared machine the CPU time of this process is the
+ * steadier number, so the rates are computed from it. */
+struct stopwatch {
+    double wall, cpu;
+};
+
+static struct stopwatch start(void)
+{
+    struct stopwatch w = {clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_PROCESS_CPUTIME_ID)};
+
+    return w;
+}
+
+static struct stopwatch stop(struct stopwatch w)
+{
+    w.wall = clock_s(CLOCK_MONOTONIC) - w.wall;
+    w.cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - w.cpu;
+    return w;
 }
 
 /* Stacks share callers as real ones do: the outer half of every stack comes from a
@@ -177,9 +197,10 @@ static size_t gzip_size(const void *p, size_t n)
     return got;
 }
 
-static void report(const char *what, double secs, size_t samples, size_t bytes, size_t gz)
+static void report(const char *what, struct stopwatch t, size_t samples, size_t bytes, size_t gz)
 {
-    printf("%-22s %8.3f s %12.0f samples/s", what, secs, (double)samples / secs);
+    printf("%-19s wall %7.3f s  cpu %7.3f s %10.0f samples/s", what, t.wall, t.cpu,
+           (double)samples / t.cpu);
     if (bytes)
         printf("  %10zu bytes  %7.2f bytes/sample", bytes, (double)bytes / (double)samples);
     if (gz)
@@ -195,7 +216,7 @@ int main(int argc, char **argv)
     uint8_t *pb;
     char *js, err[256];
     size_t pblen, jslen;
-    double t;
+    struct stopwatch t;
     int i;
 
     for (i = 1; i + 1 < argc; i += 2) {
@@ -221,18 +242,18 @@ int main(int argc, char **argv)
         return 1;
     printf("bench_encode: %zu samples, %zu distinct stacks, depth %zu, %zu threads\n", c.samples,
            c.stacks, c.depth, c.threads);
-    t = now();
+    t = start();
     b = build(&c, frames, true);
-    t = now() - t;
+    t = stop(t);
     if (!b) {
         fprintf(stderr, "bench_encode: building the batch failed\n");
         return 1;
     }
     report("intern per stack", t, c.samples, 0, 0);
     opd_batch_unref(b);
-    t = now();
+    t = start();
     b = build(&c, frames, false);
-    t = now() - t;
+    t = stop(t);
     if (!b) {
         fprintf(stderr, "bench_encode: building the batch failed\n");
         return 1;
@@ -243,21 +264,21 @@ int main(int argc, char **argv)
            b->dict.n_strings, b->dict.n_functions, b->dict.n_locations, b->dict.n_stacks,
            b->dict.n_attributes, b->arena.bytes);
 
-    t = now();
+    t = start();
     if (opd_proto_encode(b, &pb, &pblen))
         return 1;
-    t = now() - t;
+    t = stop(t);
     report("protobuf encode", t, c.samples, pblen, gzip_size(pb, pblen));
 
-    t = now();
+    t = start();
     if (opd_json_encode(b, &js, &jslen))
         return 1;
-    t = now() - t;
+    t = stop(t);
     report("OTLP/JSON encode", t, c.samples, jslen, gzip_size(js, jslen));
 
-    t = now();
+    t = start();
     d = opd_proto_decode(pb, pblen, err, sizeof(err));
-    t = now() - t;
+    t = stop(t);
     if (!d) {
         fprintf(stderr, "bench_encode: protobuf decode: %s\n", err);
         return 1;
@@ -265,9 +286,9 @@ int main(int argc, char **argv)
     report("protobuf decode", t, c.samples, 0, 0);
     opd_batch_unref(d);
 
-    t = now();
+    t = start();
     d = opd_json_decode(js, jslen, err, sizeof(err));
-    t = now() - t;
+    t = stop(t);
     if (!d) {
         fprintf(stderr, "bench_encode: JSON decode: %s\n", err);
         return 1;
