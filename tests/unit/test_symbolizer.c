@@ -780,6 +780,55 @@ static void test_hostile_mapping(void **state)
     free(bytes);
 }
 
+/* A process whose binary is gone by the time its samples are drained (an exited container):
+ * prefetching at first sight keeps its symbols. */
+static void test_prefetch(void **state)
+{
+    char src[PATH_MAX * 2], cmd[PATH_MAX * 3], dir[] = "/tmp/opd_prefetch_XXXXXX";
+    char bin[sizeof(dir) + 16];
+    struct env e;
+    struct opd_sym_frame f;
+    uint64_t addr;
+    pid_t pid;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(bin, sizeof(bin), "%s/probe", dir);
+    snprintf(src, sizeof(src), "%s/opd_symfix_probe_alpha", fixdir);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, bin);
+    assert_int_equal(system(cmd), 0);
+    pid = spawn_probe(bin, &addr);
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_true(opd_symbolizer_prefetch(e.sym, pid, 1) >= 1);
+    assert_int_equal(opd_symbolizer_prefetch(e.sym, pid, 1), 0); /* cached now */
+    kill_probe(NULL);
+    assert_int_equal(unlink(bin), 0);
+    rmdir(dir);
+    opd_symbolizer_flush(e.sym);
+    opd_proctab_sweep(e.tab, 2);
+    assert_int_equal(opd_symbolizer_user(e.sym, pid, addr, 0, 3, &f), 0);
+    assert_string_equal(f.function, "opd_probe_alpha");
+    assert_int_equal(opd_symbolizer_prefetch(e.sym, 0, 3), -EINVAL);
+    env_close(&e);
+
+    /* Without the prefetch the same frame stays unnamed (but keeps its mapping). */
+    strcpy(dir, "/tmp/opd_prefetch_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(bin, sizeof(bin), "%s/probe", dir);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, bin);
+    assert_int_equal(system(cmd), 0);
+    pid = spawn_probe(bin, &addr);
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_non_null(opd_proctab_get(e.tab, pid, 1));
+    kill_probe(NULL);
+    assert_int_equal(unlink(bin), 0);
+    rmdir(dir);
+    opd_proctab_sweep(e.tab, 2);
+    assert_int_equal(opd_symbolizer_user(e.sym, pid, addr, 0, 3, &f), -ENOENT);
+    assert_true(f.has_mapping);
+    env_close(&e);
+}
+
 static void test_nomem(void **state)
 {
     struct opd_proctab_config pc = {0};
@@ -838,6 +887,7 @@ int main(void)
         cmocka_unit_test_teardown(test_vanished_process, kill_probe),
         cmocka_unit_test(test_vdso),
         cmocka_unit_test(test_hostile_mapping),
+        cmocka_unit_test_teardown(test_prefetch, kill_probe),
         cmocka_unit_test(test_nomem),
     };
 

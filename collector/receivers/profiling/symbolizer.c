@@ -82,6 +82,7 @@ struct opd_symbolizer {
     struct obj *head, *tail;
     size_t bytes;
     uint64_t gen;
+    uint64_t loads; /* ELF files read (cache misses), for prefetch's count */
     struct obj **parked;
     size_t n_parked, cap_parked;
 
@@ -412,6 +413,7 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
             return NULL;
     }
     opd_metric_add(s->m_misses, 1);
+    s->loads++;
     o = obj_new(OBJ_ELF, s->gen);
     if (!o)
         return NULL;
@@ -880,6 +882,29 @@ int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsi
     if (tab == &o->syms && o->bytes != obj_bytes(o))
         account(s, o);
     return 0;
+}
+
+int opd_symbolizer_prefetch(struct opd_symbolizer *s, int32_t pid, uint64_t now)
+{
+    const struct opd_proc *proc;
+    uint64_t misses;
+    size_t i;
+
+    if (!s || pid <= 0)
+        return -EINVAL;
+    proc = opd_proctab_get(s->tab, pid, now);
+    if (!proc)
+        return errno == ENOMEM ? -ENOMEM : -ESRCH;
+    misses = s->loads;
+    for (i = 0; i < proc->n_maps; i++) {
+        const struct opd_proc_mapping *m = &proc->maps[i];
+
+        if (m->inode == 0 || m->path[0] != '/')
+            continue;
+        if (!get_elf_obj(s, proc, m))
+            return -ENOMEM;
+    }
+    return (int)(s->loads - misses);
 }
 
 static int load_ksyms(struct opd_symbolizer *s)

@@ -117,6 +117,13 @@ void opd_symbolizer_destroy(struct opd_symbolizer *s);
 int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsigned flags,
                         uint64_t now, struct opd_sym_frame *out);
 
+/* Loads (or refreshes in the LRU) the symbols of every file pid maps executable, while the
+ * process is alive: call it when a process is first seen, so the frames of one that exits
+ * before its samples are drained can still be named (its files may be unreachable then,
+ * e.g. inside a container that is gone). Returns the number of files newly loaded, -ESRCH
+ * when the process is unknown and gone, -EINVAL, -ENOMEM. */
+int opd_symbolizer_prefetch(struct opd_symbolizer *s, int32_t pid, uint64_t now);
+
 /* Symbolizes kernel ip into *out (type OPD_FRAME_KERNEL, mapping.path the module name in
  * brackets, "[kernel.kallsyms]" for the core kernel). kallsyms is loaded on first use.
  * Returns 0, -ENOENT when no symbol covers ip (or kallsyms is unreadable or all zero
