@@ -13,7 +13,10 @@ struct series {
     char *key;        /* "service\x1fns\x1fteam\x1ffunction" */
     const char *l[4]; /* the four values, NUL-terminated copies after the key */
     double *v;        /* one sum per slot */
+    uint64_t *tag;    /* the epoch each slot's sum belongs to */
+    uint64_t last;    /* epoch of the latest sample */
     double sum;       /* filled by write */
+    uint64_t hash;    /* of key */
 };
 
 struct opd_promwin {
@@ -34,6 +37,12 @@ static uint64_t hash_key(const char *k)
 
     for (; *k; k++)
         h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    /* Final avalanche (MurmurHash3 fmix64): the table indexes by the low bits. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
 }
 
@@ -44,7 +53,9 @@ static int index_rebuild(struct opd_promwin *w)
 
     while (need < (w->n + 1) * 2)
         need *= 2;
-    if (need != w->index_cap) {
+    /* Never shrink: series come and go with processes, and a table that follows them
+     * down would be rebuilt again on the way up. */
+    if (need > w->index_cap) {
         ix = opd_malloc(need * sizeof(*ix));
         if (!ix)
             return -ENOMEM;
@@ -54,7 +65,7 @@ static int index_rebuild(struct opd_promwin *w)
     }
     memset(w->index, 0xff, w->index_cap * sizeof(*w->index));
     for (size_t i = 0; i < w->n; i++) {
-        size_t h = (size_t)hash_key(w->s[i].key) & (w->index_cap - 1);
+        size_t h = (size_t)w->s[i].hash & (w->index_cap - 1);
         while (w->index[h] >= 0)
             h = (h + 1) & (w->index_cap - 1);
         w->index[h] = (int32_t)i;
@@ -99,50 +110,48 @@ void opd_promwin_destroy(struct opd_promwin *w)
     opd_free(w);
 }
 
-/* Moves the window to now: clears the slots time has left behind and drops the series
- * that became empty. */
+/* Moves the window's clock to now. Slots are cleared lazily: each slot of a series
+ * carries the epoch it holds, and a slot from an older turn of the ring counts as empty. */
 static void advance(struct opd_promwin *w, uint64_t now_ns)
 {
     uint64_t e = now_ns / w->slot_ns;
-    size_t kept = 0;
 
-    if (!w->have_epoch) {
+    if (!w->have_epoch || e > w->epoch) {
         w->epoch = e;
         w->have_epoch = true;
-        return;
     }
-    if (e <= w->epoch)
-        return;
-    for (uint64_t ep = w->epoch + 1; ep <= e && ep <= w->epoch + w->n_slots; ep++) {
-        size_t slot = (size_t)(ep % w->n_slots);
-        for (size_t i = 0; i < w->n; i++)
-            w->s[i].v[slot] = 0;
-    }
-    w->epoch = e;
+}
+
+/* Whether slot k of s still lies inside the window. */
+static bool slot_live(const struct opd_promwin *w, const struct series *s, size_t k)
+{
+    return s->tag[k] + w->n_slots > w->epoch && s->tag[k] <= w->epoch;
+}
+
+/* Drops the series the window has left entirely (no sample in its last n_slots slots). */
+static void sweep(struct opd_promwin *w)
+{
+    size_t kept = 0;
+
     for (size_t i = 0; i < w->n; i++) {
-        bool live = false;
-        for (size_t k = 0; k < w->n_slots && !live; k++)
-            live = w->s[i].v[k] != 0;
-        if (live)
+        if (w->s[i].last + w->n_slots > w->epoch)
             w->s[kept++] = w->s[i];
         else
             series_free(&w->s[i]);
     }
     if (kept != w->n) {
         w->n = kept;
-        /* A failed rebuild keeps the old, larger table valid only if it still fits. */
-        if (index_rebuild(w) && w->index_cap < (w->n + 1) * 2)
-            w->n = 0;
+        index_rebuild(w); /* never grows here, so it cannot fail */
     }
 }
 
-static struct series *lookup(struct opd_promwin *w, const char *key)
+static struct series *lookup(struct opd_promwin *w, const char *key, uint64_t hash)
 {
-    size_t h = (size_t)hash_key(key) & (w->index_cap - 1);
+    size_t h = (size_t)hash & (w->index_cap - 1);
 
     while (w->index[h] >= 0) {
         struct series *s = &w->s[w->index[h]];
-        if (strcmp(s->key, key) == 0)
+        if (s->hash == hash && strcmp(s->key, key) == 0)
             return s;
         h = (h + 1) & (w->index_cap - 1);
     }
@@ -174,7 +183,7 @@ static char *make_key(const struct opd_promwin_labels *l, const char *fn)
     return k;
 }
 
-static struct series *insert(struct opd_promwin *w, char *key)
+static struct series *insert(struct opd_promwin *w, char *key, uint64_t hash)
 {
     struct series *s;
     char *p;
@@ -185,7 +194,10 @@ static struct series *insert(struct opd_promwin *w, char *key)
         return NULL;
     s = &w->s[w->n];
     memset(s, 0, sizeof(*s));
-    s->v = opd_calloc(w->n_slots, sizeof(*s->v));
+    /* v and tag share one allocation. */
+    s->v = opd_calloc(w->n_slots, sizeof(*s->v) + sizeof(*s->tag));
+    if (s->v)
+        s->tag = (uint64_t *)(s->v + w->n_slots);
     /* The labels are split copies so the key itself stays intact for lookups. */
     s->key = opd_malloc(strlen(key) * 2 + 2);
     if (!s->v || !s->key) {
@@ -193,6 +205,7 @@ static struct series *insert(struct opd_promwin *w, char *key)
         return NULL;
     }
     strcpy(s->key, key);
+    s->hash = hash;
     p = s->key + strlen(key) + 1;
     strcpy(p, key);
     s->l[i++] = p;
@@ -209,7 +222,7 @@ static struct series *insert(struct opd_promwin *w, char *key)
             return NULL;
         }
     } else {
-        size_t h = (size_t)hash_key(s->key) & (w->index_cap - 1);
+        size_t h = (size_t)hash & (w->index_cap - 1);
         while (w->index[h] >= 0)
             h = (h + 1) & (w->index_cap - 1);
         w->index[h] = (int32_t)(w->n - 1);
@@ -221,30 +234,42 @@ int opd_promwin_add(struct opd_promwin *w, uint64_t now_ns, const struct opd_pro
                     double seconds)
 {
     struct series *s;
+    uint64_t hash;
+    size_t slot;
     char *key;
     bool overflow = false;
 
     if (!(seconds > 0))
         return 0;
     advance(w, now_ns);
+    if (w->n >= w->max_series)
+        sweep(w); /* make room from series that left the window before overflowing */
     key = make_key(l, l->function);
     if (!key)
         return -ENOMEM;
-    s = lookup(w, key);
+    hash = hash_key(key);
+    s = lookup(w, key, hash);
     if (!s && w->n >= w->max_series) {
         opd_free(key);
         key = make_key(l, OTHER);
         if (!key)
             return -ENOMEM;
-        s = lookup(w, key);
+        hash = hash_key(key);
+        s = lookup(w, key, hash);
         overflow = true;
     }
     if (!s)
-        s = insert(w, key);
+        s = insert(w, key, hash);
     opd_free(key);
     if (!s)
         return -ENOMEM;
-    s->v[w->epoch % w->n_slots] += seconds;
+    slot = (size_t)(w->epoch % w->n_slots);
+    if (s->tag[slot] != w->epoch) {
+        s->tag[slot] = w->epoch;
+        s->v[slot] = 0;
+    }
+    s->v[slot] += seconds;
+    s->last = w->epoch;
     if (overflow)
         w->overflow += seconds;
     return overflow ? 1 : 0;
@@ -253,6 +278,7 @@ int opd_promwin_add(struct opd_promwin *w, uint64_t now_ns, const struct opd_pro
 size_t opd_promwin_series(struct opd_promwin *w, uint64_t now_ns)
 {
     advance(w, now_ns);
+    sweep(w);
     return w->n;
 }
 
@@ -319,6 +345,7 @@ int opd_promwin_write(struct opd_promwin *w, uint64_t now_ns, size_t top_n, bool
     size_t n = 0;
 
     advance(w, now_ns);
+    sweep(w);
     v = opd_calloc(w->n ? w->n : 1, sizeof(*v));
     if (!v)
         return -ENOMEM;
@@ -326,7 +353,8 @@ int opd_promwin_write(struct opd_promwin *w, uint64_t now_ns, size_t top_n, bool
         struct series *s = &w->s[i];
         s->sum = 0;
         for (size_t k = 0; k < w->n_slots; k++)
-            s->sum += s->v[k];
+            if (slot_live(w, s, k))
+                s->sum += s->v[k];
         if (s->sum > 0)
             v[n++] = s;
     }
