@@ -28,3 +28,12 @@ endif()
 # SIGKILL.
 opd_add_script_test(integration_export_daemon LABELS integration TIMEOUT 300
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/export_daemon.sh)
+
+# bench/bench_export (run with bench/run_export.sh): export throughput to the peer and the
+# cost of the queue path. Built with the tests since it shares their batch fixture.
+if(OPD_BUILD_TESTS)
+  add_executable(bench_export ${CMAKE_SOURCE_DIR}/bench/bench_export.c
+    ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_fixture.c)
+  target_link_libraries(bench_export PRIVATE opd_exporter_otlp_grpc opd_otlp
+    PkgConfig::CMOCKA)
+endif()
