@@ -77,13 +77,18 @@ kill -9 "$pid" 2>/dev/null || true
 wait 2>/dev/null || true
 pid=""
 if unshare -m -p -f --mount-proc true 2>/dev/null; then
+    # The fixture is copied onto the namespace's own /tmp (the build tree may be under /tmp
+    # and hidden by the mount), so its binary too exists only inside the namespace.
     unshare -m -p -f --mount-proc --propagation private sh -c \
-        "mount -t tmpfs none /tmp && exec '$FIX/opd_symfix_jit'" >"$work/jit.out" &
+        "exec 3<'$FIX/opd_symfix_jit' && mount -t tmpfs none /tmp &&
+         cat <&3 >/tmp/opd_symfix_jit && exec 3<&- && chmod +x /tmp/opd_symfix_jit &&
+         exec /tmp/opd_symfix_jit" >"$work/jit.out" &
     for _ in $(seq 100); do
         [ -s "$work/jit.out" ] && break
         sleep 0.05
     done
-    read -r nspid jaddr <"$work/jit.out"
+    nspid="" jaddr=""
+    read -r nspid jaddr <"$work/jit.out" || true
     # The host pid of the fixture: the process whose NSpid ends with nspid.
     for st in /proc/[0-9]*/status; do
         if grep -q '^Name:[[:space:]]*opd_symfix_jit$' "$st" 2>/dev/null &&
