@@ -24,6 +24,7 @@ struct opd_pqueue {
     uint64_t size;     /* current file size */
     uint64_t next_seq;
     uint64_t pending;  /* puts without an ack */
+    uint64_t acks;     /* ack records appended since the last compaction */
 };
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -359,6 +360,43 @@ fail:
     return NULL;
 }
 
+/* Rewrites the file with only the pending puts, to make room under max_bytes (lock
+ * held). Returns 0 or -errno. */
+static int compact_locked(struct opd_pqueue *q)
+{
+    struct recover r = {0};
+    struct opd_pq_scan_stats st;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int fd, rc;
+
+    fd = open(q->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    rc = read_all(fd, &buf, &len);
+    close(fd);
+    if (rc)
+        return rc;
+    rc = opd_pq_scan(buf, len, &st, recover_fn, &r);
+    if (rc)
+        goto out;
+    recover_filter(&r);
+    rc = rewrite(q, r.items, r.n);
+    if (rc)
+        goto out;
+    close(q->fd);
+    q->fd = open(q->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (q->fd < 0)
+        rc = -errno;
+    q->pending = r.n;
+    q->acks = 0;
+out:
+    opd_pq_items_free(r.items, r.n);
+    opd_free(r.acks);
+    opd_free(buf);
+    return rc;
+}
+
 static int append(struct opd_pqueue *q, const uint8_t *hdr, const uint8_t *data, size_t len)
 {
     int rc = write_all(q->fd, hdr, OPD_PQ_HEADER_SIZE);
@@ -381,6 +419,13 @@ int opd_pqueue_put(struct opd_pqueue *q, const uint8_t *data, size_t len, uint64
     if (len > OPD_PQ_MAX_PAYLOAD)
         return -EMSGSIZE;
     pthread_mutex_lock(&q->lock);
+    if (q->max_bytes > 0 && q->size + OPD_PQ_HEADER_SIZE + len > (uint64_t)q->max_bytes &&
+        q->acks > 0) {
+        /* Retired requests still take room in the log: drop them before refusing. */
+        rc = compact_locked(q);
+        if (rc)
+            goto out;
+    }
     if (q->max_bytes > 0 && q->size + OPD_PQ_HEADER_SIZE + len > (uint64_t)q->max_bytes) {
         rc = -ENOSPC;
         goto out;
@@ -408,12 +453,15 @@ int opd_pqueue_ack(struct opd_pqueue *q, uint64_t seq)
         rc = ftruncate(q->fd, 0) ? -errno : 0;
         if (rc == 0) {
             q->size = 0;
+            q->acks = 0;
             if (q->fsync_each)
                 fdatasync(q->fd);
         }
     } else {
         opd_pq_header(hdr, OPD_PQ_ACK, seq, 0, NULL, 0);
         rc = append(q, hdr, NULL, 0);
+        if (rc == 0)
+            q->acks++;
     }
     pthread_mutex_unlock(&q->lock);
     return rc;

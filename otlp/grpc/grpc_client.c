@@ -55,6 +55,7 @@ struct opd_grpc_client {
     char *sni; /* name checked in the certificate and sent as SNI */
     struct ssl_ctx_st *ssl_ctx;
     int64_t keepalive_time_ns, keepalive_timeout_ns, connect_timeout_ns;
+    bool keepalive_without_calls;
 
     pthread_t thread;
     bool thread_started;
@@ -122,6 +123,23 @@ static int parse_endpoint(struct opd_grpc_client *c, const char *ep)
     if (!c->port || !c->authority)
         return -ENOMEM;
     return 0;
+}
+
+int opd_grpc_endpoint_check(const char *endpoint, char *err, size_t errlen)
+{
+    struct opd_grpc_client c;
+    int rc;
+
+    memset(&c, 0, sizeof(c));
+    rc = endpoint ? parse_endpoint(&c, endpoint) : -EINVAL;
+    opd_free(c.host);
+    opd_free(c.port);
+    opd_free(c.authority);
+    if (rc == -EINVAL)
+        snprintf(err, errlen, "endpoint \"%s\" is not host:port", endpoint ? endpoint : "");
+    else if (rc)
+        snprintf(err, errlen, "endpoint: %s", strerror(-rc));
+    return rc ? -EINVAL : 0;
 }
 
 /* ---- call completion --------------------------------------------------------------- */
@@ -850,7 +868,7 @@ static void *io_main(void *arg)
                     conn_close(c, "keepalive PING not acknowledged");
                     continue;
                 }
-                if (!c->ping_outstanding &&
+                if (!c->ping_outstanding && (c->active || c->keepalive_without_calls) &&
                     now - c->last_activity_ns >= (uint64_t)c->keepalive_time_ns) {
                     nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL);
                     c->ping_outstanding = true;
@@ -964,6 +982,7 @@ struct opd_grpc_client *opd_grpc_client_create(const struct opd_grpc_client_opts
                      c->authority);
     }
     c->keepalive_time_ns = o->keepalive_time_ns;
+    c->keepalive_without_calls = o->keepalive_without_calls;
     c->keepalive_timeout_ns = o->keepalive_timeout_ns > 0 ? o->keepalive_timeout_ns
                                                           : 20000000000LL;
     c->connect_timeout_ns = o->connect_timeout_ns > 0 ? o->connect_timeout_ns : 10000000000LL;

@@ -22,6 +22,7 @@ struct opd_grpc_client_opts {
     struct opd_tls_config tls;
     int64_t keepalive_time_ns;    /* idle time before a PING; 0 = no keepalive */
     int64_t keepalive_timeout_ns; /* wait for the PING ACK before dropping the connection */
+    bool keepalive_without_calls; /* also ping while no call is running */
     int64_t connect_timeout_ns;   /* TCP + TLS handshake bound; 0 = 10 s */
     const char *user_agent;
 };
@@ -43,6 +44,10 @@ struct opd_grpc_result {
     char encoding[32];          /* grpc-encoding of the response */
     bool transport_error;       /* no status from the server: connect, TLS, reset, deadline */
 };
+
+/* Checks that endpoint is host:port (optionally [v6]:port, http:// or https://).
+ * Returns 0 or -EINVAL with the reason in err. */
+int opd_grpc_endpoint_check(const char *endpoint, char *err, size_t errlen);
 
 /* Validates the options and copies them; no connection is made before the first call.
  * NULL with errno (EINVAL with a logged reason, ENOMEM) on failure. */

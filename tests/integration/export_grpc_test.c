@@ -1,7 +1,10 @@
 /* otlp_grpc exporter against the independent gRPC receiver (shared/peer/otlp-sink):
  * each test drives an exporter instance directly (create → start → consume → shutdown)
  * and then checks what the peer decoded and what the exporter's metrics say. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -601,6 +604,71 @@ static void test_split_over_bound(void **state)
     peer_stop(&p);
 }
 
+static void test_reconnect_after_restart(void **state)
+{
+    struct peer p;
+    struct exp e;
+    json_t *recs;
+    int port;
+
+    assert_int_equal(peer_start(&p, tmp, "restart1", 0, NULL), 0);
+    port = p.port;
+    exp_init(&e, port);
+    exp_start(&e);
+    exp_send(&e, 1);
+    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    /* The peer goes away gracefully (GOAWAY) and comes back on the same port. */
+    peer_stop(&p);
+    assert_int_equal(peer_start(&p, tmp, "restart2", port, NULL), 0);
+    exp_send(&e, 1);
+    wait_metric(&e, "otelcol_exporter_sent_profiles", 2 * (int64_t)fixture_samples, 15000);
+    exp_stop(&e, 5000);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 2 * fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    recs = peer_records(&p);
+    assert_int_equal(peer_count_status(recs, "OK"), 1);
+    json_decref(recs);
+    exp_fini(&e);
+    peer_stop(&p);
+}
+
+static void test_keepalive_detects_dead_peer(void **state)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    struct opd_grpc_client_opts o = {0};
+    struct opd_grpc_result res;
+    uint8_t frame[5] = {0};
+    char ep[64];
+    uint64_t t0;
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+
+    /* A peer that accepts TCP (the kernel completes the handshake) but never speaks. */
+    assert_true(ls >= 0);
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(ls, 4), 0);
+    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    snprintf(ep, sizeof(ep), "127.0.0.1:%d", ntohs(a.sin_port));
+    o.endpoint = ep;
+    o.who = "test";
+    o.tls.insecure = true;
+    o.keepalive_time_ns = 200000000;
+    o.keepalive_timeout_ns = 300000000;
+    struct opd_grpc_client *c = opd_grpc_client_create(&o);
+    assert_non_null(c);
+    t0 = opd_grpc_now_ns();
+    assert_int_equal(opd_grpc_client_call(c, OPD_OTLP_GRPC_PROFILES_METHOD, NULL, 0, frame, 5,
+                                          t0 + 10000000000ULL, &res),
+                     -EAGAIN);
+    /* Found dead by the unanswered PING long before the call's own 10 s deadline. */
+    assert_int_equal(res.code, OPD_GRPC_UNAVAILABLE);
+    assert_non_null(strstr(res.message, "keepalive"));
+    assert_true(opd_grpc_now_ns() - t0 < 3000000000ULL);
+    opd_free(res.body);
+    opd_grpc_client_destroy(c);
+    close(ls);
+}
+
 /* The child: queues n batches for a dead endpoint, reports, then waits to be killed. */
 static void persistent_child(int port, const char *dir, int n, int ready_fd)
 {
@@ -717,6 +785,8 @@ int main(void)
         cmocka_unit_test(test_partial_success),
         cmocka_unit_test(test_persistent_kill9),
         cmocka_unit_test(test_split_over_bound),
+        cmocka_unit_test(test_reconnect_after_restart),
+        cmocka_unit_test(test_keepalive_detects_dead_peer),
     };
 
     signal(SIGPIPE, SIG_IGN);

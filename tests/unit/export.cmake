@@ -10,3 +10,6 @@ opd_add_unit_test(test_exporterhelper_split
   LIBS opd_split)
 opd_add_unit_test(test_grpc_replay SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_grpc_replay.c
   LIBS opd_grpc)
+opd_add_unit_test(test_export_config
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_export_config.c
+  LIBS opd_exporter_otlp_grpc opd_exporter_otlp_http)

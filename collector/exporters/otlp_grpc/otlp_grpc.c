@@ -283,6 +283,7 @@ static struct opd_component *og_create(const struct opd_create_params *p, const 
     co.tls = cfg->tls;
     co.keepalive_time_ns = cfg->keepalive.time_ns;
     co.keepalive_timeout_ns = cfg->keepalive.timeout_ns;
+    co.keepalive_without_calls = cfg->keepalive.permit_without_stream;
     co.user_agent = "otelprofd/" OPD_VERSION;
     x->client = opd_grpc_client_create(&co);
     if (!x->client) {

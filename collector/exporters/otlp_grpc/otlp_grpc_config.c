@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "collector/exporterhelper/tls_config.h"
+#include "otlp/grpc/grpc_client.h"
 
 static const char *const compressions[] = {"gzip", "zstd", "none", "", NULL};
 
@@ -17,7 +18,7 @@ const struct opd_config_map opd_otlp_keepalive_config_map[] = {
      .desc = "how long to wait for the PING ACK before dropping the connection"},
     {.type = OPD_CFG_BOOL, .name = "permit_without_stream", .def = "false",
      .offset = offsetof(struct opd_otlp_keepalive_config, permit_without_stream),
-     .desc = "accepted for Collector compatibility; pings run whenever the connection is idle"},
+     .desc = "also ping while no export is in flight"},
     OPD_CFG_MAP_END,
 };
 
@@ -73,6 +74,8 @@ int opd_otlp_grpc_config_validate(const void *cfgp, char *err, size_t errlen)
         snprintf(err, errlen, "unix: endpoints are not supported");
         return -EINVAL;
     }
+    if (opd_grpc_endpoint_check(c->endpoint, err, errlen))
+        return -EINVAL;
     if (opd_tls_config_check(&c->tls, err, errlen))
         return -EINVAL;
     if (opd_eh_retry_config_check(&c->retry_on_failure, err, errlen))
