@@ -42,8 +42,8 @@ static void plain(struct em *m, const char *s)
                                       YAML_PLAIN_SCALAR_STYLE));
 }
 
-/* A string: quoted when it would otherwise read back as a null; in values (not keys,
- * which are never expanded) '$' is doubled. */
+/* A string: quoted when it would otherwise read back as something else (a null, a merge
+ * key); in values (not keys, which are never expanded) '$' is doubled. */
 static void text(struct em *m, const char *s, bool is_value)
 {
     yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
@@ -63,7 +63,9 @@ static void text(struct em *m, const char *s, bool is_value)
         if (is_value && s[i] == '$')
             esc[o++] = '$';
     }
-    if (!len || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
+    /* A plain "<<" key would read back as a YAML merge key. */
+    if (!len || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL") ||
+        (!is_value && !strcmp(s, "<<")))
         style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     emit(m, &ev,
          yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)esc, (int)(len + dollars), 1,

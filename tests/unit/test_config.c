@@ -1254,6 +1254,7 @@ static void test_print(void **state)
                       "  fakerecv:\n"
                       "    endpoint: 'null'\n"
                       "    tags: ['$$x', 'a: b', '', \"multi\\nline\"]\n"
+                      "    labels: {'<<': merge, '~': tilde}\n"
                       "    rules: [{name: r, match: m}]\n"
                       "exporters:\n"
                       "  debug:\n"
@@ -1278,6 +1279,7 @@ static void test_print(void **state)
     assert_non_null(strstr(out, "    - 'a: b'\n"));
     assert_non_null(strstr(out, "  file:\n    path: \"~\"\n    format: json\n"));
     assert_non_null(strstr(out, "  debug: {}\n"));
+    assert_non_null(strstr(out, "      \"<<\": merge\n"));
     assert_non_null(strstr(out, "telemetry:\n    logs:\n      level: info\n"));
     free(out);
     check_print_roundtrip(c);
