@@ -1,6 +1,7 @@
 /* Batch → protobuf ExportProfilesServiceRequest. The protoc-c message tree is built in a
  * scratch arena; index arrays of the batch are referenced in place, not copied. */
 #include "otlp/intern.h"
+#include "otlp/json_util.h"
 #include "otlp/pb.h"
 
 #include <errno.h>
@@ -18,6 +19,27 @@ static void *scratch(struct opd_arena *a, size_t n, size_t elem)
 /* protoc-c wants mutable pointers; the encoder never writes through them. */
 #define MUT(p) ((void *)(uintptr_t)(p))
 
+/* protobuf strings must be UTF-8 and strict decoders reject the whole request otherwise;
+ * file paths and symbol names from ELF files are bytes. Returns s itself when valid, else
+ * a copy with U+FFFD for each bad sequence (in the scratch arena), or NULL on -ENOMEM. */
+static char *pstr(struct opd_arena *a, const char *s)
+{
+    size_t len, clen;
+    char *clean, *copy;
+
+    if (!s)
+        s = "";
+    len = strlen(s);
+    if (opd_utf8_valid(s, len))
+        return MUT(s);
+    clean = opd_utf8_sanitize(s, len, &clen);
+    if (!clean)
+        return NULL;
+    copy = opd_arena_strndup(a, clean, clen);
+    opd_free(clean);
+    return copy;
+}
+
 static int any_value(struct opd_arena *a, PbAnyValue **out, const struct opd_value *v)
 {
     PbAnyValue *pv;
@@ -33,7 +55,9 @@ static int any_value(struct opd_arena *a, PbAnyValue **out, const struct opd_val
     switch (v->type) {
     case OPD_VAL_STR:
         pv->value_case = PB_V(STRING_VALUE);
-        pv->string_value = MUT(v->u.str ? v->u.str : "");
+        pv->string_value = pstr(a, v->u.str);
+        if (!pv->string_value)
+            return -ENOMEM;
         break;
     case OPD_VAL_BOOL:
         pv->value_case = PB_V(BOOL_VALUE);
@@ -78,7 +102,9 @@ static int key_values(struct opd_arena *a, const struct opd_attrs *attrs, PbKeyV
         return -ENOMEM;
     for (i = 0; i < attrs->n; i++) {
         kv[i] = init;
-        kv[i].key = MUT(attrs->v[i].key ? attrs->v[i].key : "");
+        kv[i].key = pstr(a, attrs->v[i].key);
+        if (!kv[i].key)
+            return -ENOMEM;
         if (any_value(a, &kv[i].value, &attrs->v[i].value))
             return -ENOMEM;
         ptrs[i] = &kv[i];
@@ -116,6 +142,22 @@ static int dict_tables(struct opd_arena *a, const struct opd_dict *d, PbDictiona
         return -ENOMEM;
     pd->n_string_table = d->n_strings;
     pd->string_table = MUT(d->strings);
+    for (i = 0; i < d->n_strings; i++) {
+        char *v = pstr(a, d->strings[i]);
+
+        if (!v)
+            return -ENOMEM;
+        if (v == d->strings[i])
+            continue;
+        /* first invalid string: switch to a private copy of the pointer array */
+        if (pd->string_table == MUT(d->strings)) {
+            pd->string_table = scratch(a, d->n_strings, sizeof(char *));
+            if (!pd->string_table)
+                return -ENOMEM;
+            memcpy(pd->string_table, d->strings, d->n_strings * sizeof(char *));
+        }
+        pd->string_table[i] = v;
+    }
     for (i = 0; i < d->n_mappings; i++) {
         m[i] = mi;
         m[i].memory_start = d->mappings[i].memory_start;
@@ -237,8 +279,9 @@ static int profile(struct opd_arena *a, const struct opd_profile *src, PbProfile
         p->profile_id.data = MUT(src->profile_id);
     }
     p->dropped_attributes_count = src->dropped_attributes_count;
-    if (src->original_payload_format)
-        p->original_payload_format = MUT(src->original_payload_format);
+    if (src->original_payload_format &&
+        !(p->original_payload_format = pstr(a, src->original_payload_format)))
+        return -ENOMEM;
     p->original_payload.len = src->original_payload_len;
     p->original_payload.data = MUT(src->original_payload);
     p->n_attribute_indices = src->n_attr;
@@ -276,16 +319,16 @@ static int scope(struct opd_arena *a, const struct opd_scope *src, PbScopeProfil
         return -ENOMEM;
     *ps = init;
     *sc = sinit;
-    if (src->name)
-        sc->name = MUT(src->name);
-    if (src->version)
-        sc->version = MUT(src->version);
+    if (src->name && !(sc->name = pstr(a, src->name)))
+        return -ENOMEM;
+    if (src->version && !(sc->version = pstr(a, src->version)))
+        return -ENOMEM;
     sc->dropped_attributes_count = src->dropped_attributes_count;
     if ((err = key_values(a, &src->attrs, &sc->attributes, &sc->n_attributes)))
         return err;
     ps->scope = sc;
-    if (src->schema_url)
-        ps->schema_url = MUT(src->schema_url);
+    if (src->schema_url && !(ps->schema_url = pstr(a, src->schema_url)))
+        return -ENOMEM;
     for (i = 0; i < src->n_profiles; i++) {
         if ((err = profile(a, &src->profiles[i], &p[i])))
             return err;
@@ -314,8 +357,8 @@ static int resource(struct opd_arena *a, const struct opd_resource *src, PbResou
     if ((err = key_values(a, &src->attrs, &res->attributes, &res->n_attributes)))
         return err;
     pr->resource = res;
-    if (src->schema_url)
-        pr->schema_url = MUT(src->schema_url);
+    if (src->schema_url && !(pr->schema_url = pstr(a, src->schema_url)))
+        return -ENOMEM;
     for (i = 0; i < src->n_scopes; i++) {
         if ((err = scope(a, &src->scopes[i], &s[i])))
             return err;
