@@ -54,6 +54,29 @@ static void test_symtab(void **state)
     opd_symtab_fini(&t);
 }
 
+/* ELF aliases: global beats weak beats local, then fewer leading underscores, then shorter. */
+static void test_symtab_elf_aliases(void **state)
+{
+    struct opd_symtab t;
+
+    (void)state;
+    opd_symtab_init(&t);
+    t.elf_rank = true;
+    assert_int_equal(opd_symtab_add(&t, 0x100, 8, "_IO_printf", 10, 2), 0);
+    assert_int_equal(opd_symtab_add(&t, 0x100, 8, "printf", 6, 2), 0);
+    assert_int_equal(opd_symtab_add(&t, 0x100, 8, "__printf_local", 14, 0), 0);
+    assert_int_equal(opd_symtab_add(&t, 0x200, 8, "strong", 6, 2), 0);
+    assert_int_equal(opd_symtab_add(&t, 0x200, 8, "w", 1, 1), 0);
+    assert_int_equal(opd_symtab_add(&t, 0x300, 0, "unsized_global", 14, 2), 0);
+    assert_int_equal(opd_symtab_add(&t, 0x300, 4, "sized_local", 11, 0), 0);
+    assert_int_equal(opd_symtab_finish(&t), 0);
+    assert_int_equal(t.n, 3);
+    assert_string_equal(opd_symtab_name(&t, opd_symtab_lookup(&t, 0x104, 0)), "printf");
+    assert_string_equal(opd_symtab_name(&t, opd_symtab_lookup(&t, 0x204, 0)), "strong");
+    assert_string_equal(opd_symtab_name(&t, opd_symtab_lookup(&t, 0x302, 0)), "sized_local");
+    opd_symtab_fini(&t);
+}
+
 static void test_demangle(void **state)
 {
     static const struct {
@@ -350,10 +373,10 @@ static void test_elf_hostile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_symtab),           cmocka_unit_test(test_demangle),
-        cmocka_unit_test(test_symtab_demangled), cmocka_unit_test(test_ksyms_parse),
-        cmocka_unit_test(test_perfmap_parse),    cmocka_unit_test(test_gopclntab),
-        cmocka_unit_test(test_elf_hostile),
+        cmocka_unit_test(test_symtab),      cmocka_unit_test(test_symtab_elf_aliases),
+        cmocka_unit_test(test_demangle),    cmocka_unit_test(test_symtab_demangled),
+        cmocka_unit_test(test_ksyms_parse), cmocka_unit_test(test_perfmap_parse),
+        cmocka_unit_test(test_gopclntab),   cmocka_unit_test(test_elf_hostile),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

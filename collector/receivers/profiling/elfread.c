@@ -256,7 +256,10 @@ static int read_symbols_of(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct o
         /* ARM/AArch64 mapping symbols ($x, $d) and local labels are not functions. */
         if (name[0] == '$' || (name[0] == '.' && name[1] == 'L'))
             continue;
-        err = opd_symtab_add(syms, s.st_value, s.st_size, name, strlen(name), 0);
+        err = opd_symtab_add(syms, s.st_value, s.st_size, name, strlen(name),
+                             GELF_ST_BIND(s.st_info) == STB_GLOBAL ? 2
+                             : GELF_ST_BIND(s.st_info) == STB_WEAK ? 1
+                                                                   : 0);
         if (err)
             return err;
         (*added)++;
@@ -410,6 +413,7 @@ int opd_elf_read(struct Elf *elf, unsigned what, struct opd_elf_info *info, stru
             return err;
     }
     if ((what & OPD_ELF_SYMBOLS) && syms) {
+        syms->elf_rank = true;
         err = read_symbols(elf, syms);
         if (err)
             return err;

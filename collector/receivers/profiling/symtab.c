@@ -80,6 +80,37 @@ static int cmp_entry(const void *a, const void *b)
     return x->name < y->name ? -1 : x->name > y->name;
 }
 
+static size_t underscores(const char *s)
+{
+    size_t n = 0;
+
+    while (s[n] == '_')
+        n++;
+    return n;
+}
+
+/* Whether b should replace a, both at one address. */
+static bool better(const struct opd_symtab *t, const struct opd_symtab_entry *a,
+                   const struct opd_symtab_entry *b)
+{
+    const char *na, *nb;
+    size_t ua, ub;
+
+    if (!a->size != !b->size)
+        return b->size != 0;
+    if (!t->elf_rank)
+        return true;
+    if (a->aux != b->aux)
+        return b->aux > a->aux;
+    na = t->strs + a->name;
+    nb = t->strs + b->name;
+    ua = underscores(na);
+    ub = underscores(nb);
+    if (ua != ub)
+        return ub < ua;
+    return strlen(nb) < strlen(na);
+}
+
 int opd_symtab_finish(struct opd_symtab *t)
 {
     size_t i, o = 0;
@@ -88,8 +119,7 @@ int opd_symtab_finish(struct opd_symtab *t)
         qsort(t->v, t->n, sizeof(*t->v), cmp_entry);
     for (i = 0; i < t->n; i++) {
         if (o && t->v[o - 1].start == t->v[i].start) {
-            /* Same start: a sized entry beats an unsized one, else the later one wins. */
-            if (t->v[i].size || !t->v[o - 1].size)
+            if (better(t, &t->v[o - 1], &t->v[i]))
                 t->v[o - 1] = t->v[i];
             continue;
         }

@@ -22,6 +22,10 @@ struct opd_symtab {
     char **demangled; /* lazily filled, one slot per entry, "" when not mangled */
     size_t demangled_bytes;
     bool sorted;
+    /* Set before finish for ELF tables: aux holds a binding rank (global 2, weak 1, local 0)
+     * and aliases of one address resolve to the best-ranked, fewest leading underscores,
+     * then shortest name ("printf", not "_IO_printf"). Otherwise the later entry wins. */
+    bool elf_rank;
 };
 
 void opd_symtab_init(struct opd_symtab *t);
@@ -34,8 +38,8 @@ int64_t opd_symtab_add_string(struct opd_symtab *t, const char *s, size_t len);
 int opd_symtab_add(struct opd_symtab *t, uint64_t start, uint64_t size, const char *name,
                    size_t name_len, uint32_t aux);
 
-/* Sorts by start and removes duplicates of one start (keeps the entry with a size, then the
- * one added last). Frees spare capacity. Call once after the last add. Returns 0/-ENOMEM. */
+/* Sorts by start and removes duplicates of one start (keeps the entry with a size, then see
+ * elf_rank). Frees spare capacity. Call once after the last add. Returns 0/-ENOMEM. */
 int opd_symtab_finish(struct opd_symtab *t);
 
 /* Finds the entry covering addr: the last one with start <= addr, if addr < start + size, or
