@@ -238,6 +238,41 @@ static int on_key(struct loader *l, yaml_event_t *ev)
     return 0;
 }
 
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static bool valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    while (*s) {
+        unsigned c = *s;
+        int n;
+        unsigned cp, min;
+
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            n = 1, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
 static int on_scalar(struct loader *l, yaml_event_t *ev)
 {
     const char *text = (const char *)ev->data.scalar.value;
@@ -268,6 +303,13 @@ static int on_scalar(struct loader *l, yaml_event_t *ev)
             rc = node->text ? 0 : -ENOMEM;
         } else {
             rc = opd_env_expand(text, &node->text, err, sizeof(err));
+        }
+        if (rc == 0 && !valid_utf8(node->text)) {
+            /* The input was checked by libyaml; only a variable's value can get here. */
+            snprintf(err, sizeof(err), "an environment variable's value is not valid UTF-8");
+            opd_free(node->text);
+            node->text = NULL;
+            rc = -EINVAL;
         }
         if (rc == -EINVAL) {
             current_path(l, path, sizeof(path));

@@ -521,6 +521,34 @@ static void test_env(void **state)
     expand_bad("${env:A B}", "invalid environment variable name \"A B\"");
     expand_bad("${env:OPD_T_A:def}", "invalid default syntax in \"${env:OPD_T_A:def}\": "
                                      "expected \":-\" after the variable name");
+    {
+        /* A variable holding bytes that are not UTF-8 is refused where it is used. */
+        struct opd_cfg_errors errs;
+        const char *doc = "a: x${env:OPD_T_BIN}y\nb: \"\u00e9\u4e2d\U0001F600\"\n";
+        struct opd_node *root;
+        char *got;
+
+        setenv("OPD_T_BIN", "\xff\xfe", 1);
+        opd_cfg_errors_init(&errs);
+        assert_null(opd_yaml_parse("u.yaml", doc, strlen(doc), &errs));
+        got = errs_text(&errs);
+        assert_string_equal(got,
+                            "u.yaml:1:4: a: an environment variable's value is not valid UTF-8\n");
+        free(got);
+        setenv("OPD_T_BIN", "\xc3\xa9", 1);
+        root = opd_yaml_parse("u.yaml", doc, strlen(doc), &errs);
+        assert_non_null(root);
+        assert_string_equal(opd_node_map_get(root, "a")->text, "x\xc3\xa9y");
+        assert_string_equal(opd_node_map_get(root, "b")->text,
+                            "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80");
+        opd_node_destroy(root);
+        setenv("OPD_T_BIN", "\xed\xa0\x80", 1); /* a surrogate */
+        assert_null(opd_yaml_parse("u.yaml", doc, strlen(doc), &errs));
+        setenv("OPD_T_BIN", "\xc0\xaf", 1); /* overlong '/' */
+        assert_null(opd_yaml_parse("u.yaml", doc, strlen(doc), &errs));
+        unsetenv("OPD_T_BIN");
+        opd_cfg_errors_fini(&errs);
+    }
     expand_bad("${file:/etc/passwd}",
                "unsupported config provider \"file\" (only env is supported)");
 }
