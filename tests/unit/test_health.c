@@ -12,6 +12,7 @@
 
 #include "collector/component.h"
 #include "collector/engine/health.h"
+#include "collector/mem.h"
 #include "collector/telemetry.h"
 #include "test_obs_util.h"
 
@@ -112,6 +113,25 @@ static void test_attempts_threshold_and_window(void **state)
     assert_non_null(strstr(j, "exporter/c"));
     assert_null(strstr(j, "exporter/b"));
     free(j);
+}
+
+static void test_out_of_memory(void **state)
+{
+    struct opd_health_policy p = {.failure_threshold = 1};
+
+    opd_mem_fail_countdown = 0;
+    assert_int_equal(opd_health_report("receiver/x", false, "m"), -ENOMEM);
+    opd_mem_fail_countdown = -1;
+    /* The entry was not created, so nothing is unhealthy; a later report works. */
+    assert_true(opd_health_evaluate(&p, now_ns(), false, NULL));
+    for (long n = 0; n < 3; n++) {
+        opd_mem_fail_countdown = n;
+        int rc = opd_health_report("receiver/x", false, "attach failed");
+        opd_mem_fail_countdown = -1;
+        assert_true(rc == 0 || rc == -ENOMEM);
+    }
+    assert_int_equal(opd_health_report("receiver/x", false, "attach failed"), 0);
+    assert_false(opd_health_evaluate(&p, now_ns(), false, NULL));
 }
 
 /* Binds the extension's config defaults, then sets endpoint and path. */
@@ -249,6 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_states, reset),
         cmocka_unit_test_setup(test_attempts_threshold_and_window, reset),
+        cmocka_unit_test_setup(test_out_of_memory, reset),
         cmocka_unit_test_setup(test_extension_http, reset),
         cmocka_unit_test_setup(test_extension_reads_telemetry, reset),
         cmocka_unit_test_setup(test_extension_validate, reset),

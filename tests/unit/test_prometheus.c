@@ -13,6 +13,7 @@
 
 #include "collector/component.h"
 #include "collector/exporters/prometheus/profview.h"
+#include "collector/mem.h"
 #include "collector/exporters/prometheus/promwin.h"
 #include "collector/telemetry.h"
 #include "otlp/profiles.h"
@@ -140,6 +141,50 @@ static void test_window_bound_and_escaping(void **state)
     assert_null(opd_promwin_create(S, 0, 10));
     opd_promwin_destroy(w);
     opd_promwin_destroy(NULL);
+}
+
+/* Every allocation of the window failing in turn: a clean -ENOMEM or NULL each time, no
+ * leak (the sanitizer build checks), and the window stays usable. */
+static void test_window_out_of_memory(void **state)
+{
+    bool completed = false;
+
+    for (long n = 0; n < 200 && !completed; n++) {
+        struct opd_promwin *w;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        int rc = 0;
+
+        opd_mem_fail_countdown = n;
+        w = opd_promwin_create(60 * S, 12, 3);
+        if (!w) {
+            opd_mem_fail_countdown = -1;
+            assert_int_equal(errno, ENOMEM);
+            continue;
+        }
+        for (int i = 0; i < 6 && rc >= 0; i++) {
+            struct opd_promwin_labels l = {"svc", "ns", "t", i % 2 ? "a" : "b"};
+            char fn[8];
+            snprintf(fn, sizeof(fn), "f%d", i);
+            l.function = fn;
+            rc = opd_promwin_add(w, S + (uint64_t)i * S, &l, 1);
+            assert_true(rc >= 0 || rc == -ENOMEM);
+        }
+        f = open_memstream(&buf, &len);
+        if (rc >= 0) {
+            rc = opd_promwin_write(w, 10 * S, 2, false, f);
+            assert_true(rc == 0 || rc == -ENOMEM);
+        }
+        completed = opd_mem_fail_countdown >= 0 && rc >= 0;
+        opd_mem_fail_countdown = -1;
+        fclose(f);
+        free(buf);
+        /* Still usable after a failure. */
+        add(w, 11 * S, "svc", "z", 1);
+        opd_promwin_destroy(w);
+    }
+    assert_true(completed);
 }
 
 /* ---- batch views --------------------------------------------------------------------- */
@@ -305,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_window_top_n_other),
         cmocka_unit_test(test_window_slides_and_expires),
         cmocka_unit_test(test_window_bound_and_escaping),
+        cmocka_unit_test(test_window_out_of_memory),
         cmocka_unit_test(test_profview),
         cmocka_unit_test(test_exporter_scrape),
     };
