@@ -24,7 +24,20 @@ static char *print_config(const struct opd_config *c, size_t *len)
     return buf;
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Variables for ${env:...} references in inputs to expand to: plain text, text that looks
+ * like YAML or like another reference, and an empty value (so defaults apply). */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    setenv("A", "localhost:4317", 1);
+    setenv("B", "[a, {b: c}]", 1);
+    setenv("C", "${env:A}$$", 1);
+    setenv("D", "", 1);
+    setenv("E", "5s", 1);
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
