@@ -77,6 +77,31 @@ static void test_symtab_elf_aliases(void **state)
     opd_symtab_fini(&t);
 }
 
+/* A byte limit stops a table from growing: parsers keep what fits. */
+static void test_symtab_limit(void **state)
+{
+    struct opd_symtab t;
+    char text[64 * 40];
+    size_t o = 0;
+    int i, n;
+
+    (void)state;
+    for (i = 0; i < 64; i++)
+        o += (size_t)snprintf(text + o, sizeof(text) - o, "%x 10 jit_function_%02d\n",
+                              0x1000 + i * 0x10, i);
+    opd_symtab_init(&t);
+    t.limit = 512;
+    n = opd_perfmap_parse(text, o, &t);
+    assert_true(n > 0 && n < 64);
+    assert_true(opd_symtab_bytes(&t) < 1024);
+    assert_non_null(opd_symtab_lookup(&t, 0x1001, 1));
+    for (i = 0; i < 1000 && opd_symtab_add(&t, 0x9000 + (uint64_t)i, 1, "more", 4, 0) == 0; i++)
+        ;
+    assert_true(i < 1000);
+    assert_true(opd_symtab_bytes(&t) < 1024);
+    opd_symtab_fini(&t);
+}
+
 static void test_demangle(void **state)
 {
     static const struct {
@@ -373,10 +398,11 @@ static void test_elf_hostile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_symtab),      cmocka_unit_test(test_symtab_elf_aliases),
-        cmocka_unit_test(test_demangle),    cmocka_unit_test(test_symtab_demangled),
-        cmocka_unit_test(test_ksyms_parse), cmocka_unit_test(test_perfmap_parse),
-        cmocka_unit_test(test_gopclntab),   cmocka_unit_test(test_elf_hostile),
+        cmocka_unit_test(test_symtab),           cmocka_unit_test(test_symtab_elf_aliases),
+        cmocka_unit_test(test_symtab_limit),     cmocka_unit_test(test_demangle),
+        cmocka_unit_test(test_symtab_demangled), cmocka_unit_test(test_ksyms_parse),
+        cmocka_unit_test(test_perfmap_parse),    cmocka_unit_test(test_gopclntab),
+        cmocka_unit_test(test_elf_hostile),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

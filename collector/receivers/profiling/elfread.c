@@ -11,7 +11,9 @@
 #include "collector/mem.h"
 #include "collector/receivers/profiling/gopclntab.h"
 
-#define MAX_SYMBOLS (16u << 20)
+#define MAX_SYMBOLS       (16u << 20)
+#define MAX_SECTION_BYTES (512u << 20) /* .symtab/.dynsym/.gopclntab read into memory */
+#define MAX_NOTE_BYTES    (1u << 20)
 
 int opd_elf_lib_init(void)
 {
@@ -157,7 +159,7 @@ static int read_headers(Elf *elf, struct opd_elf_info *info)
         if (!gelf_getshdr(scn, &sh))
             continue;
         name = shstrndx ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
-        if (sh.sh_type == SHT_NOTE) {
+        if (sh.sh_type == SHT_NOTE && sh.sh_size <= MAX_NOTE_BYTES) {
             d = elf_getdata(scn, NULL);
             if (d && d->d_buf) {
                 scan_notes(d, info);
@@ -172,7 +174,8 @@ static int read_headers(Elf *elf, struct opd_elf_info *info)
             info->has_debug_info = sh.sh_type != SHT_NOBITS;
         else if (strcmp(name, ".gopclntab") == 0 || strcmp(name, ".data.rel.ro.gopclntab") == 0)
             info->is_go = true;
-        else if (strcmp(name, ".gnu_debuglink") == 0 && sh.sh_type != SHT_NOBITS) {
+        else if (strcmp(name, ".gnu_debuglink") == 0 && sh.sh_type != SHT_NOBITS &&
+                 sh.sh_size <= MAX_NOTE_BYTES) {
             d = elf_getdata(scn, NULL);
             if (d && d->d_buf && d->d_size >= 8) {
                 const char *s = d->d_buf;
@@ -235,9 +238,13 @@ static bool is_code_symbol(Elf *elf, const GElf_Sym *s)
 static int read_symbols_of(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct opd_symtab *syms,
                            size_t *added)
 {
-    Elf_Data *d = elf_getdata(scn, NULL);
+    Elf_Data *d;
     size_t i, n;
 
+    /* libelf reads the whole section into memory: refuse absurd sizes up front. */
+    if (sh->sh_size > MAX_SECTION_BYTES)
+        return 0;
+    d = elf_getdata(scn, NULL);
     if (!d || !d->d_buf || sh->sh_entsize == 0)
         return 0;
     n = d->d_size / (sh->sh_entsize ? sh->sh_entsize : 1);
@@ -260,6 +267,8 @@ static int read_symbols_of(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct o
                              GELF_ST_BIND(s.st_info) == STB_GLOBAL ? 2
                              : GELF_ST_BIND(s.st_info) == STB_WEAK ? 1
                                                                    : 0);
+        if (err == -EFBIG)
+            return 0; /* the table reached its byte limit: keep what fits */
         if (err)
             return err;
         (*added)++;
@@ -311,10 +320,14 @@ static int parse_table(const uint8_t *p, size_t len, uint64_t text, struct opd_s
 static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_syms,
                             struct opd_elf_info *keep)
 {
-    Elf_Data *d = elf_getdata(scn, NULL);
+    GElf_Shdr sh;
+    Elf_Data *d;
     size_t off;
     int n;
 
+    if (!gelf_getshdr(scn, &sh) || sh.sh_size > MAX_SECTION_BYTES)
+        return 1;
+    d = elf_getdata(scn, NULL);
     if (!d || !d->d_buf)
         return 1;
     for (off = 0; off + 64 <= d->d_size; off += 8) {
@@ -369,6 +382,10 @@ static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms, struct opd_
     if (!text)
         text = first_exec;
     if (tab) {
+        GElf_Shdr sh;
+
+        if (!gelf_getshdr(tab, &sh) || sh.sh_size > MAX_SECTION_BYTES)
+            return 0;
         d = elf_getdata(tab, NULL);
         if (!d || !d->d_buf)
             return 0;

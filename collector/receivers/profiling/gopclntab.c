@@ -130,6 +130,8 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
             continue;
         err =
             opd_symtab_add(out, start, next > entry ? next - entry : 0, name, n, (uint32_t)funcoff);
+        if (err == -EFBIG)
+            break; /* byte limit: keep what fits */
         if (err)
             return err;
         added++;

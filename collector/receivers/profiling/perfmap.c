@@ -56,6 +56,8 @@ int opd_perfmap_parse(const char *text, size_t len, struct opd_symtab *out)
         if (le <= q || memchr(q, '\0', (size_t)(le - q)))
             continue;
         err = opd_symtab_add(out, start, size, q, (size_t)(le - q), 0);
+        if (err == -EFBIG)
+            break; /* byte limit: keep what fits */
         if (err)
             return err;
         count++;

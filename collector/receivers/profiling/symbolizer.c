@@ -195,17 +195,26 @@ static void obj_free(struct obj *o)
     opd_free(o);
 }
 
-static struct obj *obj_new(enum obj_kind kind, uint64_t gen)
+static size_t file_limit(const struct opd_symbolizer *s)
+{
+    return s->cache_size / 2 < (1u << 20) ? (1u << 20) : s->cache_size / 2;
+}
+
+static struct obj *obj_new(const struct opd_symbolizer *s, enum obj_kind kind)
 {
     struct obj *o = opd_calloc(1, sizeof(*o));
 
     if (!o)
         return NULL;
     o->kind = kind;
-    o->gen = gen;
+    o->gen = s->gen;
     o->dw_fd = -1;
     opd_symtab_init(&o->syms);
     opd_symtab_init(&o->go_syms);
+    /* One file may use at most half the budget (but 1 MiB even with a tiny budget), so a
+     * huge or hostile file cannot flush everything else. */
+    o->syms.limit = file_limit(s);
+    o->go_syms.limit = file_limit(s);
     return o;
 }
 
@@ -363,6 +372,7 @@ static int load_elf_symbols(struct opd_symbolizer *s, struct obj *o, struct Elf 
             struct opd_symtab dsyms;
 
             opd_symtab_init(&dsyms);
+            dsyms.limit = file_limit(s);
             err = opd_elf_read(dbg.elf, OPD_ELF_HEADERS | OPD_ELF_SYMBOLS, &dinfo, &dsyms, NULL);
             if (!err && dinfo.has_symtab && dsyms.n > o->syms.n) {
                 opd_symtab_fini(&o->syms);
@@ -414,7 +424,7 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
     }
     opd_metric_add(s->m_misses, 1);
     s->loads++;
-    o = obj_new(OBJ_ELF, s->gen);
+    o = obj_new(s, OBJ_ELF);
     if (!o)
         return NULL;
     fd = open_mapped(s, proc->pid, m);
@@ -502,7 +512,7 @@ static struct obj *get_perfmap_obj(struct opd_symbolizer *s, const struct opd_pr
     opd_metric_add(s->m_misses, 1);
     if (x && evict(s, x->obj))
         return NULL;
-    o = obj_new(OBJ_PERFMAP, s->gen);
+    o = obj_new(s, OBJ_PERFMAP);
     if (!o)
         return NULL;
     o->pm_checked_gen = s->gen;
@@ -557,7 +567,7 @@ static struct obj *get_vdso_obj(struct opd_symbolizer *s)
         goto out;
     s->vdso_size = maps[i].end - maps[i].start;
     copy = opd_malloc(s->vdso_size);
-    o = obj_new(OBJ_ELF, s->gen);
+    o = obj_new(s, OBJ_ELF);
     if (!copy || !o)
         goto out;
     memcpy(copy, (const void *)(uintptr_t)maps[i].start, s->vdso_size);

@@ -54,6 +54,8 @@ int opd_symtab_add(struct opd_symtab *t, uint64_t start, uint64_t size, const ch
 
     if (t->n >= UINT32_MAX)
         return -E2BIG;
+    if (t->limit && t->cap * sizeof(*t->v) + t->strs_cap >= t->limit)
+        return -EFBIG;
     off = opd_symtab_add_string(t, name, name_len);
     if (off < 0)
         return (int)off;

@@ -26,6 +26,9 @@ struct opd_symtab {
      * and aliases of one address resolve to the best-ranked, fewest leading underscores,
      * then shortest name ("printf", not "_IO_printf"). Otherwise the later entry wins. */
     bool elf_rank;
+    /* When non-zero, opd_symtab_add fails with -EFBIG once the table holds this many bytes,
+     * so a hostile or huge file cannot take more than its share of the cache budget. */
+    size_t limit;
 };
 
 void opd_symtab_init(struct opd_symtab *t);
@@ -34,7 +37,7 @@ void opd_symtab_fini(struct opd_symtab *t);
 /* Appends a name to the blob; returns its offset or -ENOMEM/-E2BIG (blob beyond 4 GiB). */
 int64_t opd_symtab_add_string(struct opd_symtab *t, const char *s, size_t len);
 
-/* Adds a symbol whose name is copied. Returns 0, -ENOMEM or -E2BIG. */
+/* Adds a symbol whose name is copied. Returns 0, -ENOMEM, -E2BIG, or -EFBIG past limit. */
 int opd_symtab_add(struct opd_symtab *t, uint64_t start, uint64_t size, const char *name,
                    size_t name_len, uint32_t aux);
 
