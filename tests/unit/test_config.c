@@ -1617,6 +1617,27 @@ static void test_merge_files(void **state)
     }
 }
 
+static void test_merge_files_parse_errors(void **state)
+{
+    /* Every file is read and its syntax errors reported, even after one failed. */
+    const char *paths[] = {"merge/base.yaml", "broken/tab_indent.yaml", "broken/empty.yaml",
+                           "merge/missing.yaml"};
+    struct opd_cfg_errors errs;
+    char *got;
+
+    enter_data_dir();
+    opd_cfg_errors_init(&errs);
+    assert_null(opd_config_load_ex(paths, 4, fake_lookup, fake_list, &errs));
+    assert_int_equal(errno, EINVAL);
+    got = errs_text(&errs);
+    assert_string_equal(got, "broken/tab_indent.yaml:3:1: found character that cannot start any "
+                             "token (while scanning for the next token at 3:1)\n"
+                             "broken/empty.yaml:1:1: the configuration is empty\n"
+                             "merge/missing.yaml: cannot open: No such file or directory\n");
+    free(got);
+    opd_cfg_errors_fini(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1654,6 +1675,7 @@ int main(void)
         cmocka_unit_test(test_broken_fixtures),
         cmocka_unit_test(test_good_fixtures),
         cmocka_unit_test(test_merge_files),
+        cmocka_unit_test(test_merge_files_parse_errors),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
