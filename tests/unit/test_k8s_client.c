@@ -49,8 +49,30 @@ static int run(const char *cmd)
 {
     char full[2048];
 
-    snprintf(full, sizeof(full), "cd %s && %s >/dev/null 2>&1", dir, cmd);
+    snprintf(full, sizeof(full), "cd %s && (%s) >/dev/null 2>&1", dir, cmd);
     return system(full);
+}
+
+/* Servers still running, killed at exit so a failed assertion leaves no orphan behind. */
+static pid_t running[8];
+
+static void kill_running(void)
+{
+    for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+        if (running[i] > 0) {
+            kill(running[i], SIGTERM);
+            waitpid(running[i], NULL, 0);
+            running[i] = 0;
+        }
+}
+
+static void track(pid_t pid, pid_t old)
+{
+    for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+        if (running[i] == old) {
+            running[i] = pid;
+            return;
+        }
 }
 
 static void start_server(struct server *s, const char *extra)
@@ -70,6 +92,7 @@ static void start_server(struct server *s, const char *extra)
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
+    track(s->pid, 0);
     for (int i = 0; i < 200; i++) {
         f = fopen(portfile, "r");
         if (f) {
@@ -86,6 +109,7 @@ static void stop_server(struct server *s)
 {
     kill(s->pid, SIGTERM);
     waitpid(s->pid, NULL, 0);
+    track(0, s->pid);
 }
 
 static size_t sink(char *p, size_t sz, size_t n, void *arg)
@@ -155,6 +179,7 @@ static int teardown(void **state)
 {
     char cmd[128];
 
+    kill_running();
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -373,12 +398,62 @@ static void test_service_account(void **state)
     stop_server(&srv);
 }
 
+/* A kubeconfig user with an embedded client certificate and key (the *-data fields), and
+ * no token: the server requires the certificate. */
+static void test_client_certificate(void **state)
+{
+    struct server srv;
+    struct opd_k8s_settings s = base_settings();
+    struct opd_k8s_client *c;
+    char err[256], text[16384], cert[4096], key[4096];
+    FILE *f;
+    size_t n;
+
+    assert_int_equal(run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                         "-keyout cli.key -out cli.csr -subj /CN=profiler && openssl x509 -req "
+                         "-in cli.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out cli.crt "
+                         "-days 1 && base64 -w0 cli.crt >cli.crt.b64 && base64 -w0 cli.key "
+                         ">cli.key.b64"),
+                     0);
+    snprintf(text, sizeof(text), "%s/cli.crt.b64", dir);
+    f = fopen(text, "r");
+    n = fread(cert, 1, sizeof(cert) - 1, f);
+    cert[n] = '\0';
+    fclose(f);
+    snprintf(text, sizeof(text), "%s/cli.key.b64", dir);
+    f = fopen(text, "r");
+    n = fread(key, 1, sizeof(key) - 1, f);
+    key[n] = '\0';
+    fclose(f);
+    snprintf(text, sizeof(text), "--client-ca %s/ca.crt", dir);
+    start_server(&srv, text);
+    write_file("accepted", ""); /* tokens are not accepted: only the certificate counts */
+    snprintf(text, sizeof(text),
+             "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+             "clusters:\n- name: fake\n  cluster:\n    server: https://127.0.0.1:%d\n"
+             "    certificate-authority: ca.crt\n"
+             "contexts:\n- name: test\n  context: {cluster: fake, user: cert}\n"
+             "users:\n- name: cert\n  user:\n    client-certificate-data: %s\n"
+             "    client-key-data: %s\n",
+             srv.port, cert, key);
+    write_file("kubeconfig", text);
+    c = opd_k8s_client_acquire(&s, "test/k8s-cert", NULL, err, sizeof(err));
+    if (!c)
+        fail_msg("acquire: %s", err);
+    assert_int_equal(opd_k8s_client_wait_synced(c, 10000000000ull), 0);
+    assert_true(wait_for(c, WEB_CID, "team", "web-frontend"));
+    opd_k8s_client_release(c);
+    stop_server(&srv);
+    write_file("accepted", "token-one\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_watch_relist),
         cmocka_unit_test(test_namespaced_role),
         cmocka_unit_test(test_service_account),
+        cmocka_unit_test(test_client_certificate),
     };
 
     if (system("command -v python3 >/dev/null && command -v openssl >/dev/null") != 0) {
@@ -386,5 +461,6 @@ int main(void)
         return 77;
     }
     signal(SIGPIPE, SIG_IGN);
+    atexit(kill_running);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
