@@ -24,15 +24,15 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 
-#define WIDTH        1200
-#define PAD          10
-#define FRAME_H      16
-#define TOP          64
-#define BOTTOM       30
-#define CHAR_W       7.0
-#define MIN_PX       0.1 /* frames narrower than this are left out of the picture */
+#define WIDTH   1200
+#define PAD     10
+#define FRAME_H 16
+#define TOP     64
+#define BOTTOM  30
+#define CHAR_W  7.0
+#define MIN_PX  0.1 /* frames narrower than this are left out of the picture */
 
-enum { K_ROOT = OPD_PV_KINDS, K_PROCESS, K_ALL };
+enum { K_ROOT = OPD_PV_KINDS, K_PROCESS };
 
 struct fnode {
     const char *name; /* inside the node's index key */
@@ -47,8 +47,7 @@ struct flame {
     size_t nn, cap;
     const struct opd_filter *filters;
     size_t n_filters;
-    bool all_cpu;       /* every profile seen measured CPU time (values are ns) */
-    bool any_profile;
+    bool all_cpu; /* every profile seen measured CPU time (values are ns) */
     uint64_t samples;
 };
 
@@ -118,8 +117,8 @@ static int add_sample(struct flame *fl, const struct opd_batch *b, const struct 
             l = &d->locations[li];
             kind = (int)opd_pv_location_kind(d, l);
             for (size_t k = opd_pv_location_frames(l); k-- > 0;) {
-                cur = node_get(fl, (int32_t)cur, kind, opd_pv_frame_name(d, l, k, name,
-                                                                          sizeof(name)));
+                cur = node_get(fl, (int32_t)cur, kind,
+                               opd_pv_frame_name(d, l, k, name, sizeof(name)));
                 if (cur < 0)
                     return (int)cur;
                 fl->n[cur].total += v;
@@ -145,7 +144,6 @@ static int add_batch(const struct opd_batch *b, void *arg)
                 uint64_t ns = 1;
                 bool cpu = opd_pv_profile_cpu(b, p, &ns);
 
-                fl->any_profile = true;
                 if (!cpu) {
                     fl->all_cpu = false;
                     ns = 1;
@@ -268,16 +266,18 @@ static void render_node(struct render *rd, int32_t i, uint64_t x, int depth)
         return;
     colour(n->kind, n->name, fill, sizeof(fill));
     value_text(rd->fl, n->total, val, sizeof(val));
-    fprintf(rd->out, "<g class=\"f\" data-id=\"%zu\" data-x=\"%" PRIu64 "\" data-w=\"%" PRIu64
-                     "\" data-d=\"%d\" data-k=\"%s\" data-n=\"",
+    fprintf(rd->out,
+            "<g class=\"f\" data-id=\"%zu\" data-x=\"%" PRIu64 "\" data-w=\"%" PRIu64
+            "\" data-d=\"%d\" data-k=\"%s\" data-n=\"",
             rd->frames++, x, n->total, depth, kind_label(n->kind));
     xml_text(rd->out, n->name);
     fputs("\"><title>", rd->out);
     xml_text(rd->out, n->name);
-    fprintf(rd->out, " (%s): %s, %.2f%%</title><rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" "
-                     "height=\"%d\" fill=\"%s\" rx=\"2\"/><text x=\"%.2f\" y=\"%.0f\">",
-            kind_label(n->kind), val, 100.0 * (double)n->total / (double)rd->fl->n[0].total,
-            px, y, pw, FRAME_H - 1, fill, px + 3, y + 11.5);
+    fprintf(rd->out,
+            " (%s): %s, %.2f%%</title><rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" "
+            "height=\"%d\" fill=\"%s\" rx=\"2\"/><text x=\"%.2f\" y=\"%.0f\">",
+            kind_label(n->kind), val, 100.0 * (double)n->total / (double)rd->fl->n[0].total, px, y,
+            pw, FRAME_H - 1, fill, px + 3, y + 11.5);
     if (fit >= 3) {
         size_t len = strlen(n->name);
         if (len <= fit) {
@@ -444,8 +444,9 @@ static void legend(FILE *out)
     for (size_t i = 0; i < 4; i++, x += 105) {
         char fill[48];
         colour(kinds[i], "", fill, sizeof(fill));
-        fprintf(out, "<rect x=\"%.0f\" y=\"38\" width=\"12\" height=\"12\" fill=\"%s\" rx=\"2\"/>"
-                     "<text x=\"%.0f\" y=\"48\" class=\"small\">%s</text>\n",
+        fprintf(out,
+                "<rect x=\"%.0f\" y=\"38\" width=\"12\" height=\"12\" fill=\"%s\" rx=\"2\"/>"
+                "<text x=\"%.0f\" y=\"48\" class=\"small\">%s</text>\n",
                 x, fill, x + 16, opd_pv_kind_name((enum opd_pv_kind)kinds[i]));
     }
 }
@@ -482,10 +483,14 @@ static int write_svg(struct flame *fl, FILE *out, const char *title, const char 
     fprintf(out, "<text x=\"%d\" y=\"48\" class=\"small\">", PAD);
     xml_text(out, subtitle);
     fprintf(out, " · %s · %" PRIu64 " samples</text>\n", total, fl->samples);
-    fprintf(out, "<text id=\"unzoom\" class=\"button\" x=\"%d\" y=\"22\" style=\"opacity:0.3\">"
-                 "Reset zoom</text>\n", PAD);
-    fprintf(out, "<text id=\"search\" class=\"button\" x=\"%d\" y=\"22\" "
-                 "style=\"text-anchor:end\">Search</text>\n", WIDTH - PAD);
+    fprintf(out,
+            "<text id=\"unzoom\" class=\"button\" x=\"%d\" y=\"22\" style=\"opacity:0.3\">"
+            "Reset zoom</text>\n",
+            PAD);
+    fprintf(out,
+            "<text id=\"search\" class=\"button\" x=\"%d\" y=\"22\" "
+            "style=\"text-anchor:end\">Search</text>\n",
+            WIDTH - PAD);
     legend(out);
     fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD, rd.height - 10);
     fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\" style=\"text-anchor:end\"></text>\n",
@@ -628,8 +633,9 @@ int opd_cmd_flamegraph(int argc, char **argv)
                                i ? ", " : " where ", filters[i].key, filters[i].value);
     if (write_output(&fl, output, html, title, subtitle))
         goto out;
-    fprintf(stderr, "otelprofd flamegraph: %zu frames from %" PRIu64 " samples in %zu requests "
-                    "written to %s\n",
+    fprintf(stderr,
+            "otelprofd flamegraph: %zu frames from %" PRIu64 " samples in %zu requests "
+            "written to %s\n",
             fl.nn, fl.samples, stats.requests, output);
     rc = 0;
 out:

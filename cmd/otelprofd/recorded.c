@@ -14,8 +14,7 @@
 /* One request line may be large, but a line past this is not a recording of ours. */
 #define MAX_LINE (512u << 20)
 
-static int read_file(const char *path, opd_recorded_fn fn, void *arg,
-                     struct opd_recorded_stats *st)
+static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd_recorded_stats *st)
 {
     FILE *f = fopen(path, "r");
     char *line = NULL;
@@ -83,8 +82,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int read_dir(const char *path, opd_recorded_fn fn, void *arg,
-                    struct opd_recorded_stats *st)
+static int read_dir(const char *path, opd_recorded_fn fn, void *arg, struct opd_recorded_stats *st)
 {
     DIR *d = opendir(path);
     struct dirent *e;

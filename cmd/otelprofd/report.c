@@ -91,8 +91,7 @@ static long row_get(struct report *r, long group, const char *service, const cha
 }
 
 /* The grouping value of a resource, as text; NULL when absent. */
-static const char *group_of(const struct opd_resource *res, const char *key, char *buf,
-                            size_t cap)
+static const char *group_of(const struct opd_resource *res, const char *key, char *buf, size_t cap)
 {
     const struct opd_value *v = opd_attrs_get(&res->attrs, key);
 
@@ -256,8 +255,9 @@ static int write_markdown(const struct report *r, const char *input, FILE *out)
     iso_time(r->start_ns, a, sizeof(a));
     iso_time(r->end_ns, b, sizeof(b));
     fprintf(out, "# CPU by %s\n\n", r->by);
-    fprintf(out, "Recorded window %s to %s (%.0f s) · %" PRIu64 " samples · %.2f CPU-seconds · "
-                 "source `%s`\n\n",
+    fprintf(out,
+            "Recorded window %s to %s (%.0f s) · %" PRIu64 " samples · %.2f CPU-seconds · "
+            "source `%s`\n\n",
             a, b, (double)(r->end_ns - r->start_ns) / 1e9, r->samples, (double)r->total_ns / 1e9,
             input);
     fprintf(out, "| %s | CPU seconds | Share of CPU |\n|---|---:|---:|\n", r->by);
@@ -340,7 +340,9 @@ static int write_json(const struct report *r, const char *input, FILE *out)
     }
     json_object_set_new(root, "groups", groups);
     groups = NULL;
-    err = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) ? -EIO : 0;
+    err = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+              ? -EIO
+              : 0;
     fputc('\n', out);
 out:
     json_decref(groups);
@@ -359,9 +361,12 @@ static void usage(FILE *out)
 int opd_cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"input", required_argument, NULL, 'i'},  {"by", required_argument, NULL, 'b'},
-        {"top", required_argument, NULL, 'n'},    {"format", required_argument, NULL, 'F'},
-        {"filter", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+        {"input", required_argument, NULL, 'i'},
+        {"by", required_argument, NULL, 'b'},
+        {"top", required_argument, NULL, 'n'},
+        {"format", required_argument, NULL, 'F'},
+        {"filter", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct report r = {.by = "team"};
@@ -428,8 +433,9 @@ int opd_cmd_report(int argc, char **argv)
     if (opd_recorded_read(input, add_batch, &r, &stats))
         goto out;
     if (r.total_ns == 0) {
-        fprintf(stderr, "otelprofd report: no CPU samples in %s (%zu requests, %zu bad lines, "
-                        "%" PRIu64 " non-CPU profiles)\n",
+        fprintf(stderr,
+                "otelprofd report: no CPU samples in %s (%zu requests, %zu bad lines, "
+                "%" PRIu64 " non-CPU profiles)\n",
                 input, stats.requests, stats.bad_lines, r.skipped_profiles);
         goto out;
     }

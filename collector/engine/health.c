@@ -14,8 +14,8 @@ struct entry {
     char *name;
     char *message;
     enum entry_kind kind;
-    bool ok;                /* state, or the last attempt's outcome */
-    uint64_t consecutive;   /* failed attempts since the last success */
+    bool ok;              /* state, or the last attempt's outcome */
+    uint64_t consecutive; /* failed attempts since the last success */
     uint64_t last_fail_ns;
 };
 
@@ -131,8 +131,7 @@ void opd_health_reset(void)
     pthread_mutex_unlock(&board_lock);
 }
 
-static bool entry_healthy(const struct entry *e, const struct opd_health_policy *p,
-                          uint64_t now)
+static bool entry_healthy(const struct entry *e, const struct opd_health_policy *p, uint64_t now)
 {
     uint64_t threshold = p->failure_threshold ? p->failure_threshold : 1;
 
@@ -182,8 +181,7 @@ bool opd_health_evaluate(const struct opd_health_policy *policy, uint64_t now_ns
             json_string(out, e->name);
             fprintf(out, ",\"healthy\":%s", ok ? "true" : "false");
             if (e->kind == KIND_ATTEMPTS)
-                fprintf(out, ",\"consecutive_failures\":%llu",
-                        (unsigned long long)e->consecutive);
+                fprintf(out, ",\"consecutive_failures\":%llu", (unsigned long long)e->consecutive);
             fputs(",\"message\":", out);
             json_string(out, e->message ? e->message : (ok ? "ok" : "unhealthy"));
             fputc('}', out);

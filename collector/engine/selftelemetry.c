@@ -12,7 +12,7 @@
 #include "collector/mem.h"
 #include "collector/telemetry.h"
 
-#define WHO "telemetry"
+#define WHO      "telemetry"
 #define MAX_ROWS 64
 
 struct opd_selftelemetry {
@@ -179,8 +179,8 @@ static void write_process(bool openmetrics, FILE *out)
         sample_line(out, "otelcol_process_memory_rss_bytes", false, "", v);
     }
     if (up >= 0) {
-        family_head(out, "otelcol_process_uptime_seconds", "Uptime of the process in seconds",
-                    true, openmetrics);
+        family_head(out, "otelcol_process_uptime_seconds", "Uptime of the process in seconds", true,
+                    openmetrics);
         snprintf(v, sizeof(v), "%.3f", up);
         sample_line(out, "otelcol_process_uptime_seconds", true, "", v);
     }

@@ -224,8 +224,7 @@ bool opd_http_wants_openmetrics(const struct opd_http_request *req)
         end = p + strlen(p);
     /* Only a zero quality on that media range turns it down. */
     for (const char *c = p; c + 2 < end; c++)
-        if ((c[0] == 'q' || c[0] == 'Q') && c[1] == '=' && (c == p || c[-1] == ';' ||
-                                                            c[-1] == ' '))
+        if ((c[0] == 'q' || c[0] == 'Q') && c[1] == '=' && (c == p || c[-1] == ';' || c[-1] == ' '))
             return strtod(c + 2, NULL) > 0.0;
     return true;
 }

@@ -13,7 +13,7 @@
 #define OPD_HTTP_MAX_HEADERS 64
 
 struct opd_http_header {
-    const char *name; /* as sent; compare case-insensitively */
+    const char *name;  /* as sent; compare case-insensitively */
     const char *value; /* leading and trailing blanks removed */
 };
 

@@ -25,9 +25,9 @@
 
 struct conn {
     int fd;
-    char *in;      /* max_request_bytes + 1 (room for the parser's NULs) */
+    char *in; /* max_request_bytes + 1 (room for the parser's NULs) */
     size_t in_len;
-    char *out;     /* response being written */
+    char *out; /* response being written */
     size_t out_len, out_off;
     bool close_after;
     uint64_t last_ns;
@@ -232,11 +232,9 @@ static int respond_error(struct conn *c, int status, const char *extra)
     return conn_respond(c, status, "text/plain; charset=utf-8", extra, body, (size_t)n, false);
 }
 
-static int run_handler(struct opd_httpserver *s, struct conn *c,
-                       const struct opd_http_request *req)
+static int run_handler(struct opd_httpserver *s, struct conn *c, const struct opd_http_request *req)
 {
-    struct opd_http_response resp = {.status = 200,
-                                      .content_type = "text/plain; charset=utf-8"};
+    struct opd_http_response resp = {.status = 200, .content_type = "text/plain; charset=utf-8"};
     char *body = NULL;
     size_t len = 0;
     int err;
@@ -275,7 +273,11 @@ static int conn_process(struct opd_httpserver *s, struct conn *c)
     }
     if (n < 0) {
         OPD_DEBUG(s->who, "bad request: %s", strerror(-n));
-        return respond_error(c, n == -EPROTONOSUPPORT ? 505 : n == -E2BIG ? 431 : 400, NULL)
+        return respond_error(c,
+                             n == -EPROTONOSUPPORT ? 505
+                             : n == -E2BIG         ? 431
+                                                   : 400,
+                             NULL)
                    ? -1
                    : 0;
     }

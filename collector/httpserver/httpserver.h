@@ -27,9 +27,9 @@ typedef void (*opd_http_handler_fn)(void *ctx, const struct opd_http_request *re
                                     struct opd_http_response *resp);
 
 struct opd_httpserver_params {
-    const char *who;          /* log name, e.g. "extension/health_check" */
-    const char *address;      /* "host:port"; "" or "0.0.0.0" host = every interface;
-                                 port 0 picks a free port (see opd_httpserver_port) */
+    const char *who;     /* log name, e.g. "extension/health_check" */
+    const char *address; /* "host:port"; "" or "0.0.0.0" host = every interface;
+                            port 0 picks a free port (see opd_httpserver_port) */
     opd_http_handler_fn handler;
     void *ctx;
     size_t max_connections;   /* 0 means 32 */

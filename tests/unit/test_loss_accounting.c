@@ -100,15 +100,19 @@ static void test_every_exporter_drop_reason(void **state)
 {
     struct opd_telemetry *t = opd_telemetry_create();
     /* Sized in items, so otelcol_exporter_queue_size counts samples. */
-    struct opd_eh_queue_config q = {.enabled = true, .num_consumers = 1, .queue_size = 15,
-                                    .sizer = "items"};
+    struct opd_eh_queue_config q = {
+        .enabled = true, .num_consumers = 1, .queue_size = 15, .sizer = "items"};
     struct opd_eh_retry_config r = {.enabled = true,
                                     .initial_interval_ns = 1000000,
                                     .max_interval_ns = 2000000,
                                     .max_elapsed_time_ns = 300000000, /* 'r' gives up after 0.3 s */
                                     .multiplier = 1.5};
-    struct opd_eh_params p = {.who = "exporter/test", .id = "test", .telemetry = t,
-                              .queue = &q, .retry = &r, .send = fake_send,
+    struct opd_eh_params p = {.who = "exporter/test",
+                              .id = "test",
+                              .telemetry = t,
+                              .queue = &q,
+                              .retry = &r,
+                              .send = fake_send,
                               .cancel = fake_cancel};
     struct opd_exporterhelper *eh;
     struct opd_loss_row row;
@@ -123,8 +127,7 @@ static void test_every_exporter_drop_reason(void **state)
     assert_int_equal(submit(eh, 'o', 10), 0);
     wait_for(t, "otelcol_exporter_sent_profiles", l, 10);
     assert_int_equal(submit(eh, 'p', 20), 0);
-    wait_for(t, "otelcol_exporter_dropped_profiles", "exporter=\"test\",reason=\"permanent\"",
-             20);
+    wait_for(t, "otelcol_exporter_dropped_profiles", "exporter=\"test\",reason=\"permanent\"", 20);
     assert_int_equal(submit(eh, 'r', 30), 0);
     wait_for(t, "otelcol_exporter_dropped_profiles",
              "exporter=\"test\",reason=\"retries_exhausted\"", 30);

@@ -88,8 +88,7 @@ static inline void obs_cfg_set_str(const struct opd_config_map *map, void *cfg, 
 }
 
 /* The current string value of option name. */
-static inline const char *obs_cfg_str(const struct opd_config_map *map, void *cfg,
-                                      const char *name)
+static inline const char *obs_cfg_str(const struct opd_config_map *map, void *cfg, const char *name)
 {
     for (; map->type != OPD_CFG_END; map++)
         if (strcmp(map->name, name) == 0)

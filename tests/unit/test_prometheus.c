@@ -227,9 +227,8 @@ static struct opd_batch *cpu_batch(const char *svc, const char *team, int64_t pe
 static void add_sample(struct opd_batch *b, const int32_t *locs, size_t n, int64_t weight)
 {
     struct opd_profile *p = &b->resources[0].scopes[0].profiles[0];
-    struct opd_sample s = {.stack_index = opd_dict_stack(&b->dict, locs, n),
-                           .values = &weight,
-                           .n_values = 1};
+    struct opd_sample s = {
+        .stack_index = opd_dict_stack(&b->dict, locs, n), .values = &weight, .n_values = 1};
 
     assert_int_equal(opd_profile_add_sample(b, p, &s), 0);
 }
@@ -283,8 +282,8 @@ static void test_exporter_scrape(void **state)
 {
     const struct opd_factory *f = &opd_prometheus_exporter_factory;
     struct opd_telemetry *tel = opd_telemetry_create();
-    struct opd_create_params cp = {.id = "prometheus", .logname = "exporter/prometheus",
-                                   .telemetry = tel};
+    struct opd_create_params cp = {
+        .id = "prometheus", .logname = "exporter/prometheus", .telemetry = tel};
     char cfg[256] = {0}, addr[64], err[128], *resp;
     struct opd_component *c;
     struct opd_batch *b;

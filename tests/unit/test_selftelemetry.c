@@ -43,8 +43,8 @@ static void test_exposition(void **state)
     char *text;
 
     counter(t, "otelcol_exporter_sent_profiles", "exporter=\"a\"", 5);
-    g = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_exporter_queue_size",
-                             "exporter=\"a\"", "Queue\nsize \\ now");
+    g = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_exporter_queue_size", "exporter=\"a\"",
+                             "Queue\nsize \\ now");
     opd_metric_set(g, 3);
     counter(t, "otelcol_exporter_sent_profiles", "exporter=\"b\"", 7);
     counter(t, "already_total", "", 1);
@@ -157,9 +157,9 @@ static void test_loss_equation(void **state)
 
     text = render(t, false);
     assert_non_null(strstr(text, "otelprofd_loss_samples_entered_total 1001\n"));
-    assert_non_null(
-        strstr(text, "otelprofd_loss_samples_dropped_total{exporter=\"otlp_grpc\",reason="
-                     "\"queue_full\"} 60\n"));
+    assert_non_null(strstr(text,
+                           "otelprofd_loss_samples_dropped_total{exporter=\"otlp_grpc\",reason="
+                           "\"queue_full\"} 60\n"));
     assert_non_null(strstr(text, "otelprofd_loss_samples_unaccounted{exporter=\"file\"} 1\n"));
     free(text);
 

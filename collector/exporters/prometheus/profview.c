@@ -38,8 +38,8 @@ bool opd_pv_profile_cpu(const struct opd_batch *b, const struct opd_profile *p,
 
 enum opd_pv_kind opd_pv_location_kind(const struct opd_dict *d, const struct opd_location *l)
 {
-    static const char *const interpreted[] = {"cpython", "python", "php", "ruby", "perl",
-                                              "v8js", "jvm", "dotnet", "beam", "luajit", NULL};
+    static const char *const interpreted[] = {"cpython", "python", "php",  "ruby",   "perl", "v8js",
+                                              "jvm",     "dotnet", "beam", "luajit", NULL};
 
     for (size_t i = 0; i < l->n_attr; i++) {
         const struct opd_attribute *a;

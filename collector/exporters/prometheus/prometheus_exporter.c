@@ -205,12 +205,12 @@ static struct opd_component *prom_create(const struct opd_create_params *p, cons
         goto fail;
     snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id ? p->id : "prometheus");
     if (p->telemetry) {
-        x->m_sent = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
-                                         "otelcol_exporter_sent_profiles", labels,
-                                         "Profile samples successfully sent to destination.");
-        x->m_series = opd_telemetry_metric(p->telemetry, OPD_METRIC_GAUGE,
-                                           "otelprofd_prometheus_series", labels,
-                                           "Function series in the window at the last scrape.");
+        x->m_sent =
+            opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_sent_profiles",
+                                 labels, "Profile samples successfully sent to destination.");
+        x->m_series =
+            opd_telemetry_metric(p->telemetry, OPD_METRIC_GAUGE, "otelprofd_prometheus_series",
+                                 labels, "Function series in the window at the last scrape.");
         x->m_overflow = opd_telemetry_metric(
             p->telemetry, OPD_METRIC_COUNTER, "otelprofd_prometheus_samples_overflowed", labels,
             "Samples put under function=\"other\" because max_series was reached.");

@@ -189,8 +189,7 @@ static struct series *insert(struct opd_promwin *w, char *key, uint64_t hash)
     char *p;
     int i = 0;
 
-    if (w->n + 1 > w->cap &&
-        opd_vec_reserve((void **)&w->s, &w->cap, w->n + 1, sizeof(*w->s)))
+    if (w->n + 1 > w->cap && opd_vec_reserve((void **)&w->s, &w->cap, w->n + 1, sizeof(*w->s)))
         return NULL;
     s = &w->s[w->n];
     memset(s, 0, sizeof(*s));
@@ -325,8 +324,7 @@ static void label_value(FILE *out, const char *v)
 static void series_line(FILE *out, const char *metric, const struct series *s, const char *fn,
                         double v)
 {
-    static const char *const names[4] = {"service_name", "k8s_namespace_name", "team",
-                                         "function"};
+    static const char *const names[4] = {"service_name", "k8s_namespace_name", "team", "function"};
 
     fputs(metric, out);
     fputc('{', out);
@@ -360,9 +358,10 @@ int opd_promwin_write(struct opd_promwin *w, uint64_t now_ns, size_t top_n, bool
     }
     qsort(v, n, sizeof(*v), cmp_series);
 
-    fprintf(out, "# HELP otelprofd_function_cpu_seconds CPU seconds spent in each function "
-                 "(leaf frame, self time) over the last %.0f s; top %zu per service, the rest "
-                 "as function=\"other\"\n",
+    fprintf(out,
+            "# HELP otelprofd_function_cpu_seconds CPU seconds spent in each function "
+            "(leaf frame, self time) over the last %.0f s; top %zu per service, the rest "
+            "as function=\"other\"\n",
             (double)w->slot_ns * (double)w->n_slots / 1e9, top_n);
     fputs("# TYPE otelprofd_function_cpu_seconds gauge\n", out);
     if (openmetrics)
