@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +224,39 @@ static void test_perfmap_parse(void **state)
     opd_symtab_fini(&t);
 }
 
+/* Streaming load: a map bigger than one read chunk, lines split across chunk boundaries. */
+static void test_perfmap_load_fd(void **state)
+{
+    char path[] = "/tmp/opd_perfmap_XXXXXX";
+    struct opd_symtab t;
+    const struct opd_symtab_entry *e;
+    FILE *f;
+    int fd = mkstemp(path), i;
+
+    (void)state;
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    for (i = 0; i < 60000; i++)
+        fprintf(f, "%x 10 LazyCompile:~function_number_%d /some/long/path/to/a/module.js:%d\n",
+                0x100000 + i * 0x10, i, i);
+    fprintf(f, "deadbeef00 20 last_without_newline");
+    fclose(f);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    opd_symtab_init(&t);
+    assert_int_equal(opd_perfmap_load_fd(fd, &t), 60001);
+    close(fd);
+    e = opd_symtab_lookup(&t, 0x100000 + 44444 * 0x10 + 3, 1);
+    assert_non_null(e);
+    assert_string_equal(opd_symtab_name(&t, e),
+                        "LazyCompile:~function_number_44444 /some/long/path/to/a/module.js:44444");
+    e = opd_symtab_lookup(&t, 0xdeadbeef10ull, 1);
+    assert_string_equal(opd_symtab_name(&t, e), "last_without_newline");
+    opd_symtab_fini(&t);
+    unlink(path);
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -398,11 +433,11 @@ static void test_elf_hostile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_symtab),           cmocka_unit_test(test_symtab_elf_aliases),
-        cmocka_unit_test(test_symtab_limit),     cmocka_unit_test(test_demangle),
-        cmocka_unit_test(test_symtab_demangled), cmocka_unit_test(test_ksyms_parse),
-        cmocka_unit_test(test_perfmap_parse),    cmocka_unit_test(test_gopclntab),
-        cmocka_unit_test(test_elf_hostile),
+        cmocka_unit_test(test_symtab),       cmocka_unit_test(test_symtab_elf_aliases),
+        cmocka_unit_test(test_symtab_limit), cmocka_unit_test(test_perfmap_load_fd),
+        cmocka_unit_test(test_demangle),     cmocka_unit_test(test_symtab_demangled),
+        cmocka_unit_test(test_ksyms_parse),  cmocka_unit_test(test_perfmap_parse),
+        cmocka_unit_test(test_gopclntab),    cmocka_unit_test(test_elf_hostile),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,11 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "collector/mem.h"
+
+#define PERFMAP_CHUNK (1u << 20)
 
 static int hexv(char c)
 {
@@ -33,11 +38,12 @@ static const char *read_hex(const char *q, const char *le, uint64_t *v)
     return digits ? q : NULL;
 }
 
-int opd_perfmap_parse(const char *text, size_t len, struct opd_symtab *out)
+int opd_perfmap_add_lines(const char *text, size_t len, struct opd_symtab *out, bool *full)
 {
     const char *p = text, *end = text + len;
     int count = 0, err;
 
+    *full = false;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end, *q;
@@ -56,14 +62,74 @@ int opd_perfmap_parse(const char *text, size_t len, struct opd_symtab *out)
         if (le <= q || memchr(q, '\0', (size_t)(le - q)))
             continue;
         err = opd_symtab_add(out, start, size, q, (size_t)(le - q), 0);
-        if (err == -EFBIG)
-            break; /* byte limit: keep what fits */
+        if (err == -EFBIG) {
+            *full = true; /* byte limit: keep what fits */
+            break;
+        }
         if (err)
             return err;
         count++;
         if (count == 0x7fffffff)
             break;
     }
+    return count;
+}
+
+int opd_perfmap_parse(const char *text, size_t len, struct opd_symtab *out)
+{
+    bool full;
+    int count = opd_perfmap_add_lines(text, len, out, &full), err;
+
+    if (count < 0)
+        return count;
     err = opd_symtab_finish(out);
     return err ? err : count;
+}
+
+int opd_perfmap_load_fd(int fd, struct opd_symtab *out)
+{
+    char *buf;
+    size_t have = 0;
+    long total = 0;
+    bool full = false;
+    int err = 0, n;
+
+    buf = opd_malloc(PERFMAP_CHUNK);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t r = read(fd, buf + have, PERFMAP_CHUNK - have);
+        char *last_nl;
+        size_t used;
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err = -errno;
+            goto out;
+        }
+        have += (size_t)r;
+        /* Parse whole lines; a partial last line waits for more bytes (or EOF). */
+        last_nl = r == 0 ? buf + have : memrchr(buf, '\n', have);
+        if (!last_nl) {
+            if (have == PERFMAP_CHUNK)
+                have = 0; /* a line longer than the chunk: drop it */
+            continue;
+        }
+        used = (size_t)(last_nl - buf) + (r == 0 ? 0 : 1);
+        n = opd_perfmap_add_lines(buf, used, out, &full);
+        if (n < 0) {
+            err = n;
+            goto out;
+        }
+        total += n;
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        if (r == 0 || full || total >= 0x7fffffff)
+            break;
+    }
+    err = opd_symtab_finish(out);
+out:
+    opd_free(buf);
+    return err ? err : (int)total;
 }

@@ -31,7 +31,6 @@
 #include "collector/telemetry.h"
 
 #define DEFAULT_CACHE_SIZE (64u << 20)
-#define MAX_PERFMAP_BYTES  (256u << 20)
 #define KERNEL_MAX_GAP     (1u << 20)
 #define USER_MAX_GAP       (64u << 10)
 #define OBJ_OVERHEAD       512
@@ -484,10 +483,9 @@ nomem:
 static struct obj *get_perfmap_obj(struct opd_symbolizer *s, const struct opd_proc *proc)
 {
     struct idx *x = idx_find(s, IDX_PERFMAP, (uint64_t)proc->pid, proc->start_time);
-    char path[PATH_MAX], *buf = NULL;
+    char path[PATH_MAX];
     struct obj *o;
     struct stat st;
-    size_t len;
     int n;
 
     if (x && (x->obj->pm_checked_gen == s->gen || proc->exited)) {
@@ -519,28 +517,20 @@ static struct obj *get_perfmap_obj(struct opd_symbolizer *s, const struct opd_pr
     o->pm_size = st.st_size;
     o->pm_mtime = st.st_mtim;
     if (st.st_size >= 0) {
-        n = opd_prof_read_file(path, MAX_PERFMAP_BYTES, &buf, &len);
-        if (n == -ENOMEM)
-            goto nomem;
-        if (n == -EFBIG)
-            OPD_WARN(s->who, "perf map %s is larger than %u bytes: ignored", path,
-                     MAX_PERFMAP_BYTES);
-        if (!n) {
-            n = opd_perfmap_parse(buf, len, &o->syms);
-            opd_free(buf);
-            buf = NULL;
-            if (n == -ENOMEM)
-                goto nomem;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        n = fd >= 0 ? opd_perfmap_load_fd(fd, &o->syms) : -ENOENT;
+        if (fd >= 0)
+            close(fd);
+        if (n == -ENOMEM) {
+            obj_free(o);
+            return NULL;
         }
     }
     o->failed = o->syms.n == 0;
     insert_obj(s, o);
     idx_add(s, IDX_PERFMAP, (uint64_t)proc->pid, proc->start_time, o);
     return o;
-nomem:
-    opd_free(buf);
-    obj_free(o);
-    return NULL;
 }
 
 /* Our own [vdso] image, read from memory once. NULL when unavailable. */
