@@ -110,6 +110,7 @@ exporters:
 $(if [ "$1" = 1 ] && [ -n "$sink" ]; then
     echo "  otlp_grpc: {endpoint: 127.0.0.1:$(cat sink.port), tls: {insecure: true}}"; fi)
 service:
+  telemetry: {metrics: {level: none}} # no fixed port: tests may run in parallel
   pipelines:
     profiles:
       receivers: [otlpjsonfile]

@@ -113,6 +113,7 @@ exporters:
   file/json: {path: $WORK/profiles.jsonl, format: json, flush_interval: 0s}
   file/folded: {path: $WORK/profiles.folded, format: folded, flush_interval: 0s}
 service:
+  telemetry: {metrics: {level: none}} # no fixed port: tests may run in parallel
   pipelines:
     profiles:
       receivers: [profiling]
