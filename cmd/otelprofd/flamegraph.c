@@ -397,7 +397,10 @@ static const char script[] =
     "  }\n"
     "  window.flameZoom = function (id) { zoomed = (id in byId && byId[id].d > 0) ? byId[id] "
     ": null; layout(); sethash(); };\n"
-    "  window.flameSearch = function (t) { term = t || ''; paint(); sethash(); };\n"
+    "  window.flameSearch = function (t) {\n"
+    "    term = t || ''; paint(); sethash();\n"
+    "    if (box && box.value !== term) box.value = term;\n"
+    "  };\n"
     "  Array.prototype.forEach.call(svg.querySelectorAll('g.f'), function (g) {\n"
     "    var f = { g: g, rect: g.querySelector('rect'), text: g.querySelector('text'),\n"
     "              id: g.getAttribute('data-id'), x: +g.getAttribute('data-x'),\n"
@@ -418,6 +421,9 @@ static const char script[] =
     "    var t = window.prompt('Search frames (regular expression)', '');\n"
     "    if (t) window.flameSearch(t);\n"
     "  });\n"
+    "  var box = document.getElementById('term');\n"
+    "  if (box) box.addEventListener('input', function () { window.flameSearch(box.value); "
+    "});\n"
     "  window.addEventListener('keydown', function (e) {\n"
     "    if ((e.ctrlKey || e.metaKey) && e.key === 'f') {\n"
     "      e.preventDefault();\n"
@@ -433,6 +439,7 @@ static const char script[] =
     "byId[v];\n"
     "  });\n"
     "  layout(); paint();\n"
+    "  if (box) box.value = term;\n"
     "})();\n"
     "]]></script>\n";
 
@@ -516,8 +523,11 @@ static int write_output(struct flame *fl, const char *path, bool html, const cha
         fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>",
               out);
         xml_text(out, title);
-        fputs("</title>\n<style>body { margin: 0; background: rgb(250,250,245); }</style>\n"
-              "</head>\n<body>\n",
+        fputs("</title>\n<style>body { margin: 0; background: rgb(250,250,245); }\n"
+              "#bar { font: 13px Verdana, sans-serif; padding: 6px 10px; }\n"
+              "#term { width: 24em; }</style>\n"
+              "</head>\n<body>\n<div id=\"bar\"><label>Search frames (regular expression) "
+              "<input id=\"term\" type=\"search\" autocomplete=\"off\"></label></div>\n",
               out);
     } else {
         fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", out);
