@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "collector/mem.h"
@@ -74,4 +75,45 @@ out:
 int opd_prof_read_file(const char *path, size_t max, char **buf, size_t *len)
 {
     return opd_prof_read_fileat(AT_FDCWD, path, max, buf, len);
+}
+
+int opd_prof_read_lines(int fd, size_t chunk, int (*fn)(const char *text, size_t len, void *arg),
+                        void *arg)
+{
+    char *buf;
+    size_t have = 0;
+    int err = 0;
+
+    if (chunk < 2)
+        return -EINVAL;
+    buf = opd_malloc(chunk);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t r = read(fd, buf + have, chunk - have);
+        char *last_nl;
+        size_t used;
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err = -errno;
+            break;
+        }
+        have += (size_t)r;
+        last_nl = r == 0 ? buf + have : memrchr(buf, '\n', have);
+        if (!last_nl) {
+            if (have == chunk)
+                have = 0; /* a line longer than the chunk: drop it */
+            continue;
+        }
+        used = (size_t)(last_nl - buf) + (r == 0 ? 0 : 1);
+        err = used ? fn(buf, used, arg) : 0;
+        if (err || r == 0)
+            break;
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+    opd_free(buf);
+    return err < 0 ? err : 0;
 }

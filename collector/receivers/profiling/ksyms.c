@@ -3,12 +3,15 @@
 #include "collector/receivers/profiling/ksyms.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collector/mem.h"
 #include "collector/receivers/profiling/fileutil.h"
 
-#define MAX_KALLSYMS_BYTES (256u << 20)
+#define KALLSYMS_CHUNK (256u << 10)
 
 static int hexv(char c)
 {
@@ -21,13 +24,29 @@ static int hexv(char c)
     return -1;
 }
 
-int opd_ksyms_parse(const char *text, size_t len, struct opd_symtab *out)
+struct ksyms_state {
+    struct opd_symtab *out;
+    uint32_t mod_aux; /* the module of the previous line: modules come in runs */
+    int count;
+    bool nonzero;
+};
+
+/* Whether the blob string at aux is "[" mod "]". */
+static bool same_module(const struct opd_symtab *t, uint32_t aux, const char *mod, size_t n)
 {
+    const char *b;
+
+    if (!aux)
+        return false;
+    b = t->strs + (aux - 1);
+    return strlen(b) == n + 2 && memcmp(b + 1, mod, n) == 0;
+}
+
+static int add_lines(const char *text, size_t len, void *arg)
+{
+    struct ksyms_state *st = arg;
     const char *p = text, *end = text + len;
-    const char *last_mod = NULL;
-    size_t last_mod_len = 0;
-    uint32_t last_mod_aux = 0;
-    int count = 0, nonzero = 0, err;
+    int err;
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -66,48 +85,61 @@ int opd_ksyms_parse(const char *text, size_t len, struct opd_symtab *out)
             }
         }
         if (mod && mod_len) {
-            if (!last_mod || last_mod_len != mod_len || memcmp(last_mod, mod, mod_len) != 0) {
+            if (mod_len > 64)
+                mod_len = 64;
+            if (!same_module(st->out, st->mod_aux, mod, mod_len)) {
                 char bracketed[66];
                 int64_t off;
 
-                if (mod_len > 64)
-                    mod_len = 64;
                 bracketed[0] = '[';
                 memcpy(bracketed + 1, mod, mod_len);
                 bracketed[mod_len + 1] = ']';
-                off = opd_symtab_add_string(out, bracketed, mod_len + 2);
+                off = opd_symtab_add_string(st->out, bracketed, mod_len + 2);
                 if (off < 0)
                     return (int)off;
-                last_mod = mod;
-                last_mod_len = mod_len;
-                last_mod_aux = (uint32_t)off + 1;
+                st->mod_aux = (uint32_t)off + 1;
             }
-            aux = last_mod_aux;
+            aux = st->mod_aux;
         }
         if (addr)
-            nonzero = 1;
-        err = opd_symtab_add(out, addr, 0, name, name_len, aux);
+            st->nonzero = true;
+        err = opd_symtab_add(st->out, addr, 0, name, name_len, aux);
         if (err)
             return err;
-        count++;
+        st->count++;
     }
-    if (count && !nonzero)
+    return 0;
+}
+
+static int finish(struct ksyms_state *st)
+{
+    int err;
+
+    if (st->count && !st->nonzero)
         return -EPERM;
-    err = opd_symtab_finish(out);
-    return err ? err : count;
+    err = opd_symtab_finish(st->out);
+    return err ? err : st->count;
+}
+
+int opd_ksyms_parse(const char *text, size_t len, struct opd_symtab *out)
+{
+    struct ksyms_state st = {.out = out};
+    int err = add_lines(text, len, &st);
+
+    return err ? err : finish(&st);
 }
 
 int opd_ksyms_load(const char *path, struct opd_symtab *out)
 {
-    char *buf;
-    size_t len;
-    int err = opd_prof_read_file(path, MAX_KALLSYMS_BYTES, &buf, &len);
+    struct ksyms_state st = {.out = out};
+    int fd, err;
 
-    if (err)
-        return err;
-    err = opd_ksyms_parse(buf, len, out);
-    opd_free(buf);
-    return err;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    err = opd_prof_read_lines(fd, KALLSYMS_CHUNK, add_lines, &st);
+    close(fd);
+    return err ? err : finish(&st);
 }
 
 const char *opd_ksyms_module(const struct opd_symtab *t, const struct opd_symtab_entry *e)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "collector/mem.h"
+#include "collector/receivers/profiling/fileutil.h"
 
 #define PERFMAP_CHUNK (1u << 20)
 
@@ -86,50 +87,29 @@ int opd_perfmap_parse(const char *text, size_t len, struct opd_symtab *out)
     return err ? err : count;
 }
 
+struct load_state {
+    struct opd_symtab *out;
+    long total;
+};
+
+static int load_batch(const char *text, size_t len, void *arg)
+{
+    struct load_state *st = arg;
+    bool full;
+    int n = opd_perfmap_add_lines(text, len, st->out, &full);
+
+    if (n < 0)
+        return n;
+    st->total += n;
+    return full || st->total >= 0x7fffffff ? 1 : 0;
+}
+
 int opd_perfmap_load_fd(int fd, struct opd_symtab *out)
 {
-    char *buf;
-    size_t have = 0;
-    long total = 0;
-    bool full = false;
-    int err = 0, n;
+    struct load_state st = {out, 0};
+    int err = opd_prof_read_lines(fd, PERFMAP_CHUNK, load_batch, &st);
 
-    buf = opd_malloc(PERFMAP_CHUNK);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        ssize_t r = read(fd, buf + have, PERFMAP_CHUNK - have);
-        char *last_nl;
-        size_t used;
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            err = -errno;
-            goto out;
-        }
-        have += (size_t)r;
-        /* Parse whole lines; a partial last line waits for more bytes (or EOF). */
-        last_nl = r == 0 ? buf + have : memrchr(buf, '\n', have);
-        if (!last_nl) {
-            if (have == PERFMAP_CHUNK)
-                have = 0; /* a line longer than the chunk: drop it */
-            continue;
-        }
-        used = (size_t)(last_nl - buf) + (r == 0 ? 0 : 1);
-        n = opd_perfmap_add_lines(buf, used, out, &full);
-        if (n < 0) {
-            err = n;
-            goto out;
-        }
-        total += n;
-        memmove(buf, buf + used, have - used);
-        have -= used;
-        if (r == 0 || full || total >= 0x7fffffff)
-            break;
-    }
-    err = opd_symtab_finish(out);
-out:
-    opd_free(buf);
-    return err ? err : (int)total;
+    if (!err)
+        err = opd_symtab_finish(out);
+    return err ? err : (int)st.total;
 }
