@@ -422,6 +422,18 @@ static void test_fake_root(void **state)
     opd_proctab_sweep(t, 5);
     assert_non_null(opd_proctab_find_mapping(t, 102, 0x9100, 6, NULL));
 
+    /* exec: same pid and start time, new image. Invalidation makes the next lookup reread. */
+    fake_proc(102, 99, "c3", "b000-c000 r-xp 00000000 08:01 12 /bin/c3\n");
+    p = opd_proctab_get(t, 102, 6);
+    assert_string_equal(p->comm, "c2"); /* cached until told */
+    opd_proctab_invalidate(t, 102);
+    opd_proctab_invalidate(t, 4242); /* unknown: no-op */
+    p = opd_proctab_get(t, 102, 6);
+    assert_non_null(p);
+    assert_string_equal(p->comm, "c3");
+    assert_int_equal(p->n_maps, 1);
+    assert_string_equal(p->maps[0].path, "/bin/c3");
+
     /* Garbage stat: the process is reported gone rather than half read. */
     fake_proc(103, 1, "d", "");
     write_file("103/stat", "103 (d");
