@@ -2,8 +2,10 @@
  *
  * The ownership report: over the recorded window, each group's (team's) CPU time and
  * share of all CPU, and its top functions (leaf frame, self time) with the service they
- * ran in and their share of the team and of everything. A resource without the grouping
- * attribute is counted under "unassigned". CPU time of a sample is period × weight. */
+ * ran in and their share of the team and of everything. --by names a resource attribute;
+ * "team" means the team processor's team.name, or a plain team attribute. A resource
+ * without the grouping attribute is counted under "unassigned". CPU time of a sample is
+ * period × weight. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -120,7 +122,9 @@ static int add_batch(const struct opd_batch *b, void *arg)
 
         if (!opd_filter_match(r->filters, r->n_filters, res))
             continue;
-        g = group_of(res, r->by, gbuf, sizeof(gbuf));
+        /* "team" is what the team processor writes (team.name) or a plain team. */
+        g = strcmp(r->by, "team") == 0 ? opd_pv_team(res)
+                                       : group_of(res, r->by, gbuf, sizeof(gbuf));
         gi = group_get(r, g ? g : UNASSIGNED);
         if (gi < 0)
             return (int)gi;

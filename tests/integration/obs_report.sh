@@ -67,6 +67,14 @@ python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["groups"]; assert [x
   "$WORK/f.json" || fail "--filter was not applied"
 ok "--filter narrows the report"
 
+# The team processor writes team.name: --by team reads it the same way.
+sed 's/"key":"team"/"key":"team.name"/g' "$FIXTURE" >"$WORK/teamname.jsonl"
+grep -q '"team.name"' "$WORK/teamname.jsonl" || fail "fixture rewrite failed"
+"$BIN" report --input "$FIXTURE" --format json | jq -S '.groups' >"$WORK/g1.json"
+"$BIN" report --input "$WORK/teamname.jsonl" --format json | jq -S '.groups' >"$WORK/g2.json"
+diff -u "$WORK/g1.json" "$WORK/g2.json" || fail "team.name is not grouped like team"
+ok "--by team reads the team processor's team.name"
+
 set +e
 "$BIN" report --input "$FIXTURE" --top 0 >/dev/null 2>&1; rc1=$?
 "$BIN" report --input "$FIXTURE" --format html >/dev/null 2>&1; rc2=$?

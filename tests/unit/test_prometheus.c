@@ -254,6 +254,12 @@ static void test_profview(void **state)
     assert_int_equal(opd_pv_location_kind(&b->dict, &b->dict.locations[stack[2]]), OPD_PV_GO);
     assert_string_equal(opd_pv_service_name(&b->resources[0], buf, sizeof(buf)),
                         "unknown_service:exe");
+    /* The team processor's team.name wins over a plain team attribute. */
+    assert_null(opd_pv_team(&b->resources[0]));
+    opd_attrs_set_str(b, &b->resources[0].attrs, "team", "plain");
+    assert_string_equal(opd_pv_team(&b->resources[0]), "plain");
+    opd_attrs_set_str(b, &b->resources[0].attrs, "team.name", "core");
+    assert_string_equal(opd_pv_team(&b->resources[0]), "core");
 
     /* cpu/nanoseconds values count nanoseconds directly; off-CPU is not CPU. */
     p->sample_type.type_strindex = opd_dict_string(&b->dict, "cpu");

@@ -127,6 +127,13 @@ const char *opd_pv_resource_str(const struct opd_resource *r, const char *key)
     return v && v->type == OPD_VAL_STR && v->u.str && v->u.str[0] ? v->u.str : NULL;
 }
 
+const char *opd_pv_team(const struct opd_resource *r)
+{
+    const char *t = opd_pv_resource_str(r, "team.name");
+
+    return t ? t : opd_pv_resource_str(r, "team");
+}
+
 const char *opd_pv_service_name(const struct opd_resource *r, char *buf, size_t cap)
 {
     const char *s = opd_pv_resource_str(r, "service.name");

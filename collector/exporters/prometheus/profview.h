@@ -52,6 +52,10 @@ const char *opd_pv_leaf_name(const struct opd_batch *b, const struct opd_sample 
 /* String value of a resource attribute, or NULL when absent or not a non-empty string. */
 const char *opd_pv_resource_str(const struct opd_resource *r, const char *key);
 
+/* The owning team: the team processor's attribute (team.name by default), else a plain
+ * `team` attribute; NULL when neither is set. */
+const char *opd_pv_team(const struct opd_resource *r);
+
 /* service.name, else "unknown_service:<process.executable.name>", else
  * "unknown_service" (the OTel semantic-convention fallback). Written into buf. */
 const char *opd_pv_service_name(const struct opd_resource *r, char *buf, size_t cap);

@@ -82,7 +82,7 @@ static int64_t add_resource(struct prom_exporter *x, const struct opd_batch *b,
 
     l.service_name = opd_pv_service_name(r, service, sizeof(service));
     l.k8s_namespace_name = opd_pv_resource_str(r, "k8s.namespace.name");
-    team = opd_pv_resource_str(r, "team");
+    team = opd_pv_team(r);
     l.team = team ? team : "unassigned";
     for (size_t si = 0; si < r->n_scopes; si++)
         for (size_t pi = 0; pi < r->scopes[si].n_profiles; pi++) {
