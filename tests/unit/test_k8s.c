@@ -16,6 +16,7 @@
 #include "collector/k8s/k8s_auth.h"
 #include "collector/k8s/k8s_cache.h"
 #include "collector/k8s/k8s_client.h"
+#include "collector/k8s/k8s_scope.h"
 #include "collector/k8s/k8s_select.h"
 #include "collector/k8s/k8s_stream.h"
 #include "collector/mem.h"
@@ -484,6 +485,39 @@ static void test_select_pods(void **state)
         opd_k8s_object_unref(p[i]);
 }
 
+static void test_pod_cgroups(void **state)
+{
+    char root[] = "/tmp/opd-k8s-cg-XXXXXX", cmd[1024], **paths;
+    char *uids[] = {"1111-2222", "3333-4444", "5555"};
+    size_t n;
+
+    assert_non_null(mkdtemp(root));
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && mkdir -p kubepods.slice/kubepods-besteffort.slice/"
+             "kubepods-besteffort-pod1111_2222.slice/cri-containerd-ab.scope "
+             "kubepods/burstable/pod3333-4444/cd system.slice/pod5555x.scope "
+             "kubepods/pod1111-22223",
+             root);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(opd_k8s_pod_cgroups(root, uids, 3, 6, &paths, &n), 0);
+    qsort(paths, n, sizeof(*paths), cmp_str);
+    assert_int_equal(n, 2);
+    assert_string_equal(paths[0], "/kubepods.slice/kubepods-besteffort.slice/"
+                                  "kubepods-besteffort-pod1111_2222.slice");
+    assert_string_equal(paths[1], "/kubepods/burstable/pod3333-4444");
+    opd_k8s_uids_free(paths, n);
+    /* depth bound, and nothing to look for */
+    assert_int_equal(opd_k8s_pod_cgroups(root, uids, 3, 2, &paths, &n), 0);
+    assert_int_equal(n, 0);
+    opd_k8s_uids_free(paths, n);
+    assert_int_equal(opd_k8s_pod_cgroups("/nonexistent", uids, 3, 6, &paths, &n), 0);
+    assert_int_equal(n, 0);
+    assert_true(opd_k8s_cgroup_name_has_pod("kubepods-pod1111_2222.slice", "1111-2222"));
+    assert_false(opd_k8s_cgroup_name_has_pod("pod1111-22223", "1111-2222"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_kubeconfig),
         cmocka_unit_test(test_service_account_env),
         cmocka_unit_test(test_select_pods),
+        cmocka_unit_test(test_pod_cgroups),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
