@@ -14,13 +14,16 @@
  *   delivered = otelcol_exporter_sent_profiles{exporter=E}
  *   dropped   = idle, filtered, map_full (otelprofd_profiling_samples_lost / _idle),
  *               comm_filtered (otelprofd_profiling_samples_comm_filtered),
- *               refused (otelcol_receiver_refused_profiles),
- *               processor drops (otelprofd_processor_dropped_profiles{reason}),
+ *               processor drops (otelprofd_processor_dropped_profiles{reason}: a
+ *               processor that drops or refuses samples counts them there itself),
  *               queue_full, permanent, retries_exhausted, shutdown, storage
  *               (otelcol_exporter_dropped_profiles{exporter=E,reason})
  *   pending   = otelprofd_exporter_queue_samples{exporter=E} (samples queued), or
  *               otelcol_exporter_queue_size{exporter=E} when that is absent (right only
  *               with the items sizer: it counts in the queue's sizer units)
+ * A receiver's otelcol_receiver_refused_profiles is not a drop: behind a fanout, one
+ * exporter's error refuses a batch the other exporters took, and the failing exporter
+ * counts its own drop.
  * It is published as otelprofd_loss_samples_{entered,delivered,dropped}_total and the
  * gauges otelprofd_loss_samples_{pending,unaccounted}; unaccounted is what is missing,
  * and is 0 once the pipeline is quiet (samples in flight between stages show up there

@@ -1,6 +1,6 @@
 # Observability: the HTTP endpoints (prometheus, self-metrics, health_check) and the
 # offline flamegraph and report subcommands.
-foreach(t endpoints flamegraph report)
+foreach(t endpoints flamegraph report health_exporter)
   opd_add_script_test(obs_${t} LABELS integration TIMEOUT 180
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/obs_${t}.sh)
 endforeach()
