@@ -24,7 +24,7 @@ cp /bin/sh "$WORK/opd_commbusy"
 "$WORK/opd_pidbusy" -c 'while :; do :; done' &
 PIDBUSY=$!
 COMMBUSY=""
-trap 'kill $PIDBUSY $COMMBUSY 2>/dev/null; cleanup' EXIT
+trap 'kill $PIDBUSY $COMMBUSY 2>/dev/null || true; cleanup' EXIT
 read -r P_PROM P_TEL P_HEALTH <<<"$(free_ports 3)"
 cat >"$WORK/cfg.yaml" <<YAML
 receivers:
