@@ -284,8 +284,10 @@ static void test_tls_and_mtls(void **state)
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 1);
     tls = json_object_get(json_object_get(json_array_get(recs, 0), "connection"), "tls");
-    assert_non_null(strstr(json_dumps(json_object_get(tls, "client_cert_subject"), JSON_ENCODE_ANY),
-                           "opd-client"));
+    char *subject = json_dumps(json_object_get(tls, "client_cert_subject"), JSON_ENCODE_ANY);
+    assert_non_null(subject);
+    assert_non_null(strstr(subject, "opd-client"));
+    free(subject);
     json_decref(recs);
     exp_fini(&e);
     peer_stop(&p);

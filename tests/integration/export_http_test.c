@@ -433,6 +433,37 @@ static void test_partial_success(void **state)
     server_stop(&s);
 }
 
+static void test_split_json(void **state)
+{
+    struct server s;
+    struct exp e;
+    char url[128];
+    json_t *recs, *r;
+    struct opd_batch *b = otlp_fixture_synthetic(2000, 300, 20);
+    uint64_t want = opd_batch_sample_count(b);
+    size_t i;
+
+    assert_int_equal(server_start(&s, "split", NULL), 0);
+    url_of(&s, "http", "127.0.0.1", url, sizeof(url));
+    exp_init(&e, url);
+    set_s(&e, "encoding", "json");
+    *(int64_t *)field(e.cfg, "max_request_bytes") = 65536;
+    exp_start(&e);
+    opd_component_consume(e.c, b);
+    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)want, 20000);
+    recs = server_records(&s);
+    /* Several JSON bodies, each under the bound, each decoding to a valid request. */
+    assert_true(count_status(recs, 200) >= 3);
+    json_array_foreach(recs, i, r)
+    {
+        assert_true(json_integer_value(json_object_get(r, "bytes")) <= 65536);
+    }
+    assert_int_equal(server_delivered(recs, true), want);
+    json_decref(recs);
+    exp_fini(&e);
+    server_stop(&s);
+}
+
 static int group_setup(void **state)
 {
     struct opd_batch *b = otlp_fixture_batch();
@@ -462,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_429_retried_400_dropped),
         cmocka_unit_test(test_bearer_and_tls),
         cmocka_unit_test(test_partial_success),
+        cmocka_unit_test(test_split_json),
     };
 
     signal(SIGPIPE, SIG_IGN);

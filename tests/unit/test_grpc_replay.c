@@ -32,7 +32,8 @@ static void frame(struct buf *o, uint8_t type, uint8_t flags, uint32_t stream, c
     h[6] = (uint8_t)(stream >> 16);
     h[7] = (uint8_t)(stream >> 8);
     h[8] = (uint8_t)stream;
-    memcpy(h + 9, p, len);
+    if (len)
+        memcpy(h + 9, p, len);
     o->n += 9 + len;
 }
 

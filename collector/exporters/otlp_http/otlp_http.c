@@ -9,6 +9,7 @@
 
 #include "collector/component.h"
 #include "collector/exporterhelper/exporterhelper.h"
+#include "collector/exporterhelper/split.h"
 #include "collector/exporterhelper/tls_config.h"
 #include "collector/exporters/otlp_grpc/otlp_grpc_config.h"
 #include "collector/extensions/bearertokenauth/bearertokenauth.h"
@@ -36,6 +37,7 @@ struct otlp_http_cfg {
     struct opd_otlp_auth_config auth;
     struct opd_eh_queue_config sending_queue;
     struct opd_eh_retry_config retry_on_failure;
+    int64_t max_request_bytes;
 };
 
 struct otlp_http {
@@ -44,6 +46,7 @@ struct otlp_http {
     struct opd_exporterhelper *eh;
     enum opd_grpc_compression compression;
     bool json;
+    int64_t max_request_bytes;
     char **headers; /* "Name: value" lines */
     size_t n_headers;
     char *authenticator, *storage;
@@ -148,29 +151,42 @@ static void cancel_sends(void *ctx)
     opd_http_client_cancel_all(x->client);
 }
 
+struct emit_ctx {
+    struct otlp_http *x;
+    int first_err;
+};
+
+static int emit_part(void *arg, uint8_t *buf, size_t len, uint64_t items)
+{
+    struct emit_ctx *e = arg;
+    int rc = opd_eh_submit(e->x->eh, buf, len, items);
+
+    if (rc && !e->first_err)
+        e->first_err = rc;
+    return 0; /* a dropped part is counted by the helper; the others still go */
+}
+
 static int oh_consume(struct opd_component *self, struct opd_batch *b)
 {
     struct otlp_http *x = (struct otlp_http *)self;
+    struct emit_ctx e = {x, 0};
     uint64_t items = opd_batch_sample_count(b);
-    uint8_t *buf = NULL;
-    size_t len = 0;
     int rc;
 
     if (items == 0) {
         opd_batch_unref(b);
         return 0;
     }
-    if (x->json)
-        rc = opd_json_encode(b, (char **)&buf, &len);
-    else
-        rc = opd_proto_encode(b, &buf, &len);
+    rc = opd_split_encode(b, (size_t)x->max_request_bytes, x->json, emit_part, &e);
     opd_batch_unref(b);
-    if (rc) {
+    if (rc < 0) {
         OPD_ERR(self->logname, "encoding %llu sample(s): %s", (unsigned long long)items,
                 strerror(-rc));
         return rc;
     }
-    return opd_eh_submit(x->eh, buf, len, items);
+    if (rc > 1)
+        OPD_DEBUG(self->logname, "request over max_request_bytes split in %d parts", rc);
+    return e.first_err;
 }
 
 static int oh_start(struct opd_component *self, struct opd_host *host)
@@ -269,6 +285,7 @@ static struct opd_component *oh_create(const struct opd_create_params *p, const 
     x->base.ops = &oh_ops;
     x->compression = opd_grpc_compression_parse(cfg->compression);
     x->json = cfg->encoding && strcmp(cfg->encoding, "json") == 0;
+    x->max_request_bytes = cfg->max_request_bytes;
     if ((int)x->compression < 0) {
         rc = -EINVAL;
         goto fail;
@@ -392,6 +409,10 @@ static const struct opd_config_map oh_map[] = {
     {.type = OPD_CFG_SECTION, .name = "retry_on_failure",
      .offset = offsetof(struct otlp_http_cfg, retry_on_failure), .desc = "retries",
      .sub = opd_eh_retry_config_map},
+    {.type = OPD_CFG_BYTES, .name = "max_request_bytes", .def = "16MiB", .min = 4096,
+     .max = 1LL << 31, .offset = offsetof(struct otlp_http_cfg, max_request_bytes),
+     .desc = "larger encoded requests are split (uncompressed size; the Collector's HTTP "
+             "receiver limit is 20 MiB)"},
     OPD_CFG_MAP_END,
 };
 
