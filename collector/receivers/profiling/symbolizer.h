@@ -10,9 +10,11 @@
  * (never the host path of the same name), its symbols come from .symtab, then .dynsym, then
  * a separate debug file (<debug_dir>/.build-id/xx/rest.debug, then .gnu_debuglink next to
  * the file, in <dir>/.debug/ and in <debug_dir>/<dir>/), and for Go binaries from .gopclntab.
- * Anonymous executable memory is looked up in /tmp/perf-<nspid>.map inside the process's
- * root. Kernel ips come from <procfs_root>/kallsyms (modules included), loaded once.
- * C++ and Rust names are demangled (libiberty).
+ * Anonymous executable memory and non-ELF file mappings (memfd JIT code) are looked up in
+ * /tmp/perf-<nspid>.map inside the process's root; [vdso] from the daemon's own vdso image.
+ * Kernel ips come from <procfs_root>/kallsyms (modules included), loaded once.
+ * C++ and Rust names are demangled (libiberty). With dwarf_lines, file:line and inlined
+ * frames come from DWARF (the binary or its debug file), and for Go from the pclntab.
  *
  * Caches: symbol tables are keyed by GNU build id (else by device and inode) so processes
  * running the same binary share one table; they are bounded by cache_size bytes with LRU
@@ -21,7 +23,12 @@
  * Lifetime: every string in a returned frame (function, file, mapping path, build ids) stays
  * valid until the next opd_symbolizer_flush() (or destroy), even if its table is evicted
  * meanwhile: evicted tables are freed by the flush. Intern the strings into the batch, then
- * flush once per reporter interval. Not thread safe: one thread uses a symbolizer. */
+ * flush once per reporter interval. Not thread safe: one thread uses a symbolizer (and it
+ * calls into its opd_proctab, so the same lock must cover both).
+ *
+ * Memory: one file's table may take at most half of cache_size (at least 1 MiB); perf maps
+ * and kallsyms are streamed, never held whole; kallsyms (~6 MB for 120k text symbols) is
+ * outside the budget. */
 #ifndef OPD_PROFILING_SYMBOLIZER_H
 #define OPD_PROFILING_SYMBOLIZER_H
 
