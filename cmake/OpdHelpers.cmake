@@ -24,6 +24,10 @@ function(opd_add_script_test name)
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
     SKIP_RETURN_CODE 77
     ENVIRONMENT "OPD_SOURCE_DIR=${CMAKE_SOURCE_DIR};OPD_BINARY_DIR=${CMAKE_BINARY_DIR};OTELPROFD=$<TARGET_FILE:otelprofd>")
+  # Sampling tests compare sample counts with CPU time: nothing else may run beside them.
+  if("privileged" IN_LIST A_LABELS)
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+  endif()
 endfunction()
 
 # opd_add_fuzzer(<name> SOURCES <files...> LIBS <targets...>)

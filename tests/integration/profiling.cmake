@@ -4,7 +4,7 @@ if(TARGET opd_profiling_sampler)
   add_executable(test_profiling_sampler ${CMAKE_SOURCE_DIR}/tests/integration/profiling_sampler.c)
   target_link_libraries(test_profiling_sampler PRIVATE opd_profiling_sampler)
   add_test(NAME profiling_sampler COMMAND test_profiling_sampler)
-  set_tests_properties(profiling_sampler PROPERTIES LABELS "privileged" SKIP_RETURN_CODE 77
+  set_tests_properties(profiling_sampler PROPERTIES LABELS "privileged" SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
                        TIMEOUT 60)
 endif()
 foreach(t callchain syscalls churn hotplug scope)
