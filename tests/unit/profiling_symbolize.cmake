@@ -32,6 +32,31 @@ add_custom_command(
   DEPENDS opd_symfix_lib
   COMMENT "profiling symbolizer fixtures: stripped and debug-linked library" VERBATIM)
 
+# The same library without a build id: its .gnu_debuglink is verified by CRC. crc/ holds the
+# right debug file beside it, badcrc/ a debug file of another build under the same name.
+add_library(opd_symfix_lib_nobid SHARED ${OPD_SYMFIX_SRC}/symlib.c)
+target_compile_options(opd_symfix_lib_nobid PRIVATE -g -O1 -fno-omit-frame-pointer)
+target_link_options(opd_symfix_lib_nobid PRIVATE -Wl,--build-id=none)
+set_target_properties(opd_symfix_lib_nobid PROPERTIES OUTPUT_NAME opdsymfix_nobid NO_SONAME ON
+                      LIBRARY_OUTPUT_DIRECTORY ${OPD_SYMFIX_OUT}/nobid)
+add_custom_command(
+  OUTPUT ${OPD_SYMFIX_OUT}/crc/libopdsymfix_nobid.so ${OPD_SYMFIX_OUT}/crc/libopdsymfix_nobid.debug
+         ${OPD_SYMFIX_OUT}/badcrc/libopdsymfix_nobid.so
+         ${OPD_SYMFIX_OUT}/badcrc/libopdsymfix_nobid.debug
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${OPD_SYMFIX_OUT}/crc ${OPD_SYMFIX_OUT}/badcrc
+  COMMAND ${CMAKE_OBJCOPY} --only-keep-debug $<TARGET_FILE:opd_symfix_lib_nobid>
+          ${OPD_SYMFIX_OUT}/crc/libopdsymfix_nobid.debug
+  COMMAND ${CMAKE_STRIP} --strip-all -o ${OPD_SYMFIX_OUT}/nobid/stripped.so
+          $<TARGET_FILE:opd_symfix_lib_nobid>
+  COMMAND ${CMAKE_OBJCOPY} --add-gnu-debuglink=${OPD_SYMFIX_OUT}/crc/libopdsymfix_nobid.debug
+          ${OPD_SYMFIX_OUT}/nobid/stripped.so ${OPD_SYMFIX_OUT}/crc/libopdsymfix_nobid.so
+  COMMAND ${CMAKE_COMMAND} -E copy ${OPD_SYMFIX_OUT}/crc/libopdsymfix_nobid.so
+          ${OPD_SYMFIX_OUT}/badcrc/libopdsymfix_nobid.so
+  COMMAND ${CMAKE_OBJCOPY} --only-keep-debug --add-section .opd_other=${OPD_SYMFIX_SRC}/symlib.c
+          $<TARGET_FILE:opd_symfix_lib_nobid> ${OPD_SYMFIX_OUT}/badcrc/libopdsymfix_nobid.debug
+  DEPENDS opd_symfix_lib_nobid
+  COMMENT "profiling symbolizer fixtures: debuglink verified by CRC" VERBATIM)
+
 # Two programs that differ only in the name of the function they spin in.
 foreach(probe alpha beta)
   add_executable(opd_symfix_probe_${probe} ${OPD_SYMFIX_SRC}/probe.c)
@@ -66,6 +91,7 @@ endif()
 
 add_custom_target(opd_symfix_files
   DEPENDS ${OPD_SYMFIX_OUT}/stripped/libopdsymfix.so ${OPD_SYMFIX_OUT}/linked/libopdsymfix.so
+          ${OPD_SYMFIX_OUT}/crc/libopdsymfix_nobid.so ${OPD_SYMFIX_OUT}/badcrc/libopdsymfix_nobid.so
           ${OPD_SYMFIX_GO_OUTPUTS})
 
 opd_add_unit_test(test_proctab

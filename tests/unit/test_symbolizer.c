@@ -300,6 +300,32 @@ static void test_debuglink(void **state)
     dlclose(h);
 }
 
+/* No build id: the debuglink's CRC decides, and a debug file of another build under the
+ * right name is refused. */
+static void test_debuglink_crc(void **state)
+{
+    struct env e;
+    struct opd_sym_frame f;
+    void *good = open_fixture("crc/libopdsymfix_nobid.so");
+    void *bad = open_fixture("badcrc/libopdsymfix_nobid.so");
+
+    (void)state;
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(),
+                                         fixture_addr(good, "opd_fixture_addr_hidden"), 0, 1, &f),
+                     0);
+    assert_string_equal(f.function, "opd_fixture_hidden");
+    assert_string_equal(f.mapping.build_id_gnu, "");
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(),
+                                         fixture_addr(bad, "opd_fixture_addr_hidden"), 0, 1, &f),
+                     -ENOENT);
+    assert_null(f.function);
+    assert_non_null(strstr(f.mapping.path, "badcrc/libopdsymfix_nobid.so"));
+    env_close(&e);
+    dlclose(good);
+    dlclose(bad);
+}
+
 static void test_dwarf_lines(void **state)
 {
     struct env e;
@@ -876,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_shared_library),
         cmocka_unit_test(test_build_id_debug_file),
         cmocka_unit_test(test_debuglink),
+        cmocka_unit_test(test_debuglink_crc),
         cmocka_unit_test(test_dwarf_lines),
         cmocka_unit_test(test_inlined),
         cmocka_unit_test(test_perf_map),
