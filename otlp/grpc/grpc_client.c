@@ -744,7 +744,7 @@ static void submit_pending(struct opd_grpc_client *c, uint64_t now)
     while (c->pending) {
         struct call *x = c->pending;
         char timeout[16];
-        nghttp2_nv nv[32];
+        nghttp2_nv nv[48];
         size_t n = 0;
         nghttp2_data_provider dp = {.read_callback = data_read};
         int32_t id;

@@ -24,7 +24,7 @@
 #define OPD_VERSION "0.1.0"
 #endif
 
-#define MAX_HEADERS 24
+#define MAX_HEADERS OPD_OTLP_MAX_HEADERS
 
 struct otlp_grpc {
     struct opd_component base;

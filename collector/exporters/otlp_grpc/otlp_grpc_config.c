@@ -80,6 +80,10 @@ int opd_otlp_grpc_config_validate(const void *cfgp, char *err, size_t errlen)
         return -EINVAL;
     if (opd_eh_retry_config_check(&c->retry_on_failure, err, errlen))
         return -EINVAL;
+    if (c->headers.n > OPD_OTLP_MAX_HEADERS) {
+        snprintf(err, errlen, "headers: at most %d entries", OPD_OTLP_MAX_HEADERS);
+        return -EINVAL;
+    }
     for (size_t i = 0; i < c->headers.n; i++) {
         const char *k = c->headers.keys[i];
         if (!*k || k[0] == ':' || strpbrk(k, " \r\n") ||

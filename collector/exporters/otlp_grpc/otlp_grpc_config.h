@@ -9,6 +9,9 @@
 #include "config/config_map.h"
 #include "otlp/grpc/grpc_tls.h"
 
+/* Custom request headers one exporter may configure. */
+#define OPD_OTLP_MAX_HEADERS 24
+
 struct opd_otlp_keepalive_config {
     int64_t time_ns;
     int64_t timeout_ns;
