@@ -119,8 +119,8 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-int opd_k8s_conn_from_service_account(struct opd_k8s_conn *c, const char *sa_dir,
-                                      bool with_token, char *err, size_t errlen)
+int opd_k8s_conn_from_service_account(struct opd_k8s_conn *c, const char *sa_dir, bool with_token,
+                                      char *err, size_t errlen)
 {
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -258,8 +258,7 @@ static int kubeconfig_path(const char *path, char *out, size_t len)
     return 0;
 }
 
-int opd_k8s_conn_from_kubeconfig(struct opd_k8s_conn *c, const char *path, char *err,
-                                 size_t errlen)
+int opd_k8s_conn_from_kubeconfig(struct opd_k8s_conn *c, const char *path, char *err, size_t errlen)
 {
     struct opd_cfg_errors errs;
     struct opd_node *root = NULL;

@@ -33,8 +33,8 @@ struct opd_k8s_conn {
 /* Fills c from the in-cluster environment; sa_dir NULL means OPD_K8S_SA_DIR. with_token
  * false is auth_type none. Returns 0, or -ENOENT with a message in err when
  * KUBERNETES_SERVICE_HOST is unset, -ENOMEM. c must be released with opd_k8s_conn_fini. */
-int opd_k8s_conn_from_service_account(struct opd_k8s_conn *c, const char *sa_dir,
-                                      bool with_token, char *err, size_t errlen);
+int opd_k8s_conn_from_service_account(struct opd_k8s_conn *c, const char *sa_dir, bool with_token,
+                                      char *err, size_t errlen);
 
 /* Fills c from a kubeconfig file; path NULL means $KUBECONFIG, else ~/.kube/config.
  * Relative file names in it are taken from the file's directory. Returns 0, -ENOENT,

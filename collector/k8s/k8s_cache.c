@@ -197,8 +197,7 @@ static int reindex(struct opd_k8s_cache *c, struct entry *e)
     if ((err = smap_put(&c->by_name, key, e)))
         return err;
     for (size_t i = 0; i < e->o->n_containers; i++)
-        if (e->o->containers[i].id[0] &&
-            (err = smap_put(&c->by_cid, e->o->containers[i].id, e)))
+        if (e->o->containers[i].id[0] && (err = smap_put(&c->by_cid, e->o->containers[i].id, e)))
             return err;
     return 0;
 }
@@ -291,8 +290,7 @@ void opd_k8s_cache_delete(struct opd_k8s_cache *c, const char *uid, uint64_t now
     pthread_rwlock_unlock(&c->lock);
 }
 
-uint64_t opd_k8s_cache_sync_begin(struct opd_k8s_cache *c, enum opd_k8s_kind kind,
-                                  const char *ns)
+uint64_t opd_k8s_cache_sync_begin(struct opd_k8s_cache *c, enum opd_k8s_kind kind, const char *ns)
 {
     uint64_t token;
 

@@ -35,8 +35,7 @@ void opd_k8s_cache_delete(struct opd_k8s_cache *c, const char *uid, uint64_t now
 /* A relist of kind in namespace ns ("" = all namespaces) starts: objects put until
  * opd_k8s_cache_sync_end() are the new truth, and every live object of that kind and
  * namespace not put again is then marked deleted at now_ns. Returns a sync token. */
-uint64_t opd_k8s_cache_sync_begin(struct opd_k8s_cache *c, enum opd_k8s_kind kind,
-                                  const char *ns);
+uint64_t opd_k8s_cache_sync_begin(struct opd_k8s_cache *c, enum opd_k8s_kind kind, const char *ns);
 void opd_k8s_cache_sync_end(struct opd_k8s_cache *c, enum opd_k8s_kind kind, const char *ns,
                             uint64_t token, uint64_t now_ns);
 

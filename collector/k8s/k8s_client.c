@@ -30,8 +30,8 @@ struct watcher {
     pthread_t thread;
     bool started;
     enum opd_k8s_kind kind;
-    char *ns;   /* "" = all namespaces */
-    char *path; /* "/api/v1/namespaces/x/pods" */
+    char *ns;       /* "" = all namespaces */
+    char *path;     /* "/api/v1/namespaces/x/pods" */
     char *selector; /* fieldSelector value or NULL */
     CURL *curl;
     char *rv; /* resourceVersion to watch from */
@@ -244,8 +244,7 @@ static int http_get(struct watcher *w, const char *query, bool stream, long time
     if (rc == CURLE_OPERATION_TIMEDOUT && stream)
         return 0; /* our own bound on a quiet watch: reconnect from the last version */
     if (rc != CURLE_OK) {
-        OPD_WARN(c->who, "GET %s%s: %s", w->path, stream ? " (watch)" : "",
-                 curl_easy_strerror(rc));
+        OPD_WARN(c->who, "GET %s%s: %s", w->path, stream ? " (watch)" : "", curl_easy_strerror(rc));
         err = rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
         return err;
     }
@@ -350,8 +349,7 @@ static int list_all(struct watcher *w)
         OPD_DEBUG(c->who, "listed %zu %s%s%s at resourceVersion %s", total,
                   opd_k8s_kind_name(w->kind), w->ns[0] ? " in " : "", w->ns, w->rv ? w->rv : "");
         if (refused)
-            OPD_WARN(c->who, "cache full: %zu %s not cached", refused,
-                     opd_k8s_kind_name(w->kind));
+            OPD_WARN(c->who, "cache full: %zu %s not cached", refused, opd_k8s_kind_name(w->kind));
     }
 out:
     opd_free(cont);
@@ -394,7 +392,8 @@ static int watch_once(struct watcher *w)
 
     sel_query(w, sel, sizeof(sel));
     esc = curl_easy_escape(w->curl, w->rv ? w->rv : "", 0);
-    snprintf(q, sizeof(q), "watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=%s%s",
+    snprintf(q, sizeof(q),
+             "watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=%s%s",
              c->watch_timeout_s, esc ? esc : "", sel);
     curl_free(esc);
     w->stream.fn = on_event;
@@ -458,8 +457,8 @@ static void *watcher_main(void *arg)
         if (err == -EINTR)
             break;
         if (err == -ESTALE) {
-            OPD_INFO(c->who, "watch %s: resourceVersion %s too old (410 Gone), relisting",
-                     w->path, w->rv ? w->rv : "");
+            OPD_INFO(c->who, "watch %s: resourceVersion %s too old (410 Gone), relisting", w->path,
+                     w->rv ? w->rv : "");
             stat_add(c, &c->st.relists, 1);
             opd_metric_add(c->m_relists, 1);
             need_list = true;
@@ -598,11 +597,12 @@ static char *settings_key(const struct opd_k8s_settings *s)
     k = opd_malloc(n);
     if (!k)
         return NULL;
-    off = snprintf(k, n, "%s|%s|%s|%s|%d%d|%zu|%llu|%llu|%llu|%d|%d|", s->auth_type ? s->auth_type : "",
-                   s->kubeconfig ? s->kubeconfig : "", s->sa_dir ? s->sa_dir : "",
-                   s->node ? s->node : "", s->namespace_metadata, s->owners, s->max_objects,
-                   (unsigned long long)s->grace_ns, (unsigned long long)s->backoff_initial_ns,
-                   (unsigned long long)s->backoff_max_ns, s->watch_timeout_s, s->list_limit);
+    off = snprintf(k, n, "%s|%s|%s|%s|%d%d|%zu|%llu|%llu|%llu|%d|%d|",
+                   s->auth_type ? s->auth_type : "", s->kubeconfig ? s->kubeconfig : "",
+                   s->sa_dir ? s->sa_dir : "", s->node ? s->node : "", s->namespace_metadata,
+                   s->owners, s->max_objects, (unsigned long long)s->grace_ns,
+                   (unsigned long long)s->backoff_initial_ns, (unsigned long long)s->backoff_max_ns,
+                   s->watch_timeout_s, s->list_limit);
     for (size_t i = 0; i < s->n_namespaces && off >= 0 && (size_t)off < n; i++)
         off += snprintf(k + off, n - (size_t)off, "%s,", s->namespaces[i]);
     return k;
@@ -658,19 +658,18 @@ static void register_metrics(struct opd_k8s_client *c, struct opd_telemetry *t)
 {
     if (!t)
         return;
-    c->m_pods = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_otelsvc_k8s_pod_table_size",
-                                     "", "Pods in the Kubernetes metadata cache.");
+    c->m_pods = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_otelsvc_k8s_pod_table_size", "",
+                                     "Pods in the Kubernetes metadata cache.");
     c->m_added = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_otelsvc_k8s_pod_added", "",
                                       "Objects added to the Kubernetes metadata cache.");
-    c->m_deleted = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_otelsvc_k8s_pod_deleted",
-                                        "", "Objects deleted from the Kubernetes metadata cache.");
+    c->m_deleted = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_otelsvc_k8s_pod_deleted", "",
+                                        "Objects deleted from the Kubernetes metadata cache.");
     c->m_refused = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelprofd_k8s_cache_refused", "",
                                         "Objects not cached because the cache was full.");
     c->m_relists = opd_telemetry_metric(t, OPD_METRIC_COUNTER, "otelprofd_k8s_relists_total", "",
                                         "Relists after 410 Gone.");
-    c->m_errors = opd_telemetry_metric(t, OPD_METRIC_COUNTER,
-                                       "otelprofd_k8s_request_errors_total", "",
-                                       "Failed LIST/WATCH requests to the Kubernetes API.");
+    c->m_errors = opd_telemetry_metric(t, OPD_METRIC_COUNTER, "otelprofd_k8s_request_errors_total",
+                                       "", "Failed LIST/WATCH requests to the Kubernetes API.");
 }
 
 struct opd_k8s_client *opd_k8s_client_acquire(const struct opd_k8s_settings *s, const char *who,
@@ -770,8 +769,7 @@ int opd_k8s_client_wait_synced(struct opd_k8s_client *c, uint64_t timeout_ns)
 
     pthread_mutex_lock(&c->lock);
     while (c->n_synced < c->n_w && !c->stop) {
-        struct timespec ts = {(time_t)(deadline / 1000000000ull),
-                              (long)(deadline % 1000000000ull)};
+        struct timespec ts = {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)};
 
         if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT) {
             err = c->n_synced < c->n_w ? -ETIMEDOUT : 0;

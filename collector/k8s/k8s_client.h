@@ -20,10 +20,10 @@
 struct opd_telemetry;
 
 struct opd_k8s_settings {
-    const char *auth_type;  /* "serviceAccount" (default), "kubeConfig", "none" */
-    const char *kubeconfig; /* kubeConfig: file; NULL = $KUBECONFIG or ~/.kube/config */
-    const char *sa_dir;     /* serviceAccount: directory; NULL = the standard one */
-    const char *node;       /* only pods on this node; NULL or "" = every node */
+    const char *auth_type;         /* "serviceAccount" (default), "kubeConfig", "none" */
+    const char *kubeconfig;        /* kubeConfig: file; NULL = $KUBECONFIG or ~/.kube/config */
+    const char *sa_dir;            /* serviceAccount: directory; NULL = the standard one */
+    const char *node;              /* only pods on this node; NULL or "" = every node */
     const char *const *namespaces; /* only these namespaces; none = cluster-wide */
     size_t n_namespaces;
     bool namespace_metadata; /* watch Namespace objects (cluster-scoped: needs a ClusterRole) */
@@ -31,17 +31,17 @@ struct opd_k8s_settings {
     size_t max_objects;      /* cache bound; 0 = 100000 */
     uint64_t grace_ns;       /* kept after deletion; 0 = 120 s */
     uint64_t backoff_initial_ns, backoff_max_ns; /* 0 = 1 s, 30 s */
-    int watch_timeout_s;     /* timeoutSeconds of each watch; 0 = 300 */
-    int list_limit;          /* items per LIST page; 0 = 500 */
+    int watch_timeout_s;                         /* timeoutSeconds of each watch; 0 = 300 */
+    int list_limit;                              /* items per LIST page; 0 = 500 */
 };
 
 struct opd_k8s_client_stats {
-    uint64_t lists;      /* LIST pages fetched */
-    uint64_t relists;    /* relists after 410 Gone */
-    uint64_t watches;    /* WATCH requests opened */
-    uint64_t events;     /* watch events applied */
+    uint64_t lists;   /* LIST pages fetched */
+    uint64_t relists; /* relists after 410 Gone */
+    uint64_t watches; /* WATCH requests opened */
+    uint64_t events;  /* watch events applied */
     uint64_t bookmarks;
-    uint64_t errors;     /* failed requests (each followed by a backoff) */
+    uint64_t errors;      /* failed requests (each followed by a backoff) */
     uint64_t auth_errors; /* 401/403 answers */
 };
 

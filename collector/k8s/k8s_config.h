@@ -25,15 +25,20 @@ struct opd_k8s_api_cfg {
 extern const char *const opd_k8s_auth_types[];
 extern const struct opd_config_map opd_k8s_filter_map[];
 
-#define OPD_K8S_API_CFG_ENTRIES(type, member)                                                     \
-    {OPD_CFG_ENUM, "auth_type", "serviceAccount", 0, 0, offsetof(type, member.auth_type),         \
-     "serviceAccount (in-cluster), kubeConfig ($KUBECONFIG or ~/.kube/config) or none",          \
-     .choices = opd_k8s_auth_types},                                                              \
-    {                                                                                             \
-        OPD_CFG_SECTION, "filter", NULL, 0, 0, offsetof(type, member.filter),                     \
-            "Limit the watched pods to one node and/or to namespaces (a namespaced Role "        \
-            "then suffices)",                                                                     \
-            .sub = opd_k8s_filter_map                                                             \
+#define OPD_K8S_API_CFG_ENTRIES(type, member)                                                      \
+    {OPD_CFG_ENUM,                                                                                 \
+     "auth_type",                                                                                  \
+     "serviceAccount",                                                                             \
+     0,                                                                                            \
+     0,                                                                                            \
+     offsetof(type, member.auth_type),                                                             \
+     "serviceAccount (in-cluster), kubeConfig ($KUBECONFIG or ~/.kube/config) or none",            \
+     .choices = opd_k8s_auth_types},                                                               \
+    {                                                                                              \
+        OPD_CFG_SECTION, "filter", NULL, 0, 0, offsetof(type, member.filter),                      \
+            "Limit the watched pods to one node and/or to namespaces (a namespaced Role "          \
+            "then suffices)",                                                                      \
+            .sub = opd_k8s_filter_map                                                              \
     }
 
 /* Fills s from cfg (s keeps pointers into cfg, which must outlive its use). The node comes

@@ -9,8 +9,7 @@
 
 #include "collector/mem.h"
 
-static const char *const kind_names[OPD_K8S_NKINDS] = {"pods", "replicasets", "jobs",
-                                                        "namespaces"};
+static const char *const kind_names[OPD_K8S_NKINDS] = {"pods", "replicasets", "jobs", "namespaces"};
 
 const char *opd_k8s_kind_name(enum opd_k8s_kind kind)
 {
@@ -90,7 +89,8 @@ static int decode_owner(struct opd_k8s_object *o, const json_t *meta)
             }
         }
     }
-    if (dup_into(&o->owner_kind, jstr(pick, "kind")) || dup_into(&o->owner_name, jstr(pick, "name")))
+    if (dup_into(&o->owner_kind, jstr(pick, "kind")) ||
+        dup_into(&o->owner_name, jstr(pick, "name")))
         return -ENOMEM;
     return 0;
 }
@@ -165,8 +165,7 @@ struct opd_k8s_object *opd_k8s_object_decode(enum opd_k8s_kind kind, const struc
     o->kind = kind;
     if (dup_into(&o->uid, jstr(meta, "uid")) || dup_into(&o->name, jstr(meta, "name")) ||
         dup_into(&o->ns, kind == OPD_K8S_NAMESPACE ? "" : jstr(meta, "namespace")) ||
-        dup_into(&o->resource_version, jstr(meta, "resourceVersion")) ||
-        decode_owner(o, meta) ||
+        dup_into(&o->resource_version, jstr(meta, "resourceVersion")) || decode_owner(o, meta) ||
         decode_kvs(json_object_get(meta, "labels"), &o->labels, &o->n_labels) ||
         decode_kvs(json_object_get(meta, "annotations"), &o->annotations, &o->n_annotations))
         goto out;
@@ -177,8 +176,7 @@ struct opd_k8s_object *opd_k8s_object_decode(enum opd_k8s_kind kind, const struc
             dup_into(&o->start_time, jstr(status, "startTime")) ||
             decode_containers(o, spec, status, "initContainers", "initContainerStatuses") ||
             decode_containers(o, spec, status, "containers", "containerStatuses") ||
-            decode_containers(o, spec, status, "ephemeralContainers",
-                              "ephemeralContainerStatuses"))
+            decode_containers(o, spec, status, "ephemeralContainers", "ephemeralContainerStatuses"))
             goto out;
     } else if (dup_into(&o->node_name, "") || dup_into(&o->start_time, "")) {
         goto out;
@@ -259,8 +257,7 @@ static void copy_trunc(char *dst, size_t len, const char *s, size_t n)
     dst[n] = '\0';
 }
 
-void opd_k8s_image_split(const char *image, char *name, size_t name_len, char *tag,
-                         size_t tag_len)
+void opd_k8s_image_split(const char *image, char *name, size_t name_len, char *tag, size_t tag_len)
 {
     const char *at = strchr(image, '@');
     size_t end = at ? (size_t)(at - image) : strlen(image);

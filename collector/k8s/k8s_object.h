@@ -43,7 +43,7 @@ struct opd_k8s_object {
     size_t n_annotations;
     /* pods only */
     char *node_name;
-    char *start_time; /* status.startTime, RFC 3339 as the API wrote it */
+    char *start_time;                     /* status.startTime, RFC 3339 as the API wrote it */
     struct opd_k8s_container *containers; /* init, regular and ephemeral containers */
     size_t n_containers;
     /* set by the cache: CLOCK_MONOTONIC ns when the object was deleted, 0 while live */
@@ -76,7 +76,6 @@ const char *opd_k8s_kind_name(enum opd_k8s_kind kind);
 /* Splits an image reference into name and tag ("repo/app:1.2@sha256:..." → "repo/app",
  * "1.2"; no tag → "latest"; a digest-only reference → tag ""). Writes into the caller's
  * buffers, truncating. */
-void opd_k8s_image_split(const char *image, char *name, size_t name_len, char *tag,
-                         size_t tag_len);
+void opd_k8s_image_split(const char *image, char *name, size_t name_len, char *tag, size_t tag_len);
 
 #endif

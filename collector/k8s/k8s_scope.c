@@ -87,8 +87,8 @@ static void walk(struct walk *w, const char *root, char *rel, size_t rel_len, si
     closedir(d);
 }
 
-int opd_k8s_pod_cgroups(const char *cgroup_root, char *const *uids, size_t n_uids,
-                        int max_depth, char ***paths, size_t *n_paths)
+int opd_k8s_pod_cgroups(const char *cgroup_root, char *const *uids, size_t n_uids, int max_depth,
+                        char ***paths, size_t *n_paths)
 {
     struct walk w = {.uids = uids, .n_uids = n_uids};
     char rel[4096] = "";

@@ -16,8 +16,8 @@
  * relative to it starting with '/', for the pods of uids. Searches at most max_depth
  * levels. Returns 0 with a new array of new strings (free with opd_k8s_uids_free), or
  * -ENOMEM; an unreadable root gives 0 paths. */
-int opd_k8s_pod_cgroups(const char *cgroup_root, char *const *uids, size_t n_uids,
-                        int max_depth, char ***paths, size_t *n_paths);
+int opd_k8s_pod_cgroups(const char *cgroup_root, char *const *uids, size_t n_uids, int max_depth,
+                        char ***paths, size_t *n_paths);
 
 /* Whether the cgroup directory name belongs to the pod uid ("…pod<uid>…" with dashes, or
  * with underscores as the systemd driver writes it). */

@@ -39,8 +39,7 @@ static bool valid_key(const char *k)
     return true;
 }
 
-static int parse_term(struct opd_k8s_sel_term *t, const char *s, size_t n, char *err,
-                      size_t errlen)
+static int parse_term(struct opd_k8s_sel_term *t, const char *s, size_t n, char *err, size_t errlen)
 {
     char *text = trimmed(s, n), *op;
     int rc = -EINVAL;
@@ -69,8 +68,10 @@ static int parse_term(struct opd_k8s_sel_term *t, const char *s, size_t n, char 
         goto out;
     }
     if (!valid_key(t->key) || (t->value && strpbrk(t->value, "=!, ()"))) {
-        snprintf(err, errlen, "pod_selector: cannot read \"%s\" (want key=value, key!=value, "
-                              "key or !key, comma separated)", text);
+        snprintf(err, errlen,
+                 "pod_selector: cannot read \"%s\" (want key=value, key!=value, "
+                 "key or !key, comma separated)",
+                 text);
         goto out;
     }
     rc = 0;
@@ -79,8 +80,7 @@ out:
     return rc;
 }
 
-int opd_k8s_selector_parse(const char *text, struct opd_k8s_selector *sel, char *err,
-                           size_t errlen)
+int opd_k8s_selector_parse(const char *text, struct opd_k8s_selector *sel, char *err, size_t errlen)
 {
     const char *p = text;
     size_t cap = 1;

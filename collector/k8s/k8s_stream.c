@@ -44,8 +44,8 @@ static int parse_type(const char *t, enum opd_k8s_event_type *out)
     return -EPROTO;
 }
 
-int opd_k8s_event_decode(enum opd_k8s_kind kind, const char *line, size_t len,
-                         opd_k8s_event_fn fn, void *arg)
+int opd_k8s_event_decode(enum opd_k8s_kind kind, const char *line, size_t len, opd_k8s_event_fn fn,
+                         void *arg)
 {
     struct opd_k8s_event ev = {.resource_version = "", .message = ""};
     json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);

@@ -53,8 +53,8 @@ void opd_k8s_stream_fini(struct opd_k8s_stream *s);
 int opd_k8s_stream_feed(struct opd_k8s_stream *s, const char *data, size_t len);
 
 /* Decodes one watch event line (without the newline). Same results as feed. */
-int opd_k8s_event_decode(enum opd_k8s_kind kind, const char *line, size_t len,
-                         opd_k8s_event_fn fn, void *arg);
+int opd_k8s_event_decode(enum opd_k8s_kind kind, const char *line, size_t len, opd_k8s_event_fn fn,
+                         void *arg);
 
 struct opd_k8s_list {
     struct opd_k8s_object **items;

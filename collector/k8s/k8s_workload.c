@@ -74,7 +74,7 @@ void opd_k8s_resolve_workload(struct opd_k8s_cache *cache, const struct opd_k8s_
     } else {
         *kind = strcmp(ok, "StatefulSet") == 0 ? "StatefulSet"
                 : strcmp(ok, "DaemonSet") == 0 ? "DaemonSet"
-                                                : "";
+                                               : "";
         if ((*kind)[0])
             copy(name, name_len, on, strlen(on));
     }

@@ -21,14 +21,14 @@
 #include "collector/k8s/k8s_stream.h"
 #include "collector/mem.h"
 
-#define POD_JSON                                                                               \
-    "{\"metadata\":{\"name\":\"web-6b7f9c8d4-q2x7m\",\"namespace\":\"shop\",\"uid\":\"u1\","    \
-    "\"resourceVersion\":\"7\",\"labels\":{\"pod-template-hash\":\"6b7f9c8d4\",\"app\":\"web\"}," \
+#define POD_JSON                                                                                   \
+    "{\"metadata\":{\"name\":\"web-6b7f9c8d4-q2x7m\",\"namespace\":\"shop\",\"uid\":\"u1\","       \
+    "\"resourceVersion\":\"7\",\"labels\":{\"pod-template-hash\":\"6b7f9c8d4\",\"app\":\"web\"},"  \
     "\"annotations\":{\"team\":\"web\"},\"ownerReferences\":[{\"kind\":\"Other\",\"name\":\"x\"}," \
-    "{\"kind\":\"ReplicaSet\",\"name\":\"web-6b7f9c8d4\",\"controller\":true}]},"               \
-    "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"nginx\",\"image\":"          \
-    "\"reg:5000/shop/web:1.2\"},{\"name\":\"side\",\"image\":\"side\"}]},"                     \
-    "\"status\":{\"startTime\":\"2026-11-25T08:00:00Z\",\"containerStatuses\":[{\"name\":"      \
+    "{\"kind\":\"ReplicaSet\",\"name\":\"web-6b7f9c8d4\",\"controller\":true}]},"                  \
+    "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"nginx\",\"image\":"             \
+    "\"reg:5000/shop/web:1.2\"},{\"name\":\"side\",\"image\":\"side\"}]},"                         \
+    "\"status\":{\"startTime\":\"2026-11-25T08:00:00Z\",\"containerStatuses\":[{\"name\":"         \
     "\"nginx\",\"containerID\":\"containerd://abc123\"}]}}"
 
 static struct opd_k8s_object *decode(enum opd_k8s_kind kind, const char *text)
@@ -47,11 +47,12 @@ static struct opd_k8s_object *pod(const char *uid, const char *ns, const char *n
 {
     char buf[1024];
 
-    snprintf(buf, sizeof(buf),
-             "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"},"
-             "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]},"
-             "\"status\":{\"containerStatuses\":[{\"name\":\"c\",\"containerID\":\"docker://%s\"}]}}",
-             name, ns, uid, cid);
+    snprintf(
+        buf, sizeof(buf),
+        "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]},"
+        "\"status\":{\"containerStatuses\":[{\"name\":\"c\",\"containerID\":\"docker://%s\"}]}}",
+        name, ns, uid, cid);
     return decode(OPD_K8S_POD, buf);
 }
 
@@ -318,10 +319,11 @@ static void test_workload(void **state)
 {
     struct opd_k8s_cache *c = opd_k8s_cache_create(10, 1000);
     struct opd_k8s_object *p = decode(OPD_K8S_POD, POD_JSON), *owner;
-    struct opd_k8s_object *rs = decode(
-        OPD_K8S_REPLICASET,
-        "{\"metadata\":{\"name\":\"web-6b7f9c8d4\",\"namespace\":\"shop\",\"uid\":\"r1\","
-        "\"ownerReferences\":[{\"kind\":\"Deployment\",\"name\":\"webdeploy\",\"controller\":true}]}}");
+    struct opd_k8s_object *rs =
+        decode(OPD_K8S_REPLICASET,
+               "{\"metadata\":{\"name\":\"web-6b7f9c8d4\",\"namespace\":\"shop\",\"uid\":\"r1\","
+               "\"ownerReferences\":[{\"kind\":\"Deployment\",\"name\":\"webdeploy\","
+               "\"controller\":true}]}}");
     struct opd_k8s_object *jp = decode(
         OPD_K8S_POD, "{\"metadata\":{\"name\":\"report-29012345-x\",\"namespace\":\"a\",\"uid\":"
                      "\"j1\",\"ownerReferences\":[{\"kind\":\"Job\",\"name\":\"report-29012345\","

@@ -224,14 +224,15 @@ static const char *web_pod(const char *team)
 {
     static char buf[1024];
 
-    snprintf(buf, sizeof(buf),
-             "{\"kind\":\"pods\",\"type\":\"MODIFIED\",\"object\":{\"metadata\":{"
-             "\"name\":\"web-6b7f9c8d4-q2x7m\",\"namespace\":\"shop\","
-             "\"uid\":\"5f0c2a1e-8b3d-4c6e-9f7a-1b2c3d4e5f60\",\"annotations\":{\"team\":\"%s\"}},"
-             "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"nginx\",\"image\":\"x\"}]},"
-             "\"status\":{\"containerStatuses\":[{\"name\":\"nginx\",\"containerID\":"
-             "\"containerd://" WEB_CID "\"}]}}}",
-             team);
+    snprintf(
+        buf, sizeof(buf),
+        "{\"kind\":\"pods\",\"type\":\"MODIFIED\",\"object\":{\"metadata\":{"
+        "\"name\":\"web-6b7f9c8d4-q2x7m\",\"namespace\":\"shop\","
+        "\"uid\":\"5f0c2a1e-8b3d-4c6e-9f7a-1b2c3d4e5f60\",\"annotations\":{\"team\":\"%s\"}},"
+        "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"nginx\",\"image\":\"x\"}]},"
+        "\"status\":{\"containerStatuses\":[{\"name\":\"nginx\",\"containerID\":"
+        "\"containerd://" WEB_CID "\"}]}}}",
+        team);
     return buf;
 }
 

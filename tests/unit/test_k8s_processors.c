@@ -26,7 +26,8 @@
 #define CACHE_UID  "e1e2e3e4-f5f6-4a7b-8c9d-0e1f2a3b4c5d"
 
 #define LIST(...)                                                                                  \
-    ((struct opd_strlist){(char *[]){__VA_ARGS__}, sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)})
+    ((struct opd_strlist){(char *[]){__VA_ARGS__},                                                 \
+                          sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)})
 
 static struct opd_k8s_cache *fixture_cache(void)
 {
@@ -88,11 +89,10 @@ static struct opd_k8sattr_cfg default_k8sattr(void)
     assoc[1].sources = (struct opd_seclist){&by_uid, 1};
     c.pod_association = (struct opd_seclist){assoc, 2};
     static char *metadata[] = {
-        "k8s.namespace.name",   "k8s.pod.name",        "k8s.pod.uid",
-        "k8s.pod.start_time",   "k8s.node.name",       "k8s.container.name",
-        "container.image.name", "container.image.tag", "k8s.deployment.name",
-        "k8s.replicaset.name",  "k8s.statefulset.name", "k8s.job.name",
-        "k8s.cronjob.name",     "service.name"};
+        "k8s.namespace.name",  "k8s.pod.name",        "k8s.pod.uid",          "k8s.pod.start_time",
+        "k8s.node.name",       "k8s.container.name",  "container.image.name", "container.image.tag",
+        "k8s.deployment.name", "k8s.replicaset.name", "k8s.statefulset.name", "k8s.job.name",
+        "k8s.cronjob.name",    "service.name"};
 
     /* static: the config outlives this function */
     c.extract.metadata = (struct opd_strlist){metadata, sizeof(metadata) / sizeof(char *)};
@@ -111,8 +111,8 @@ static void test_k8sattr_metadata(void **state)
     struct opd_k8sattr_rules r = {0};
     struct opd_k8sattr_counts cnt = {0};
     char err[256];
-    const char *web[] = {"container.id", WEB_CID, "service.name", "nginx",
-                         "process.executable.name", "nginx", NULL};
+    const char *web[] = {
+        "container.id", WEB_CID, "service.name", "nginx", "process.executable.name", "nginx", NULL};
     const char *report[] = {"container.id", REPORT_CID, "service.name", "explicit", NULL};
     const char *sts[] = {"k8s.pod.uid", CACHE_UID, NULL};
     const char *unknown[] = {"container.id", "ffff", "k8s.pod.uid", CACHE_UID, NULL};
@@ -203,8 +203,8 @@ static struct opd_team_cfg team_cfg(void)
         {.ns = "^shop$", .team = "shop-rule"},
         {.service = "^batch-", .team = "batch-rule"},
     };
-    struct opd_team_cfg c = {.attribute = "team.name", .source_attribute = "team.source",
-                             .default_team = "unowned"};
+    struct opd_team_cfg c = {
+        .attribute = "team.name", .source_attribute = "team.source", .default_team = "unowned"};
 
     static char *keys[] = {"team.example.com/owner", "team"};
 
@@ -359,8 +359,8 @@ static void test_resource_actions(void **state)
     } cfg = {{acts, 6}};
     struct sink s = {.base.ops = &sink_ops};
     struct opd_telemetry *t = opd_telemetry_create();
-    struct opd_create_params params = {.id = "resource", .logname = "processor/resource",
-                                       .telemetry = t, .next = &s.base};
+    struct opd_create_params params = {
+        .id = "resource", .logname = "processor/resource", .telemetry = t, .next = &s.base};
     const char *r0[] = {"host.name", "h1", "env", "dev", "secret", "s", NULL};
     const char *const *res[] = {r0};
     struct opd_component *p;
@@ -389,10 +389,8 @@ static void test_resource_actions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_k8sattr_metadata),
-        cmocka_unit_test(test_k8sattr_config_errors),
-        cmocka_unit_test(test_team_sources),
-        cmocka_unit_test(test_team_workload_and_errors),
+        cmocka_unit_test(test_k8sattr_metadata), cmocka_unit_test(test_k8sattr_config_errors),
+        cmocka_unit_test(test_team_sources),     cmocka_unit_test(test_team_workload_and_errors),
         cmocka_unit_test(test_resource_actions),
     };
 

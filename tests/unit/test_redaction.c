@@ -21,7 +21,8 @@
 #include "test_otlp_fixture.h"
 
 #define LIST(...)                                                                                  \
-    ((struct opd_strlist){(char *[]){__VA_ARGS__}, sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)})
+    ((struct opd_strlist){(char *[]){__VA_ARGS__},                                                 \
+                          sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)})
 
 static char salt_path[64];
 
@@ -45,8 +46,8 @@ static struct opd_batch *sample_batch(void)
 
 static struct opd_redaction_cfg base_cfg(void)
 {
-    struct opd_redaction_cfg c = {.allow_all_keys = true, .hash_function = "none",
-                                  .summary = "silent"};
+    struct opd_redaction_cfg c = {
+        .allow_all_keys = true, .hash_function = "none", .summary = "silent"};
 
     c.symbols.action = "mask";
     c.symbols.mask = "[redacted]";
@@ -329,8 +330,8 @@ static void test_component_fails_closed(void **state)
     struct opd_telemetry *t = opd_telemetry_create();
     struct sink s = {.base.ops = &sink_ops};
     struct opd_redaction_cfg c = base_cfg();
-    struct opd_create_params params = {.id = "redaction", .logname = "processor/redaction",
-                                       .telemetry = t, .next = &s.base};
+    struct opd_create_params params = {
+        .id = "redaction", .logname = "processor/redaction", .telemetry = t, .next = &s.base};
     struct opd_component *r;
     struct opd_metric *dropped;
     long n;
@@ -340,8 +341,8 @@ static void test_component_fails_closed(void **state)
     r = opd_redaction_processor_factory.create(&params, &c);
     assert_non_null(r);
     r->logname = "processor/redaction";
-    dropped = opd_telemetry_find(t, "otelprofd_redaction_dropped_batches",
-                                 "processor=\"redaction\"");
+    dropped =
+        opd_telemetry_find(t, "otelprofd_redaction_dropped_batches", "processor=\"redaction\"");
     assert_non_null(dropped);
     /* Fail each allocation in turn: either the batch arrives redacted, or nothing does. */
     for (n = 0;; n++) {

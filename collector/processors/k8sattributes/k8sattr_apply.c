@@ -86,8 +86,8 @@ static int compile_field(struct opd_k8sattr_field *f, const struct opd_k8sattr_f
             char msg[128];
 
             regerror(rc, &f->re, msg, sizeof(msg));
-            snprintf(err, errlen, "extract::%s::%zu::key_regex: %s: %s", what, idx,
-                     c->key_regex, msg);
+            snprintf(err, errlen, "extract::%s::%zu::key_regex: %s: %s", what, idx, c->key_regex,
+                     msg);
             return -EINVAL;
         }
         f->has_re = true;
@@ -176,8 +176,8 @@ int opd_k8sattr_rules_compile(const struct opd_k8sattr_cfg *cfg, struct opd_k8sa
                                 errlen)))
             return rc;
     for (size_t i = 0; i < cfg->extract.annotations.n; i++)
-        if ((rc = compile_field(&r->fields[r->n_fields++], &annots[i], true, "annotations", i,
-                                err, errlen)))
+        if ((rc = compile_field(&r->fields[r->n_fields++], &annots[i], true, "annotations", i, err,
+                                errlen)))
             return rc;
     if (cfg->pod_association.n &&
         !(r->assoc = opd_calloc(cfg->pod_association.n, sizeof(*r->assoc))))
@@ -198,8 +198,7 @@ static const char *res_str(const struct opd_resource *res, const char *key)
 }
 
 /* Inserts key = value unless the resource already has key. */
-static int insert(struct opd_batch *b, struct opd_resource *res, const char *key,
-                  const char *value)
+static int insert(struct opd_batch *b, struct opd_resource *res, const char *key, const char *value)
 {
     if (!value || !value[0] || opd_attrs_get(&res->attrs, key))
         return 0;
@@ -209,9 +208,8 @@ static int insert(struct opd_batch *b, struct opd_resource *res, const char *key
 /* Finds the pod of res by the first association rule whose attributes are all present;
  * that rule decides even when it finds nothing, as in the Collector. */
 static struct opd_k8s_object *associate(const struct opd_k8sattr_rules *r,
-                                        struct opd_k8s_cache *cache,
-                                        const struct opd_resource *res, const char **cid,
-                                        bool *had_identity)
+                                        struct opd_k8s_cache *cache, const struct opd_resource *res,
+                                        const char **cid, bool *had_identity)
 {
     *cid = NULL;
     *had_identity = false;
@@ -239,8 +237,8 @@ static struct opd_k8s_object *associate(const struct opd_k8sattr_rules *r,
 }
 
 /* "$1" style backreferences of the key match into a tag name. */
-static void expand(char *out, size_t len, const char *tmpl, const char *key,
-                   const regmatch_t *m, size_t nm)
+static void expand(char *out, size_t len, const char *tmpl, const char *key, const regmatch_t *m,
+                   size_t nm)
 {
     size_t o = 0;
 
@@ -270,10 +268,9 @@ static int apply_field(const struct opd_k8sattr_field *f, struct opd_batch *b,
 {
     const struct opd_k8s_kv *kv = f->annotation ? o->annotations : o->labels;
     size_t n = f->annotation ? o->n_annotations : o->n_labels;
-    const char *prefix = f->from_namespace ? (f->annotation ? "k8s.namespace.annotations."
-                                                            : "k8s.namespace.labels.")
-                                           : (f->annotation ? "k8s.pod.annotations."
-                                                            : "k8s.pod.labels.");
+    const char *prefix =
+        f->from_namespace ? (f->annotation ? "k8s.namespace.annotations." : "k8s.namespace.labels.")
+                          : (f->annotation ? "k8s.pod.annotations." : "k8s.pod.labels.");
     char tag[512];
     int err;
 

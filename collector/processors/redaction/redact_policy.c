@@ -175,8 +175,7 @@ enum opd_redaction_key opd_redaction_key_verdict(const struct opd_redaction_poli
     bool allowed = in_list(p->allowed_keys, p->n_allowed, key);
 
     if (in_list(p->ignored_keys, p->n_ignored, key))
-        return sensitive_process_key(key) && !allowed ? OPD_REDACT_KEY_DROP
-                                                      : OPD_REDACT_KEY_IGNORE;
+        return sensitive_process_key(key) && !allowed ? OPD_REDACT_KEY_DROP : OPD_REDACT_KEY_IGNORE;
     if (sensitive_process_key(key) && !allowed)
         return OPD_REDACT_KEY_DROP;
     if (!p->allow_all_keys && !allowed)
@@ -193,8 +192,7 @@ int opd_redaction_hash(const struct opd_redaction_policy *p, const char *s, size
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
 
-    if (!HMAC(EVP_sha256(), p->salt, (int)p->salt_len, (const unsigned char *)s, len, md,
-              &mdlen) ||
+    if (!HMAC(EVP_sha256(), p->salt, (int)p->salt_len, (const unsigned char *)s, len, md, &mdlen) ||
         mdlen < 16)
         return -EIO;
     for (int i = 0; i < 16; i++) {
@@ -259,7 +257,8 @@ char *opd_redaction_value(const struct opd_redaction_policy *p, const char *s, b
             len = 0;
             if (out)
                 out[0] = '\0';
-            while (*q && regexec(&p->blocked_values.v[i], q, 1, &m, q == cur ? 0 : REG_NOTBOL) == 0) {
+            while (*q &&
+                   regexec(&p->blocked_values.v[i], q, 1, &m, q == cur ? 0 : REG_NOTBOL) == 0) {
                 size_t adv = m.rm_eo > m.rm_so ? (size_t)m.rm_eo : (size_t)m.rm_so + 1;
 
                 if (m.rm_eo == m.rm_so && q[m.rm_so] == '\0')
@@ -267,8 +266,8 @@ char *opd_redaction_value(const struct opd_redaction_policy *p, const char *s, b
                 if ((*err = append(&out, &len, &cap, q, (size_t)m.rm_so)))
                     break;
                 if (m.rm_eo > m.rm_so) {
-                    *err = replacement(p, q + m.rm_so, (size_t)(m.rm_eo - m.rm_so), &out, &len,
-                                       &cap);
+                    *err =
+                        replacement(p, q + m.rm_so, (size_t)(m.rm_eo - m.rm_so), &out, &len, &cap);
                     changed = true;
                 } else {
                     *err = append(&out, &len, &cap, q + m.rm_so, 1);

@@ -101,8 +101,8 @@ static int redact_value(struct rw *w, enum opd_redaction_key verdict, const stru
     *owned = NULL;
     if (in->type != OPD_VAL_STR || verdict == OPD_REDACT_KEY_IGNORE)
         return 0;
-    nv = opd_redaction_value(w->p, in->u.str ? in->u.str : "", verdict == OPD_REDACT_KEY_MASK,
-                             &err);
+    nv =
+        opd_redaction_value(w->p, in->u.str ? in->u.str : "", verdict == OPD_REDACT_KEY_MASK, &err);
     if (err)
         return err;
     if (nv) {
@@ -267,8 +267,8 @@ static int do_stacks_links(struct rw *w)
             return w->stk[i];
     }
     for (size_t i = 0; i < sd->n_links; i++)
-        if ((w->link[i] = opd_dict_link(&w->nb->dict, sd->links[i].trace_id,
-                                        sd->links[i].span_id)) < 0)
+        if ((w->link[i] =
+                 opd_dict_link(&w->nb->dict, sd->links[i].trace_id, sd->links[i].span_id)) < 0)
             return w->link[i];
     return 0;
 }
@@ -405,8 +405,7 @@ struct opd_batch *opd_redaction_rewrite(const struct opd_redaction_policy *p,
     if (src->dict.n_strings)
         w.plain[0] = w.sym[0] = 0;
     if ((err = do_attributes(&w)) || (err = do_functions_mappings(&w)) ||
-        (err = do_locations(&w)) || (err = do_stacks_links(&w)) ||
-        (err = copy_resources(&w, src)))
+        (err = do_locations(&w)) || (err = do_stacks_links(&w)) || (err = copy_resources(&w, src)))
         goto fail;
     rw_fini(&w);
     return w.nb;

@@ -100,8 +100,9 @@ static struct opd_component *redaction_create(const struct opd_create_params *pa
     }
     r->m_dropped_batches = counter(params, "otelprofd_redaction_dropped_batches",
                                    "Batches dropped because they could not be redacted.");
-    r->m_dropped_samples = counter(params, "otelprofd_redaction_dropped_samples",
-                                   "Samples in batches dropped because they could not be redacted.");
+    r->m_dropped_samples =
+        counter(params, "otelprofd_redaction_dropped_samples",
+                "Samples in batches dropped because they could not be redacted.");
     r->m_keys = counter(params, "otelprofd_redaction_attributes_dropped",
                         "Attributes removed by the key rules.");
     r->m_values = counter(params, "otelprofd_redaction_values_masked",
@@ -163,16 +164,13 @@ const struct opd_config_map opd_redaction_config_map[] = {
     {OPD_CFG_STRLIST, "allowed_values", NULL, 0, 0,
      offsetof(struct opd_redaction_cfg, allowed_values),
      "Regexes; values matching one are never masked"},
-    {OPD_CFG_ENUM, "hash_function", "none", 0, 0,
-     offsetof(struct opd_redaction_cfg, hash_function),
-     "none (mask with ****) or sha256 (HMAC keyed with hash_salt_file)",
-     .choices = hash_functions},
+    {OPD_CFG_ENUM, "hash_function", "none", 0, 0, offsetof(struct opd_redaction_cfg, hash_function),
+     "none (mask with ****) or sha256 (HMAC keyed with hash_salt_file)", .choices = hash_functions},
     {OPD_CFG_STRING, "hash_salt_file", NULL, 0, 0,
      offsetof(struct opd_redaction_cfg, hash_salt_file),
      "File holding the secret key of the hash (at least 16 bytes)"},
     {OPD_CFG_ENUM, "summary", "silent", 0, 0, offsetof(struct opd_redaction_cfg, summary),
-     "silent, info or debug: how much is logged about what was redacted",
-     .choices = summaries},
+     "silent, info or debug: how much is logged about what was redacted", .choices = summaries},
     {OPD_CFG_SECTION, "symbols", NULL, 0, 0, offsetof(struct opd_redaction_cfg, symbols),
      "Function, file and mapping names", .sub = symbols_map},
     OPD_CFG_MAP_END,

@@ -70,10 +70,10 @@ struct opd_redaction_policy {
 };
 
 struct opd_redaction_counts {
-    uint64_t keys_dropped;    /* attributes removed by key policy */
-    uint64_t values_masked;   /* string values changed */
+    uint64_t keys_dropped;     /* attributes removed by key policy */
+    uint64_t values_masked;    /* string values changed */
     uint64_t symbols_redacted; /* function/file/mapping names changed */
-    uint64_t frames_dropped;  /* lines removed by drop_frames */
+    uint64_t frames_dropped;   /* lines removed by drop_frames */
 };
 
 /* Compiles cfg into p (zeroed by the caller), reading the salt file. Returns 0, -EINVAL
@@ -92,9 +92,9 @@ struct opd_batch *opd_redaction_rewrite(const struct opd_redaction_policy *p,
 /* Key verdicts. */
 enum opd_redaction_key {
     OPD_REDACT_KEY_DROP,
-    OPD_REDACT_KEY_KEEP,    /* value checked against the value rules */
-    OPD_REDACT_KEY_IGNORE,  /* kept untouched */
-    OPD_REDACT_KEY_MASK,    /* blocked key pattern: the whole value is masked */
+    OPD_REDACT_KEY_KEEP,   /* value checked against the value rules */
+    OPD_REDACT_KEY_IGNORE, /* kept untouched */
+    OPD_REDACT_KEY_MASK,   /* blocked key pattern: the whole value is masked */
 };
 
 enum opd_redaction_key opd_redaction_key_verdict(const struct opd_redaction_policy *p,

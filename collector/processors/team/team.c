@@ -39,8 +39,7 @@ static int team_consume(struct opd_component *self, struct opd_batch *b)
             return -ENOMEM;
         b = c;
     }
-    err = opd_team_apply(&t->rules, t->client ? opd_k8s_client_cache(t->client) : NULL, b,
-                         counts);
+    err = opd_team_apply(&t->rules, t->client ? opd_k8s_client_cache(t->client) : NULL, b, counts);
     for (int i = 0; i < OPD_TEAM_NSOURCES; i++)
         opd_metric_add(t->m_source[i], (int64_t)counts[i]);
     if (err) {
@@ -66,8 +65,9 @@ static int team_start(struct opd_component *self, struct opd_host *host)
     t->client = opd_k8s_client_acquire(&s, self->logname, t->telemetry, err, sizeof(err));
     if (!t->client) {
         rc = -errno;
-        OPD_ERR(self->logname, "Kubernetes API: %s (set from_kubernetes: false to use only "
-                               "rules and default_team)",
+        OPD_ERR(self->logname,
+                "Kubernetes API: %s (set from_kubernetes: false to use only "
+                "rules and default_team)",
                 err);
         return rc;
     }
@@ -123,14 +123,14 @@ static struct opd_component *team_create(const struct opd_create_params *params,
     for (int i = 0; i < OPD_TEAM_NSOURCES; i++) {
         snprintf(labels, sizeof(labels), "processor=\"%s\",source=\"%s\"", params->id,
                  opd_team_source_name(i));
-        t->m_source[i] = opd_telemetry_metric(params->telemetry, OPD_METRIC_COUNTER,
-                                              "otelprofd_team_resources", labels,
-                                              "Resources tagged with a team, by source.");
+        t->m_source[i] =
+            opd_telemetry_metric(params->telemetry, OPD_METRIC_COUNTER, "otelprofd_team_resources",
+                                 labels, "Resources tagged with a team, by source.");
     }
     snprintf(labels, sizeof(labels), "processor=\"%s\"", params->id);
-    t->m_failed = opd_telemetry_metric(params->telemetry, OPD_METRIC_COUNTER,
-                                       "otelprofd_team_failed_batches", labels,
-                                       "Batches only partly tagged for lack of memory.");
+    t->m_failed =
+        opd_telemetry_metric(params->telemetry, OPD_METRIC_COUNTER, "otelprofd_team_failed_batches",
+                             labels, "Batches only partly tagged for lack of memory.");
     return &t->base;
 fail:
     if (t)

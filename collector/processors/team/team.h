@@ -16,7 +16,7 @@
 struct opd_batch;
 
 struct opd_team_rule_cfg {
-    char *ns;       /* "namespace" */
+    char *ns; /* "namespace" */
     char *workload;
     char *service;
     char *team;
@@ -73,7 +73,7 @@ void opd_team_rules_fini(struct opd_team_rules *r);
 
 /* Tags every resource of b; cache may be NULL (rules and default only). counts[source]
  * is incremented per resource. Returns 0 or -ENOMEM. */
-int opd_team_apply(const struct opd_team_rules *r, struct opd_k8s_cache *cache,
-                   struct opd_batch *b, uint64_t counts[OPD_TEAM_NSOURCES]);
+int opd_team_apply(const struct opd_team_rules *r, struct opd_k8s_cache *cache, struct opd_batch *b,
+                   uint64_t counts[OPD_TEAM_NSOURCES]);
 
 #endif

@@ -9,8 +9,8 @@
 #include "team.h"
 
 static const char *const source_names[OPD_TEAM_NSOURCES] = {
-    "resource",       "pod_annotation",       "pod_label",        "workload_annotation",
-    "workload_label", "namespace_annotation", "namespace_label",  "rule",
+    "resource",       "pod_annotation",       "pod_label",       "workload_annotation",
+    "workload_label", "namespace_annotation", "namespace_label", "rule",
     "default",
 };
 
@@ -68,8 +68,7 @@ int opd_team_rules_compile(const struct opd_team_cfg *cfg, struct opd_team_rules
     int e;
 
     if (!(r->attribute = opd_strdup(cfg->attribute ? cfg->attribute : "team.name")) ||
-        !(r->source_attribute =
-              opd_strdup(cfg->source_attribute ? cfg->source_attribute : "")) ||
+        !(r->source_attribute = opd_strdup(cfg->source_attribute ? cfg->source_attribute : "")) ||
         !(r->default_team = opd_strdup(cfg->default_team ? cfg->default_team : "")))
         return -ENOMEM;
     if (!r->attribute[0]) {
@@ -151,8 +150,8 @@ static bool rule_matches(const struct opd_team_rule *t, const char *ns, const ch
 static const char *res_workload(const struct opd_resource *res)
 {
     static const char *const keys[] = {"k8s.deployment.name", "k8s.statefulset.name",
-                                       "k8s.daemonset.name", "k8s.cronjob.name", "k8s.job.name",
-                                       "k8s.replicaset.name"};
+                                       "k8s.daemonset.name",  "k8s.cronjob.name",
+                                       "k8s.job.name",        "k8s.replicaset.name"};
     const char *v;
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -161,9 +160,8 @@ static const char *res_workload(const struct opd_resource *res)
     return NULL;
 }
 
-static int tag_one(const struct opd_team_rules *r, struct opd_k8s_cache *cache,
-                   struct opd_batch *b, struct opd_resource *res,
-                   uint64_t counts[OPD_TEAM_NSOURCES])
+static int tag_one(const struct opd_team_rules *r, struct opd_k8s_cache *cache, struct opd_batch *b,
+                   struct opd_resource *res, uint64_t counts[OPD_TEAM_NSOURCES])
 {
     struct opd_k8s_object *pod = NULL, *owner = NULL, *nso = NULL;
     enum opd_team_source src = OPD_TEAM_DEFAULT;
@@ -192,8 +190,8 @@ static int tag_one(const struct opd_team_rules *r, struct opd_k8s_cache *cache,
             workload = wname;
         team = from_object(r, pod, OPD_TEAM_POD_ANNOTATION, OPD_TEAM_POD_LABEL, &src);
         if (!team)
-            team = from_object(r, owner, OPD_TEAM_WORKLOAD_ANNOTATION, OPD_TEAM_WORKLOAD_LABEL,
-                               &src);
+            team =
+                from_object(r, owner, OPD_TEAM_WORKLOAD_ANNOTATION, OPD_TEAM_WORKLOAD_LABEL, &src);
     }
     if (!team && cache && ns) {
         nso = opd_k8s_cache_by_name(cache, OPD_K8S_NAMESPACE, "", ns);
@@ -220,8 +218,8 @@ static int tag_one(const struct opd_team_rules *r, struct opd_k8s_cache *cache,
     return err;
 }
 
-int opd_team_apply(const struct opd_team_rules *r, struct opd_k8s_cache *cache,
-                   struct opd_batch *b, uint64_t counts[OPD_TEAM_NSOURCES])
+int opd_team_apply(const struct opd_team_rules *r, struct opd_k8s_cache *cache, struct opd_batch *b,
+                   uint64_t counts[OPD_TEAM_NSOURCES])
 {
     for (size_t i = 0; i < b->n_resources; i++) {
         int err = tag_one(r, cache, b, &b->resources[i], counts);
