@@ -448,6 +448,37 @@ static void test_client_certificate(void **state)
     write_file("accepted", "token-one\n");
 }
 
+/* The API server is not there when the client starts: requests fail and are retried with
+ * backoff until it comes up, then the client syncs without being restarted. */
+static void test_server_comes_up_later(void **state)
+{
+    struct server srv = {0};
+    struct opd_k8s_settings s = base_settings();
+    struct opd_k8s_client_stats st;
+    struct opd_k8s_client *c;
+    char err[256], extra[64];
+    int port;
+
+    /* a free port: take one from a server, then stop it */
+    start_server(&srv, "");
+    port = srv.port;
+    stop_server(&srv);
+    write_kubeconfig(&srv);
+    s.watch_timeout_s = 4; /* settings of their own: a new client */
+    c = opd_k8s_client_acquire(&s, "test/k8s-late", NULL, err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(opd_k8s_client_wait_synced(c, 600000000ull), -ETIMEDOUT);
+    opd_k8s_client_get_stats(c, &st);
+    assert_true(st.errors >= 2); /* tried, backed off, tried again */
+    snprintf(extra, sizeof(extra), "--port %d", port);
+    start_server(&srv, extra);
+    assert_int_equal(srv.port, port);
+    assert_int_equal(opd_k8s_client_wait_synced(c, 10000000000ull), 0);
+    assert_true(wait_for(c, WEB_CID, "team", "web-frontend"));
+    opd_k8s_client_release(c);
+    stop_server(&srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_namespaced_role),
         cmocka_unit_test(test_service_account),
         cmocka_unit_test(test_client_certificate),
+        cmocka_unit_test(test_server_comes_up_later),
     };
 
     if (system("command -v python3 >/dev/null && command -v openssl >/dev/null") != 0) {

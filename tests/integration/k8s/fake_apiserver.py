@@ -287,6 +287,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixture", required=True)
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--port", type=int, default=0, help="port to listen on (default: any free)")
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--tokens", help="file of accepted bearer tokens, re-read per request")
@@ -297,7 +298,8 @@ def main():
     args = ap.parse_args()
     with open(args.fixture) as f:
         state = State(json.load(f))
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state, args))
+    ThreadingHTTPServer.allow_reuse_address = True
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(state, args))
     srv.daemon_threads = True
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
