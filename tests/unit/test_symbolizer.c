@@ -855,6 +855,44 @@ static void test_prefetch(void **state)
     env_close(&e);
 }
 
+/* A file rewritten in place keeps its inode: the cache notices the new size/mtime at the
+ * next interval instead of naming the new program's frames with the old symbols. */
+static void test_inode_reuse(void **state)
+{
+    char dir[] = "/tmp/opd_reuse_XXXXXX", bin[sizeof(dir) + 16], cmd[PATH_MAX * 3];
+    struct env e;
+    struct opd_sym_frame f;
+    struct stat st1, st2;
+    uint64_t addr;
+    pid_t pid;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(bin, sizeof(bin), "%s/prog", dir);
+    snprintf(cmd, sizeof(cmd), "cp '%s/opd_symfix_probe_alpha' '%s'", fixdir, bin);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(stat(bin, &st1), 0);
+    env_open(&e, no_dirs, 1, 0, false);
+    pid = spawn_probe(bin, &addr);
+    assert_int_equal(opd_symbolizer_user(e.sym, pid, addr, 0, 1, &f), 0);
+    assert_string_equal(f.function, "opd_probe_alpha");
+    kill_probe(NULL);
+    /* cp into an existing file truncates and rewrites the same inode. */
+    snprintf(cmd, sizeof(cmd), "cp '%s/opd_symfix_probe_beta' '%s'", fixdir, bin);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(stat(bin, &st2), 0);
+    assert_int_equal(st1.st_ino, st2.st_ino);
+    pid = spawn_probe(bin, &addr);
+    opd_symbolizer_flush(e.sym);
+    opd_proctab_sweep(e.tab, 2);
+    assert_int_equal(opd_symbolizer_user(e.sym, pid, addr, 0, 3, &f), 0);
+    assert_string_equal(f.function, "opd_probe_beta");
+    kill_probe(NULL);
+    env_close(&e);
+    unlink(bin);
+    rmdir(dir);
+}
+
 static void test_nomem(void **state)
 {
     struct opd_proctab_config pc = {0};
@@ -915,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_vdso),
         cmocka_unit_test(test_hostile_mapping),
         cmocka_unit_test_teardown(test_prefetch, kill_probe),
+        cmocka_unit_test_teardown(test_inode_reuse, kill_probe),
         cmocka_unit_test(test_nomem),
     };
 

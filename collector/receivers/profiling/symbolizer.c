@@ -64,6 +64,11 @@ struct idx {
     uint64_t a, b;
     struct obj *obj;
     struct idx *next;
+    /* IDX_DEVINO: the file's size and mtime when indexed, rechecked once per interval, so an
+     * inode reused by another file (or a library rewritten in place) is not misnamed. */
+    off_t size;
+    struct timespec mtime;
+    uint64_t checked_gen;
 };
 
 struct opd_symbolizer {
@@ -122,18 +127,19 @@ static struct idx *idx_find(struct opd_symbolizer *s, uint8_t kind, uint64_t a, 
     return NULL;
 }
 
-static int idx_add(struct opd_symbolizer *s, uint8_t kind, uint64_t a, uint64_t b, struct obj *o)
+static struct idx *idx_add(struct opd_symbolizer *s, uint8_t kind, uint64_t a, uint64_t b,
+                           struct obj *o)
 {
     struct idx *x = idx_find(s, kind, a, b);
     size_t bk;
 
     if (x) {
         x->obj = o;
-        return 0;
+        return x;
     }
     x = opd_calloc(1, sizeof(*x));
     if (!x)
-        return -ENOMEM;
+        return NULL;
     x->kind = kind;
     x->a = a;
     x->b = b;
@@ -142,7 +148,16 @@ static int idx_add(struct opd_symbolizer *s, uint8_t kind, uint64_t a, uint64_t 
     x->next = s->buckets[bk];
     s->buckets[bk] = x;
     s->n_idx++;
-    return 0;
+    return x;
+}
+
+static void idx_set_identity(struct opd_symbolizer *s, struct idx *x, const struct stat *st)
+{
+    if (!x || !st)
+        return;
+    x->size = st->st_size;
+    x->mtime = st->st_mtim;
+    x->checked_gen = s->gen;
 }
 
 /* Removes every index entry that points at o. */
@@ -400,6 +415,23 @@ static int load_elf_symbols(struct opd_symbolizer *s, struct obj *o, struct Elf 
     return 0;
 }
 
+/* Whether the file behind mapping m is no longer the one x was indexed from (size or mtime
+ * differ). A file that cannot be opened now (process gone) is trusted. */
+static bool file_changed(struct opd_symbolizer *s, int32_t pid, const struct opd_proc_mapping *m,
+                         const struct idx *x)
+{
+    struct stat st;
+    int fd = open_mapped(s, pid, m);
+    bool changed;
+
+    if (fd < 0)
+        return false;
+    changed = !fstat(fd, &st) && (st.st_size != x->size || st.st_mtim.tv_sec != x->mtime.tv_sec ||
+                                  st.st_mtim.tv_nsec != x->mtime.tv_nsec);
+    close(fd);
+    return changed;
+}
+
 /* Returns the obj for mapping m of proc (never NULL unless out of memory: a file that cannot
  * be read yields a failed obj that still carries what is known). */
 static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *proc,
@@ -408,9 +440,19 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
     struct idx *x = idx_find(s, IDX_DEVINO, m->dev, m->inode);
     struct obj *o = NULL;
     struct Elf *elf = NULL;
+    struct stat st, *stp = NULL;
     uint64_t ba, bb;
     int fd = -1, err;
 
+    if (x && !x->obj->failed && x->checked_gen != s->gen) {
+        x->checked_gen = s->gen;
+        if (file_changed(s, proc->pid, m, x)) {
+            OPD_DEBUG(s->who, "%s changed under the same inode: reloading its symbols", m->path);
+            if (evict(s, x->obj))
+                return NULL;
+            x = NULL;
+        }
+    }
     if (x && !(x->obj->failed && x->obj->gen != s->gen)) {
         opd_metric_add(s->m_hits, 1);
         touch(s, x->obj);
@@ -427,8 +469,11 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
     if (!o)
         return NULL;
     fd = open_mapped(s, proc->pid, m);
-    if (fd >= 0)
+    if (fd >= 0) {
+        if (!fstat(fd, &st))
+            stp = &st;
         elf = opd_elf_open_fd(fd);
+    }
     if (!elf || opd_elf_read(elf, OPD_ELF_HEADERS, &o->info, NULL, NULL) == -ENOMEM) {
         /* Unreadable for now (vanished, not ELF, no memory): retried next interval. */
         OPD_DEBUG(s->who, "pid %d: cannot read %s as ELF (%s): frames keep file offsets",
@@ -447,8 +492,10 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
             opd_elf_close(elf);
             close(fd);
             obj_free(o);
-            if (idx_add(s, IDX_DEVINO, m->dev, m->inode, shared))
+            x = idx_add(s, IDX_DEVINO, m->dev, m->inode, shared);
+            if (!x)
                 return NULL;
+            idx_set_identity(s, x, stp);
             touch(s, shared);
             return shared;
         }
@@ -463,8 +510,10 @@ done:
     if (fd >= 0)
         close(fd);
     insert_obj(s, o);
-    if (idx_add(s, IDX_DEVINO, m->dev, m->inode, o))
+    x = idx_add(s, IDX_DEVINO, m->dev, m->inode, o);
+    if (!x)
         return o; /* usable now, just not findable later; the LRU frees it */
+    idx_set_identity(s, x, stp);
     if (!o->failed && o->info.build_id_len) {
         build_id_key(&o->info, &ba, &bb);
         idx_add(s, IDX_BUILDID, ba, bb, o);
