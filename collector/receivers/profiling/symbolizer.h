@@ -18,7 +18,9 @@
  *
  * Caches: symbol tables are keyed by GNU build id (else by device and inode) so processes
  * running the same binary share one table; they are bounded by cache_size bytes with LRU
- * eviction and count hits, misses and evictions in the telemetry registry.
+ * eviction and count hits, misses and evictions in the telemetry registry. A cached file's
+ * size and mtime are rechecked once per interval (an inode rewritten in place or reused is
+ * reloaded); a file that could not be read is retried after the next flush.
  *
  * Lifetime: every string in a returned frame (function, file, mapping path, build ids) stays
  * valid until the next opd_symbolizer_flush() (or destroy), even if its table is evicted
