@@ -35,8 +35,10 @@ static int append(char *buf, size_t cap, size_t *len, const char *s)
 {
     for (; *s; s++) {
         char c = *s;
-        if (*len + 1 >= cap)
+        if (*len + 1 >= cap) {
+            buf[*len] = '\0'; /* a truncated stack is still a string */
             return -ENOSPC;
+        }
         if (c == ';')
             c = ':';
         else if (c == '\n' || c == '\r')
