@@ -505,6 +505,12 @@ static const char *kind_path(enum opd_k8s_kind kind)
         return "/apis/apps/v1%s%s/replicasets";
     case OPD_K8S_JOB:
         return "/apis/batch/v1%s%s/jobs";
+    case OPD_K8S_DEPLOYMENT:
+        return "/apis/apps/v1%s%s/deployments";
+    case OPD_K8S_STATEFULSET:
+        return "/apis/apps/v1%s%s/statefulsets";
+    case OPD_K8S_DAEMONSET:
+        return "/apis/apps/v1%s%s/daemonsets";
     default:
         return "/api/v1/namespaces";
     }
@@ -597,10 +603,10 @@ static char *settings_key(const struct opd_k8s_settings *s)
     k = opd_malloc(n);
     if (!k)
         return NULL;
-    off = snprintf(k, n, "%s|%s|%s|%s|%d%d|%zu|%llu|%llu|%llu|%d|%d|",
+    off = snprintf(k, n, "%s|%s|%s|%s|%d%d%d|%zu|%llu|%llu|%llu|%d|%d|",
                    s->auth_type ? s->auth_type : "", s->kubeconfig ? s->kubeconfig : "",
                    s->sa_dir ? s->sa_dir : "", s->node ? s->node : "", s->namespace_metadata,
-                   s->owners, s->max_objects, (unsigned long long)s->grace_ns,
+                   s->owners, s->workloads, s->max_objects, (unsigned long long)s->grace_ns,
                    (unsigned long long)s->backoff_initial_ns, (unsigned long long)s->backoff_max_ns,
                    s->watch_timeout_s, s->list_limit);
     for (size_t i = 0; i < s->n_namespaces && off >= 0 && (size_t)off < n; i++)
@@ -626,7 +632,7 @@ static int connect_settings(struct opd_k8s_client *c, const struct opd_k8s_setti
 static int client_start(struct opd_k8s_client *c, const struct opd_k8s_settings *s)
 {
     size_t nns = s->n_namespaces ? s->n_namespaces : 1;
-    size_t per_ns = 1 + (s->owners ? 2 : 0);
+    size_t per_ns = 1 + (s->owners ? 2 : 0) + (s->workloads ? 3 : 0);
     int err;
 
     c->w = opd_calloc(nns * per_ns + (s->namespace_metadata ? nns : 0), sizeof(*c->w));
@@ -639,6 +645,10 @@ static int client_start(struct opd_k8s_client *c, const struct opd_k8s_settings 
             return err;
         if (s->owners && ((err = add_watcher(c, OPD_K8S_REPLICASET, ns, NULL)) ||
                           (err = add_watcher(c, OPD_K8S_JOB, ns, NULL))))
+            return err;
+        if (s->workloads && ((err = add_watcher(c, OPD_K8S_DEPLOYMENT, ns, NULL)) ||
+                             (err = add_watcher(c, OPD_K8S_STATEFULSET, ns, NULL)) ||
+                             (err = add_watcher(c, OPD_K8S_DAEMONSET, ns, NULL))))
             return err;
         if (s->namespace_metadata && (err = add_watcher(c, OPD_K8S_NAMESPACE, ns, NULL)))
             return err;

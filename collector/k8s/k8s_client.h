@@ -28,6 +28,7 @@ struct opd_k8s_settings {
     size_t n_namespaces;
     bool namespace_metadata; /* watch Namespace objects (cluster-scoped: needs a ClusterRole) */
     bool owners;             /* watch ReplicaSets and Jobs */
+    bool workloads;          /* watch Deployments, StatefulSets and DaemonSets */
     size_t max_objects;      /* cache bound; 0 = 100000 */
     uint64_t grace_ns;       /* kept after deletion; 0 = 120 s */
     uint64_t backoff_initial_ns, backoff_max_ns; /* 0 = 1 s, 30 s */
@@ -70,8 +71,9 @@ void opd_k8s_client_get_stats(struct opd_k8s_client *c, struct opd_k8s_client_st
 /* Resolves the workload of a pod: kind ("Deployment", "StatefulSet", "DaemonSet",
  * "CronJob", "Job", "ReplicaSet" or "") and name, following ReplicaSet → Deployment and
  * Job → CronJob through the cache when the owner objects are watched, else by the
- * controllers' naming rules. Also returns the ReplicaSet/Job object when cached (a
- * reference, or NULL). */
+ * controllers' naming rules. Also returns the most specific cached object of the
+ * workload (the Deployment, StatefulSet or DaemonSet when workloads are watched, else the
+ * ReplicaSet or Job; a reference, or NULL). */
 void opd_k8s_resolve_workload(struct opd_k8s_cache *cache, const struct opd_k8s_object *pod,
                               const char **kind, char *name, size_t name_len,
                               struct opd_k8s_object **owner_obj);

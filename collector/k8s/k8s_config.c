@@ -43,11 +43,13 @@ int opd_k8s_settings_from_cfg(const struct opd_k8s_api_cfg *cfg, struct opd_k8s_
     s->n_namespaces = cfg->filter.ns.n;
     s->namespace_metadata = cfg->filter.ns.n == 0;
     s->owners = true;
+    s->workloads = cfg->watch_workloads;
     return 0;
 }
 
 int opd_k8s_api_cfg_copy(struct opd_k8s_api_cfg *dst, const struct opd_k8s_api_cfg *src)
 {
+    dst->watch_workloads = src->watch_workloads;
     if ((src->auth_type && !(dst->auth_type = opd_strdup(src->auth_type))) ||
         (src->filter.node && !(dst->filter.node = opd_strdup(src->filter.node))) ||
         (src->filter.node_from_env_var &&

@@ -6,6 +6,7 @@
 #ifndef OPD_K8S_CONFIG_H
 #define OPD_K8S_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "collector/k8s/k8s_client.h"
@@ -20,26 +21,24 @@ struct opd_k8s_filter_cfg {
 struct opd_k8s_api_cfg {
     char *auth_type;
     struct opd_k8s_filter_cfg filter;
+    bool watch_workloads;
 };
 
 extern const char *const opd_k8s_auth_types[];
 extern const struct opd_config_map opd_k8s_filter_map[];
 
+/* clang-format off */
 #define OPD_K8S_API_CFG_ENTRIES(type, member)                                                      \
-    {OPD_CFG_ENUM,                                                                                 \
-     "auth_type",                                                                                  \
-     "serviceAccount",                                                                             \
-     0,                                                                                            \
-     0,                                                                                            \
-     offsetof(type, member.auth_type),                                                             \
+    {OPD_CFG_ENUM, "auth_type", "serviceAccount", 0, 0, offsetof(type, member.auth_type),          \
      "serviceAccount (in-cluster), kubeConfig ($KUBECONFIG or ~/.kube/config) or none",            \
      .choices = opd_k8s_auth_types},                                                               \
-    {                                                                                              \
-        OPD_CFG_SECTION, "filter", NULL, 0, 0, offsetof(type, member.filter),                      \
-            "Limit the watched pods to one node and/or to namespaces (a namespaced Role "          \
-            "then suffices)",                                                                      \
-            .sub = opd_k8s_filter_map                                                              \
-    }
+    {OPD_CFG_SECTION, "filter", NULL, 0, 0, offsetof(type, member.filter),                         \
+     "Limit the watched pods to one node and/or to namespaces (a namespaced Role then "            \
+     "suffices)", .sub = opd_k8s_filter_map},                                                      \
+    {OPD_CFG_BOOL, "watch_workloads", "false", 0, 0, offsetof(type, member.watch_workloads),       \
+     "Also watch Deployments, StatefulSets and DaemonSets, for their labels and annotations "      \
+     "(needs get/list/watch on them)"}
+/* clang-format on */
 
 /* Fills s from cfg (s keeps pointers into cfg, which must outlive its use). The node comes
  * from filter.node, else from the variable named by filter.node_from_env_var. Namespace

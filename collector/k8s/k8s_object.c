@@ -9,7 +9,8 @@
 
 #include "collector/mem.h"
 
-static const char *const kind_names[OPD_K8S_NKINDS] = {"pods", "replicasets", "jobs", "namespaces"};
+static const char *const kind_names[OPD_K8S_NKINDS] = {
+    "pods", "replicasets", "jobs", "namespaces", "deployments", "statefulsets", "daemonsets"};
 
 const char *opd_k8s_kind_name(enum opd_k8s_kind kind)
 {

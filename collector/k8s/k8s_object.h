@@ -14,6 +14,9 @@ enum opd_k8s_kind {
     OPD_K8S_REPLICASET,
     OPD_K8S_JOB,
     OPD_K8S_NAMESPACE,
+    OPD_K8S_DEPLOYMENT,
+    OPD_K8S_STATEFULSET,
+    OPD_K8S_DAEMONSET,
     OPD_K8S_NKINDS,
 };
 
@@ -70,7 +73,8 @@ const char *opd_k8s_annotation(const struct opd_k8s_object *o, const char *key);
 const struct opd_k8s_container *opd_k8s_pod_container(const struct opd_k8s_object *pod,
                                                       const char *container_id);
 
-/* "pods", "replicasets", "jobs", "namespaces". */
+/* "pods", "replicasets", "jobs", "namespaces", "deployments", "statefulsets",
+ * "daemonsets". */
 const char *opd_k8s_kind_name(enum opd_k8s_kind kind);
 
 /* Splits an image reference into name and tag ("repo/app:1.2@sha256:..." → "repo/app",

@@ -78,6 +78,20 @@ void opd_k8s_resolve_workload(struct opd_k8s_cache *cache, const struct opd_k8s_
         if ((*kind)[0])
             copy(name, name_len, on, strlen(on));
     }
+    /* The workload object itself when it is watched (Deployment, StatefulSet, DaemonSet). */
+    if (cache && name[0]) {
+        enum opd_k8s_kind wk = strcmp(*kind, "Deployment") == 0    ? OPD_K8S_DEPLOYMENT
+                               : strcmp(*kind, "StatefulSet") == 0 ? OPD_K8S_STATEFULSET
+                               : strcmp(*kind, "DaemonSet") == 0   ? OPD_K8S_DAEMONSET
+                                                                   : OPD_K8S_NKINDS;
+        struct opd_k8s_object *w =
+            wk != OPD_K8S_NKINDS ? opd_k8s_cache_by_name(cache, wk, pod->ns, name) : NULL;
+
+        if (w) {
+            opd_k8s_object_unref(o);
+            o = w;
+        }
+    }
     if (owner_obj)
         *owner_obj = o;
     else

@@ -248,6 +248,7 @@ static void test_list_watch_relist(void **state)
     start_server(&srv, "");
     write_kubeconfig(&srv);
     s.node = "node-1";
+    s.workloads = true;
     c = opd_k8s_client_acquire(&s, "test/k8s", NULL, err, sizeof(err));
     assert_non_null(c);
     /* equal settings share the client */
@@ -264,6 +265,10 @@ static void test_list_watch_relist(void **state)
     assert_null(opd_k8s_cache_pod_by_container(opd_k8s_client_cache(c), CACHE_CID));
     o = opd_k8s_cache_by_name(opd_k8s_client_cache(c), OPD_K8S_REPLICASET, "shop", "web-6b7f9c8d4");
     assert_non_null(o);
+    opd_k8s_object_unref(o);
+    o = opd_k8s_cache_by_name(opd_k8s_client_cache(c), OPD_K8S_STATEFULSET, "shop", "cache");
+    assert_non_null(o);
+    assert_string_equal(opd_k8s_annotation(o, "team.example.com/owner"), "storage-team");
     opd_k8s_object_unref(o);
     o = opd_k8s_cache_by_name(opd_k8s_client_cache(c), OPD_K8S_NAMESPACE, "", "analytics");
     assert_non_null(o);
@@ -482,10 +487,8 @@ static void test_server_comes_up_later(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list_watch_relist),
-        cmocka_unit_test(test_namespaced_role),
-        cmocka_unit_test(test_service_account),
-        cmocka_unit_test(test_client_certificate),
+        cmocka_unit_test(test_list_watch_relist),     cmocka_unit_test(test_namespaced_role),
+        cmocka_unit_test(test_service_account),       cmocka_unit_test(test_client_certificate),
         cmocka_unit_test(test_server_comes_up_later),
     };
 

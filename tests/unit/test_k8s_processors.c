@@ -31,7 +31,8 @@
 
 static struct opd_k8s_cache *fixture_cache(void)
 {
-    static const char *const kinds[] = {"pods", "replicasets", "jobs", "namespaces"};
+    static const char *const kinds[OPD_K8S_NKINDS] = {
+        "pods", "replicasets", "jobs", "namespaces", "deployments", "statefulsets", "daemonsets"};
     const char *src = getenv("OPD_SOURCE_DIR");
     struct opd_k8s_cache *c = opd_k8s_cache_create(100, 1000000000);
     char path[1024];
@@ -156,7 +157,26 @@ static void test_k8sattr_metadata(void **state)
     opd_k8sattr_rules_fini(&r);
     opd_batch_unref(b);
 
-    /* namespace labels */
+    /* labels of the namespace, and of the workloads when they are watched */
+    {
+        struct opd_k8sattr_field_cfg wl[] = {
+            {.key = "tier", .from = "statefulset"},
+            {.key = "app.kubernetes.io/part-of", .from = "deployment"},
+            {.key = "job-name", .from = "job"}, /* the Job has no such label: nothing */
+        };
+
+        c.extract.labels = (struct opd_seclist){wl, 3};
+        memset(&r, 0, sizeof(r));
+        assert_int_equal(opd_k8sattr_rules_compile(&c, &r, err, sizeof(err)), 0);
+        b = batch_of(res, 3);
+        assert_int_equal(opd_k8sattr_apply(&r, cache, b, &cnt), 0);
+        assert_string_equal(attr(b, 0, "k8s.deployment.labels.app.kubernetes.io/part-of"), "shop");
+        assert_null(attr(b, 0, "k8s.statefulset.labels.tier"));
+        assert_string_equal(attr(b, 2, "k8s.statefulset.labels.tier"), "data");
+        assert_null(attr(b, 1, "k8s.job.labels.job-name"));
+        opd_k8sattr_rules_fini(&r);
+        opd_batch_unref(b);
+    }
     c.extract.labels = (struct opd_seclist){&fields[2], 1};
     memset(&r, 0, sizeof(r));
     assert_int_equal(opd_k8sattr_rules_compile(&c, &r, err, sizeof(err)), 0);
@@ -235,9 +255,9 @@ static void test_team_sources(void **state)
     assert_string_equal(attr(b, 0, "team.source"), "pod_annotation");
     assert_string_equal(attr(b, 1, "team.name"), "data-eng");
     assert_string_equal(attr(b, 1, "team.source"), "namespace_label");
-    /* cache-0 has no team of its own; shop's namespace annotation answers */
-    assert_string_equal(attr(b, 2, "team.name"), "shop-platform");
-    assert_string_equal(attr(b, 2, "team.source"), "namespace_annotation");
+    /* cache-0 has no team of its own; its StatefulSet's annotation answers */
+    assert_string_equal(attr(b, 2, "team.name"), "storage-team");
+    assert_string_equal(attr(b, 2, "team.source"), "workload_annotation");
     assert_string_equal(attr(b, 3, "team.name"), "given");
     assert_string_equal(attr(b, 3, "team.source"), "resource");
     assert_string_equal(attr(b, 4, "team.name"), "batch-rule");
@@ -286,6 +306,9 @@ static void test_team_workload_and_errors(void **state)
     json_decref(j);
     assert_non_null(rs);
     assert_non_null(pod);
+    /* Deployments not watched (watch_workloads off): the ReplicaSet stands for it. */
+    opd_k8s_cache_delete(cache, "1a2b3c4d-0000-4000-8000-000000000001", 1);
+    assert_int_equal(opd_k8s_cache_sweep(cache, 2000000000ull), 1);
     /* the pod without its annotation: the ReplicaSet (Deployment) annotation answers */
     snprintf(text, sizeof(text),
              "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"shop\",\"uid\":\"%s\","

@@ -69,7 +69,7 @@ enum {
 };
 
 struct opd_k8sattr_field {
-    bool from_namespace;
+    enum opd_k8s_kind from; /* POD, NAMESPACE, JOB, DEPLOYMENT, STATEFULSET or DAEMONSET */
     bool annotation;
     char *tag_name; /* NULL: the Collector's default name */
     char *key;      /* exact key, or NULL with re set */

@@ -53,16 +53,29 @@ void opd_k8sattr_rules_fini(struct opd_k8sattr_rules *r)
 static int compile_field(struct opd_k8sattr_field *f, const struct opd_k8sattr_field_cfg *c,
                          bool annotation, const char *what, size_t idx, char *err, size_t errlen)
 {
+    static const struct {
+        const char *name;
+        enum opd_k8s_kind kind;
+    } froms[] = {{"pod", OPD_K8S_POD},
+                 {"namespace", OPD_K8S_NAMESPACE},
+                 {"deployment", OPD_K8S_DEPLOYMENT},
+                 {"statefulset", OPD_K8S_STATEFULSET},
+                 {"daemonset", OPD_K8S_DAEMONSET},
+                 {"job", OPD_K8S_JOB}};
+    size_t j;
+
     f->annotation = annotation;
-    if (!c->from || strcmp(c->from, "pod") == 0) {
-        f->from_namespace = false;
-    } else if (strcmp(c->from, "namespace") == 0) {
-        f->from_namespace = true;
-    } else {
-        snprintf(err, errlen, "extract::%s::%zu::from: %s is not supported (pod or namespace)",
+    for (j = 0; j < sizeof(froms) / sizeof(froms[0]); j++)
+        if (strcmp(c->from ? c->from : "pod", froms[j].name) == 0)
+            break;
+    if (j == sizeof(froms) / sizeof(froms[0])) {
+        snprintf(err, errlen,
+                 "extract::%s::%zu::from: %s is not supported (pod, namespace, deployment, "
+                 "statefulset, daemonset or job)",
                  what, idx, c->from);
         return -EINVAL;
     }
+    f->from = froms[j].kind;
     if ((c->key && c->key[0]) == (c->key_regex && c->key_regex[0])) {
         snprintf(err, errlen, "extract::%s::%zu: set exactly one of key and key_regex", what, idx);
         return -EINVAL;
@@ -268,9 +281,15 @@ static int apply_field(const struct opd_k8sattr_field *f, struct opd_batch *b,
 {
     const struct opd_k8s_kv *kv = f->annotation ? o->annotations : o->labels;
     size_t n = f->annotation ? o->n_annotations : o->n_labels;
-    const char *prefix =
-        f->from_namespace ? (f->annotation ? "k8s.namespace.annotations." : "k8s.namespace.labels.")
-                          : (f->annotation ? "k8s.pod.annotations." : "k8s.pod.labels.");
+    static const char *const kind_prefix[OPD_K8S_NKINDS] = {
+        [OPD_K8S_POD] = "k8s.pod",
+        [OPD_K8S_NAMESPACE] = "k8s.namespace",
+        [OPD_K8S_JOB] = "k8s.job",
+        [OPD_K8S_DEPLOYMENT] = "k8s.deployment",
+        [OPD_K8S_STATEFULSET] = "k8s.statefulset",
+        [OPD_K8S_DAEMONSET] = "k8s.daemonset",
+    };
+    const char *prefix = kind_prefix[f->from] ? kind_prefix[f->from] : "k8s.pod";
     char tag[512];
     int err;
 
@@ -286,7 +305,8 @@ static int apply_field(const struct opd_k8sattr_field *f, struct opd_batch *b,
         else if (f->tag_name)
             snprintf(tag, sizeof(tag), "%s", f->tag_name);
         else
-            snprintf(tag, sizeof(tag), "%s%s", prefix, kv[i].key);
+            snprintf(tag, sizeof(tag), "%s.%s.%s", prefix, f->annotation ? "annotations" : "labels",
+                     kv[i].key);
         if ((err = insert(b, res, tag, kv[i].value)))
             return err;
         if (f->key)
@@ -321,13 +341,13 @@ static int enrich(const struct opd_k8sattr_rules *r, struct opd_k8s_cache *cache
                   const char *cid)
 {
     const struct opd_k8s_container *ct = opd_k8s_pod_container(pod, cid);
-    struct opd_k8s_object *nso = NULL;
+    struct opd_k8s_object *nso = NULL, *owner = NULL, *job = NULL;
     const char *wkind;
     char wname[256], img[512], tag[128];
     uint32_t md = r->metadata;
     int err = 0;
 
-    opd_k8s_resolve_workload(cache, pod, &wkind, wname, sizeof(wname), NULL);
+    opd_k8s_resolve_workload(cache, pod, &wkind, wname, sizeof(wname), &owner);
     if (ct)
         opd_k8s_image_split(ct->image, img, sizeof(img), tag, sizeof(tag));
 #define PUT(bit, key, val)                                                                         \
@@ -360,12 +380,22 @@ static int enrich(const struct opd_k8sattr_rules *r, struct opd_k8s_cache *cache
         err = set_service_name(b, res, pod, ct ? ct->name : NULL, wname);
     for (size_t i = 0; !err && i < r->n_fields; i++) {
         const struct opd_k8sattr_field *f = &r->fields[i];
+        const struct opd_k8s_object *src = pod;
 
-        if (f->from_namespace && !nso)
-            nso = opd_k8s_cache_by_name(cache, OPD_K8S_NAMESPACE, "", pod->ns);
-        if (f->from_namespace && !nso)
-            continue; /* not watched (namespaced Role) or not known yet */
-        err = apply_field(f, b, res, f->from_namespace ? nso : pod);
+        if (f->from == OPD_K8S_NAMESPACE) {
+            if (!nso)
+                nso = opd_k8s_cache_by_name(cache, OPD_K8S_NAMESPACE, "", pod->ns);
+            src = nso;
+        } else if (f->from == OPD_K8S_JOB) {
+            if (!job && strcmp(pod->owner_kind, "Job") == 0)
+                job = opd_k8s_cache_by_name(cache, OPD_K8S_JOB, pod->ns, pod->owner_name);
+            src = job;
+        } else if (f->from != OPD_K8S_POD) {
+            src = owner && owner->kind == f->from ? owner : NULL;
+        }
+        /* Objects not watched (namespaced Role, watch_workloads off) or not known yet. */
+        if (src)
+            err = apply_field(f, b, res, src);
     }
     /* resource.opentelemetry.io/<key>: <value> annotations become attributes. */
     for (size_t i = 0; !err && r->otel_annotations && i < pod->n_annotations; i++) {
@@ -375,6 +405,8 @@ static int enrich(const struct opd_k8sattr_rules *r, struct opd_k8s_cache *cache
             err = insert(b, res, k + strlen(pfx), pod->annotations[i].value);
     }
     opd_k8s_object_unref(nso);
+    opd_k8s_object_unref(owner);
+    opd_k8s_object_unref(job);
     return err;
 }
 

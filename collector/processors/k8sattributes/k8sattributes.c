@@ -154,7 +154,8 @@ static int k8sattr_validate(const void *cfgp, char *err, size_t len)
 }
 
 static const char *const source_froms[] = {"resource_attribute", "connection", NULL};
-static const char *const field_froms[] = {"pod", "namespace", NULL};
+static const char *const field_froms[] = {"pod",       "namespace", "deployment", "statefulset",
+                                          "daemonset", "job",       NULL};
 
 static const struct opd_config_map source_map[] = {
     {OPD_CFG_ENUM, "from", "resource_attribute", 0, 0,
@@ -181,7 +182,9 @@ static const struct opd_config_map field_map[] = {
     {OPD_CFG_STRING, "key_regex", NULL, 0, 0, offsetof(struct opd_k8sattr_field_cfg, key_regex),
      "POSIX extended regex matching whole keys"},
     {OPD_CFG_ENUM, "from", "pod", 0, 0, offsetof(struct opd_k8sattr_field_cfg, from),
-     "pod or namespace", .choices = field_froms},
+     "pod, namespace, deployment, statefulset, daemonset or job (the last four need "
+     "watch_workloads, jobs are always watched)",
+     .choices = field_froms},
     OPD_CFG_MAP_END,
 };
 

@@ -34,6 +34,9 @@ KINDS = {
     "namespaces": ("/api/v1", "Namespace", "v1"),
     "replicasets": ("/apis/apps/v1", "ReplicaSet", "apps/v1"),
     "jobs": ("/apis/batch/v1", "Job", "batch/v1"),
+    "deployments": ("/apis/apps/v1", "Deployment", "apps/v1"),
+    "statefulsets": ("/apis/apps/v1", "StatefulSet", "apps/v1"),
+    "daemonsets": ("/apis/apps/v1", "DaemonSet", "apps/v1"),
 }
 
 
