@@ -61,9 +61,9 @@ bool opd_profile_id_set(const struct opd_profile *p);
 int opd_batch_check_mode(const struct opd_batch *b, bool strict, char *err, size_t errlen);
 
 /* Decoders: a raw batch starts with empty tables, filled verbatim with opd_dict_push_*
- * (an input table left empty stands for its zero entry alone). opd_batch_finish_raw() checks it and
- * re-interns it into a fresh batch (dropping duplicates); it always consumes raw. NULL with errno =
- * EINVAL or ENOMEM. */
+ * (an input table left empty stands for its zero entry alone). opd_batch_finish_raw()
+ * checks it and re-interns it into a fresh batch (dropping duplicates); it always consumes
+ * raw. NULL with errno = EINVAL or ENOMEM. */
 struct opd_batch *opd_batch_create_raw(void);
 struct opd_batch *opd_batch_finish_raw(struct opd_batch *raw, char *err, size_t errlen);
 
