@@ -1330,6 +1330,32 @@ static void test_describe(void **state)
                              "    max_backups: int, default 100, range [0, 10000]\n"
                              "  flush_interval: duration, default 1s, range [1ms, 1m]\n");
     free(out);
+
+    out = NULL;
+    m = open_memstream(&out, &len);
+    assert_int_equal(
+        opd_config_map_describe(fake_lookup(OPD_KIND_RECEIVER, "fakerecv")->config_map, m, 0), 0);
+    fclose(m);
+    assert_string_equal(out, "enabled: bool, default true\n"
+                             "frequency: int, default 19, range [1, 1000]\n"
+                             "ratio: number, default 0.5, range [0, 1]\n"
+                             "interval: duration, default 10s, range [1ms, 1h]\n"
+                             "buffer: bytes, default 64MiB, range [4KiB, 1GiB]\n"
+                             "endpoint: string, default localhost:4317\n"
+                             "mode: enum, default auto, one of: auto, manual, off\n"
+                             "tags: list of strings, default [a, b]\n"
+                             "labels: map of strings, default {team: core}\n"
+                             "rotation: section\n"
+                             "  max_megabytes: int, default 100, range [1, 100000]\n"
+                             "  path: string\n"
+                             "  deep: section\n"
+                             "    on: bool, default false\n"
+                             "    level: int, default 3, range [1, 9]\n"
+                             "rules: list of sections\n"
+                             "  name: string\n"
+                             "  weight: int, default 1, range [0, 100]\n"
+                             "  match: list of strings\n");
+    free(out);
 }
 
 /* ---- fault injection ----------------------------------------------------------------- */
