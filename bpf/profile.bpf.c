@@ -300,13 +300,15 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 }
 
 /* exec: the process's image changed. Forget that it was announced, so its next sample
- * announces it again, and tell user space to drop what it read about the old image. */
-SEC("tp/sched/sched_process_exec")
-int opd_exec(void *ctx)
+ * announces it again, and tell user space to drop what it read about the old image. With
+ * process-name rules, every exec is told, so that a new process is put in or out of scope
+ * before it runs much. */
+SEC("raw_tp/sched_process_exec") /* raw: needs no tracefs mount, unlike tp/ */
+int opd_exec(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (bpf_map_delete_elem(&opd_seen, &tgid) == 0)
+	if (bpf_map_delete_elem(&opd_seen, &tgid) == 0 || opd_state.all_execs)
 		opd_emit(tgid, OPD_EV_EXEC);
 	return 0;
 }

@@ -56,7 +56,8 @@ enum opd_counter {
 /* Process events for user space, so that it reads /proc while the process still runs. */
 enum opd_proc_event_kind {
 	OPD_EV_NEW = 1,  /* first sample of a process not seen before */
-	OPD_EV_EXEC = 2, /* the process replaced its image: what was read about it is stale */
+	OPD_EV_EXEC = 2, /* the process replaced its image (its name too): what was read about
+			  * it is stale, and name rules may now put it in or out of scope */
 };
 
 struct opd_proc_event {
@@ -77,6 +78,8 @@ struct opd_bpf_state {
 	__u32 include_active; /* only threads matching an include entry are sampled */
 	__u32 pid_rules;      /* the pid filter map has entries (else it is not looked up) */
 	__u32 cgroup_rules;   /* the cgroup filter map has entries */
+	__u32 all_execs;      /* announce every exec (user space filters by process name) */
+	__u32 pad;
 };
 
 #endif

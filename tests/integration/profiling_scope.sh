@@ -2,7 +2,8 @@
 # Scope filter, end to end. (1) include.cgroup_prefixes: only threads of a cgroup v2
 # subtree made for the test are sampled; everything else on the host is out of scope.
 # (2) exclude.comm: a process whose name matches never shows up, even in the first
-# interval. (3) exclude.pids: the daemon's own pid list.
+# interval. (3) exclude.pids. (4) include.comm: a process started after the daemon is in
+# scope from its exec on (the kernel announces the exec, the rule is applied at once).
 set -uo pipefail
 . "$(dirname "$0")/profiling_lib.sh"
 require_privileges
@@ -58,4 +59,22 @@ echo "exclude: $excluded samples of the comm-excluded fixture, $busy of the pid-
 [ "$excluded" -eq 0 ] || fail "comm-excluded process was sampled ($excluded)"
 [ "$busy" -eq 0 ] || fail "pid-excluded process was sampled ($busy)"
 [ "$all" -gt 0 ] || fail "nothing else was sampled either"
+rm -f "$WORK/profiles.folded" "$WORK/profiles.jsonl"
+
+# (4) include by name, for a process that starts after the daemon; reporting every 5 s,
+# so without the exec notification it would be out of scope for its whole life.
+cp "$WORK/opd_callchain" "$WORK/opd_late"
+HZ=99
+start_daemon $HZ 5s "    include:
+      comm: [\"^opd_late\$\"]"
+cpu=$("$WORK/opd_late" 1.5) || fail "fixture failed"
+sleep 0.5
+stop_daemon
+late=$(folded_sum '^opd_late;')
+other=$(awk '$0 !~ /^opd_late;/ { n += $NF } END { print n + 0 }' "$WORK/profiles.folded")
+expected=$(awk -v c="$cpu" -v hz=$HZ 'BEGIN { printf "%d", c * hz }')
+echo "include by name: $late samples of the late process (expected ~$expected), $other of others"
+awk -v t="$late" -v e="$expected" 'BEGIN { exit !(t >= 0.75 * e && t <= 1.25 * e) }' ||
+  fail "the late process was not in scope from its start ($late of ~$expected)"
+[ "$other" -eq 0 ] || fail "$other samples of processes not included"
 echo PASS

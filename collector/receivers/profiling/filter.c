@@ -64,10 +64,31 @@ static bool comm_matches(const regex_t *re, size_t n, const char *comm)
     return false;
 }
 
+/* Reads /proc/PID/comm into buf (newline stripped). Returns 0 or -errno. */
+static int read_comm(const char *procfs_root, unsigned long pid, char *buf, size_t len)
+{
+    char path[512];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%lu/comm", procfs_root, pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, len - 1);
+    close(fd);
+    if (n <= 0)
+        return n < 0 ? -errno : -ENOENT;
+    buf[n] = '\0';
+    if (buf[n - 1] == '\n')
+        buf[n - 1] = '\0';
+    return 0;
+}
+
 /* Collects pids whose comm matches the include (mode INCLUDE) or exclude rules. */
 static int scan_comm(struct opd_scope_filter *s, struct idset *inc, struct idset *exc)
 {
-    char path[512], comm[64];
+    char comm[64];
     struct dirent *de;
     DIR *dir;
     int err = 0;
@@ -78,24 +99,13 @@ static int scan_comm(struct opd_scope_filter *s, struct idset *inc, struct idset
     if (!dir)
         return -errno;
     while ((de = readdir(dir)) && !err) {
-        ssize_t len;
-        int fd;
         char *end;
         unsigned long pid = strtoul(de->d_name, &end, 10);
 
         if (*end || !pid || pid > UINT32_MAX)
             continue;
-        snprintf(path, sizeof(path), "%s/%lu/comm", s->procfs_root, pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (read_comm(s->procfs_root, pid, comm, sizeof(comm)))
             continue;
-        len = read(fd, comm, sizeof(comm) - 1);
-        close(fd);
-        if (len <= 0)
-            continue;
-        comm[len] = '\0';
-        if (comm[len - 1] == '\n')
-            comm[len - 1] = '\0';
         if (comm_matches(s->exclude.comm, s->exclude.n_comm, comm))
             err = idset_add(exc, pid);
         else if (comm_matches(s->include.comm, s->include.n_comm, comm))
@@ -207,7 +217,8 @@ static int set_cgroup(struct opd_sampler *sp, uint64_t id, int mode)
 /* Writes inc/exc into the kernel, removes entries of the previous refresh that are gone,
  * and keeps the new set (sorted) in *prev. */
 static int apply(struct opd_sampler *sp, set_fn fn, struct idset *inc, struct idset *exc,
-                 uint64_t **prev, size_t *n_prev, const uint64_t *static_ids, size_t n_static)
+                 uint64_t **prev, size_t *n_prev, size_t *cap_prev, const uint64_t *static_ids,
+                 size_t n_static)
 {
     struct idset all = {0};
     int err = 0;
@@ -238,6 +249,7 @@ static int apply(struct opd_sampler *sp, set_fn fn, struct idset *inc, struct id
     opd_free(*prev);
     *prev = all.v;
     *n_prev = all.n;
+    *cap_prev = all.cap;
     return 0;
 }
 
@@ -263,11 +275,14 @@ int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sp, 
     if (!err)
         err = scan_comm(s, &pinc, &pexc);
     if (!err)
-        err = apply(sp, set_pid, &pinc, &pexc, &s->dyn_pids, &s->n_dyn_pids, statics, n_static);
+        err = apply(sp, set_pid, &pinc, &pexc, &s->dyn_pids, &s->n_dyn_pids, &s->cap_dyn_pids,
+                    statics, n_static);
     if (!err)
         err = scan_cgroups(s, &cinc, &cexc, who);
     if (!err)
-        err = apply(sp, set_cgroup, &cinc, &cexc, &s->dyn_cgroups, &s->n_dyn_cgroups, NULL, 0);
+        err = apply(sp, set_cgroup, &cinc, &cexc, &s->dyn_cgroups, &s->n_dyn_cgroups,
+                    &s->cap_dyn_cgroups, NULL, 0);
+    opd_sampler_all_execs(sp, s->include.n_comm || s->exclude.n_comm);
     opd_sampler_include_active(sp, s->include.n_pids || s->include.n_comm ||
                                        s->include.n_cgroup_prefixes);
     if (err)
@@ -277,6 +292,41 @@ int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sp, 
     opd_free(cinc.v);
     opd_free(cexc.v);
     return err;
+}
+
+int opd_prof_filter_exec(struct opd_scope_filter *s, struct opd_sampler *sp, uint32_t pid)
+{
+    char comm[64];
+    uint64_t *slot;
+    int mode, err;
+
+    if (!s->include.n_comm && !s->exclude.n_comm)
+        return 0;
+    if (read_comm(s->procfs_root, pid, comm, sizeof(comm)))
+        return 0; /* gone already */
+    if (comm_matches(s->exclude.comm, s->exclude.n_comm, comm))
+        mode = OPD_FILTER_EXCLUDE;
+    else if (comm_matches(s->include.comm, s->include.n_comm, comm))
+        mode = OPD_FILTER_INCLUDE;
+    else
+        mode = 0;
+    for (size_t i = 0; i < s->include.n_pids; i++) {
+        if (s->include.pids[i] == pid)
+            return 0; /* a configured pid keeps its rule */
+    }
+    for (size_t i = 0; i < s->exclude.n_pids; i++) {
+        if (s->exclude.pids[i] == pid)
+            return 0;
+    }
+    err = opd_sampler_filter_pid(sp, pid, mode);
+    if (err || !mode)
+        return err;
+    /* Remembered with the scan's entries, so the next refresh removes it once it is gone. */
+    slot = OPD_VEC_PUSH_SLOT(s->dyn_pids, s->n_dyn_pids, s->cap_dyn_pids);
+    if (!slot)
+        return -ENOMEM;
+    *slot = pid;
+    return 0;
 }
 
 static void rules_fini(struct opd_prof_filter_rules *r)
@@ -300,4 +350,5 @@ void opd_prof_filter_fini(struct opd_scope_filter *s)
     s->dyn_pids = NULL;
     s->dyn_cgroups = NULL;
     s->n_dyn_pids = s->n_dyn_cgroups = 0;
+    s->cap_dyn_pids = s->cap_dyn_cgroups = 0;
 }

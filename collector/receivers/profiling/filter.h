@@ -27,9 +27,9 @@ struct opd_scope_filter {
     const char *cgroup_root; /* borrowed; "/sys/fs/cgroup" */
     /* What the last refresh put in the kernel maps, sorted, to remove what vanished. */
     uint64_t *dyn_pids;
-    size_t n_dyn_pids;
+    size_t n_dyn_pids, cap_dyn_pids;
     uint64_t *dyn_cgroups;
-    size_t n_dyn_cgroups;
+    size_t n_dyn_cgroups, cap_dyn_cgroups;
     bool active; /* any include or exclude rule */
 };
 
@@ -40,6 +40,11 @@ bool opd_prof_filter_any(const struct opd_scope_filter *s);
  * -errno (a full filter map gives -E2BIG: the rest is left out and logged). */
 int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sampler,
                             const char *who);
+
+/* A process just exec'd: applies the process-name rules to it at once (instead of at the
+ * next refresh), so a short-lived process is in or out of scope from its start. No-op
+ * without name rules or when the process is already gone. Returns 0 or -errno. */
+int opd_prof_filter_exec(struct opd_scope_filter *s, struct opd_sampler *sampler, uint32_t pid);
 
 /* Frees the rules and the refresh state (regexes included). */
 void opd_prof_filter_fini(struct opd_scope_filter *s);

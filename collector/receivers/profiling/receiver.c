@@ -106,6 +106,7 @@ struct prof_recv {
     bool watching;
     _Atomic bool watch_stop;
     pthread_mutex_t tab_lock;
+    pthread_mutex_t filter_lock; /* the scope filter, between the two threads */
 
     struct opd_telemetry *tel;
     struct opd_metric *km[N_KMETRICS];
@@ -203,7 +204,9 @@ static void cycle(struct prof_recv *r, bool final)
     if (final)
         return;
     /* Keep up with the host: new processes and cgroups for the filter, hot-added CPUs. */
+    pthread_mutex_lock(&r->filter_lock);
     opd_prof_filter_refresh(&r->scope, r->sampler, r->who);
+    pthread_mutex_unlock(&r->filter_lock);
     if (opd_sampler_attach(r->sampler) > 0)
         opd_metric_set(r->cpus, opd_sampler_ncpus(r->sampler));
 }
@@ -239,6 +242,11 @@ static void on_proc_event(void *arg, const struct opd_proc_event *ev)
     struct prof_recv *r = arg;
 
     opd_metric_add(r->proc_events, 1);
+    if (ev->kind == OPD_EV_EXEC) {
+        pthread_mutex_lock(&r->filter_lock);
+        opd_prof_filter_exec(&r->scope, r->sampler, ev->pid);
+        pthread_mutex_unlock(&r->filter_lock);
+    }
     pthread_mutex_lock(&r->tab_lock);
     if (ev->kind == OPD_EV_EXEC)
         opd_proctab_invalidate(r->tab, (int32_t)ev->pid);
@@ -333,7 +341,9 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     else if (pthread_create(&r->watcher, NULL, watch_thread, r) == 0)
         r->watching = true;
     /* The filter goes in before the first sample is taken. */
+    pthread_mutex_lock(&r->filter_lock);
     err = opd_prof_filter_refresh(&r->scope, r->sampler, r->who);
+    pthread_mutex_unlock(&r->filter_lock);
     if (err && err != -E2BIG)
         return err;
     err = opd_sampler_attach(r->sampler);
@@ -410,6 +420,7 @@ static void prof_destroy(struct opd_component *self)
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->tab_lock);
+    pthread_mutex_destroy(&r->filter_lock);
     opd_free(r);
 }
 
@@ -486,6 +497,7 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     r->base.ops = &prof_ops;
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->tab_lock, NULL);
+    pthread_mutex_init(&r->filter_lock, NULL);
     pthread_cond_init(&r->cond, NULL);
     opd_drain_init(&r->drain);
     r->next = p->next;

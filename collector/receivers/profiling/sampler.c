@@ -116,6 +116,12 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
                 strerror(-err));
         goto out;
     }
+    /* Without the exec hook, a process that execs keeps its old image's metadata until
+     * the process table notices on its own, and name rules apply only at the next
+     * refresh: worse, not fatal. */
+    s->skel->links.opd_exec = bpf_program__attach(s->skel->progs.opd_exec);
+    if (!s->skel->links.opd_exec)
+        OPD_WARN(s->who, "cannot attach to sched_process_exec: %s", strerror(errno));
     err = 0;
 out:
     if (err) {
@@ -452,6 +458,11 @@ int opd_sampler_filter_cgroup(struct opd_sampler *s, uint64_t cgroup_id, int mod
 {
     return filter_set(bpf_map__fd(s->skel->maps.opd_filter_cgroups), &cgroup_id, mode,
                       &s->n_cgroup_rules, &s->skel->bss->opd_state.cgroup_rules);
+}
+
+void opd_sampler_all_execs(struct opd_sampler *s, bool on)
+{
+    __atomic_store_n(&s->skel->bss->opd_state.all_execs, on ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
 void opd_sampler_include_active(struct opd_sampler *s, bool on)

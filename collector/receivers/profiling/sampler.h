@@ -61,6 +61,8 @@ int opd_sampler_poll_events(struct opd_sampler *s, int timeout_ms);
  * Returns 0 or -errno (-E2BIG when the filter map is full). */
 int opd_sampler_filter_pid(struct opd_sampler *s, uint32_t pid, int mode);
 int opd_sampler_filter_cgroup(struct opd_sampler *s, uint64_t cgroup_id, int mode);
+/* When on, every exec is announced (not only of processes already sampled). */
+void opd_sampler_all_execs(struct opd_sampler *s, bool on);
 /* When on, only threads matching an include entry are sampled. */
 void opd_sampler_include_active(struct opd_sampler *s, bool on);
 
