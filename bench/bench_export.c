@@ -36,8 +36,8 @@ static int wire(const char *endpoint, int batches, size_t per_batch, const char 
 {
     struct opd_otlp_grpc_config cfg;
     struct opd_telemetry *tel = opd_telemetry_create();
-    struct opd_create_params p = {.id = "otlp_grpc/bench", .logname = "exporter/otlp_grpc/bench",
-                                  .telemetry = tel};
+    struct opd_create_params p = {
+        .id = "otlp_grpc/bench", .logname = "exporter/otlp_grpc/bench", .telemetry = tel};
     struct opd_host host = {0};
     struct opd_batch **bs = calloc((size_t)batches, sizeof(*bs));
     struct opd_component *c;
@@ -71,7 +71,8 @@ static int wire(const char *endpoint, int batches, size_t per_batch, const char 
     if (!c || opd_component_init_base(c, &opd_otlp_grpc_exporter_factory, p.id) ||
         c->ops->start(c, &host))
         return 1;
-    sent = opd_telemetry_find(tel, "otelcol_exporter_sent_profiles", "exporter=\"otlp_grpc/bench\"");
+    sent =
+        opd_telemetry_find(tel, "otelcol_exporter_sent_profiles", "exporter=\"otlp_grpc/bench\"");
     t0 = now_s();
     for (int i = 0; i < batches; i++)
         opd_component_consume(c, bs[i]);
@@ -108,13 +109,15 @@ static int noop_send(void *ctx, const uint8_t *d, size_t len, uint64_t items,
 
 static void queue_path(const char *storage_dir, bool fsync, int n, size_t req_bytes)
 {
-    struct opd_eh_queue_config q = {.enabled = true, .num_consumers = 4, .queue_size = n + 1,
-                                    .sizer = "requests"};
-    struct opd_eh_retry_config r = {.enabled = true, .initial_interval_ns = 1000000,
-                                    .max_interval_ns = 1000000, .multiplier = 1.5,
+    struct opd_eh_queue_config q = {
+        .enabled = true, .num_consumers = 4, .queue_size = n + 1, .sizer = "requests"};
+    struct opd_eh_retry_config r = {.enabled = true,
+                                    .initial_interval_ns = 1000000,
+                                    .max_interval_ns = 1000000,
+                                    .multiplier = 1.5,
                                     .randomization_factor = 0.5};
-    struct opd_eh_params p = {.who = "bench", .id = "bench", .queue = &q, .retry = &r,
-                              .send = noop_send};
+    struct opd_eh_params p = {
+        .who = "bench", .id = "bench", .queue = &q, .retry = &r, .send = noop_send};
     struct opd_eh_storage st = {.fsync = fsync};
     char path[512];
     struct opd_exporterhelper *eh = opd_eh_create(&p);
@@ -140,8 +143,7 @@ static void queue_path(const char *storage_dir, bool fsync, int n, size_t req_by
     opd_eh_shutdown(eh, 0);
     opd_eh_destroy(eh);
     printf("queue: %-28s %6d requests of %zu B: %.2f us per request (submit to delivered)\n",
-           storage_dir ? (fsync ? "persistent, fsync each" : "persistent, no fsync")
-                       : "in memory",
+           storage_dir ? (fsync ? "persistent, fsync each" : "persistent, no fsync") : "in memory",
            n, req_bytes, (t1 - t0) / n * 1e6);
 }
 

@@ -226,8 +226,8 @@ static enum outcome deliver(struct opd_exporterhelper *eh, struct req *r)
         }
         if (rc != -EAGAIN || !eh->retry.enabled) {
             OPD_ERR(eh->who, "dropping %llu profile sample(s): %s error, not retryable",
-                    (unsigned long long)r->items, rc == -EAGAIN ? "retryable (retry off)"
-                                                                : "permanent");
+                    (unsigned long long)r->items,
+                    rc == -EAGAIN ? "retryable (retry off)" : "permanent");
             drop(eh, r->items, DROP_PERMANENT);
             retire(eh, r);
             return DROPPED;
@@ -238,8 +238,9 @@ static enum outcome deliver(struct opd_exporterhelper *eh, struct req *r)
         uint64_t now = now_ns();
         if (eh->retry.max_elapsed_time_ns > 0 &&
             now + (uint64_t)backoff - start > (uint64_t)eh->retry.max_elapsed_time_ns) {
-            OPD_ERR(eh->who, "dropping %llu profile sample(s): no more retries left after "
-                             "%.1f s (max_elapsed_time)",
+            OPD_ERR(eh->who,
+                    "dropping %llu profile sample(s): no more retries left after "
+                    "%.1f s (max_elapsed_time)",
                     (unsigned long long)r->items, (double)(now - start) / 1e9);
             drop(eh, r->items, DROP_RETRIES_EXHAUSTED);
             retire(eh, r);
@@ -334,8 +335,8 @@ int opd_eh_start(struct opd_exporterhelper *eh, const struct opd_eh_storage *sto
             OPD_ERR(eh->who, "sending_queue.storage needs sending_queue.enabled");
             return -EINVAL;
         }
-        eh->pq = opd_pqueue_open(storage->path, storage->max_bytes, storage->fsync, eh->who,
-                                 &items, &n);
+        eh->pq =
+            opd_pqueue_open(storage->path, storage->max_bytes, storage->fsync, eh->who, &items, &n);
         if (!eh->pq)
             return -errno;
         for (size_t i = 0; i < n; i++) {
@@ -417,8 +418,9 @@ int opd_eh_submit(struct opd_exporterhelper *eh, uint8_t *data, size_t len, uint
     while (eh->size + units(eh, r) > eh->queue.queue_size && eh->size > 0) {
         if (!eh->queue.block_on_overflow || eh->stopping) {
             rc = -ENOSPC;
-            OPD_WARN(eh->who, "sending queue is full (%lld of %lld): dropping %llu profile "
-                              "sample(s)",
+            OPD_WARN(eh->who,
+                     "sending queue is full (%lld of %lld): dropping %llu profile "
+                     "sample(s)",
                      (long long)eh->size, (long long)eh->queue.queue_size,
                      (unsigned long long)items);
             drop(eh, items, DROP_QUEUE_FULL);
@@ -495,8 +497,9 @@ int opd_eh_shutdown(struct opd_exporterhelper *eh, uint64_t deadline_ns)
     eh->shut = true;
     pthread_mutex_unlock(&eh->lock);
     if (rc)
-        OPD_WARN(eh->who, "shutdown deadline reached: %d request(s) in flight abandoned and "
-                          "%llu queued profile sample(s) %s",
+        OPD_WARN(eh->who,
+                 "shutdown deadline reached: %d request(s) in flight abandoned and "
+                 "%llu queued profile sample(s) %s",
                  inflight, (unsigned long long)left,
                  eh->pq ? "kept in the persistent queue" : "dropped");
     return rc;

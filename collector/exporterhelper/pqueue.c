@@ -21,10 +21,10 @@ struct opd_pqueue {
     int fd;
     int64_t max_bytes;
     bool fsync_each;
-    uint64_t size;     /* current file size */
+    uint64_t size; /* current file size */
     uint64_t next_seq;
-    uint64_t pending;  /* puts without an ack */
-    uint64_t acks;     /* ack records appended since the last compaction */
+    uint64_t pending; /* puts without an ack */
+    uint64_t acks;    /* ack records appended since the last compaction */
 };
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -292,8 +292,7 @@ out:
 }
 
 struct opd_pqueue *opd_pqueue_open(const char *path, int64_t max_bytes, bool fsync_each,
-                                   const char *who, struct opd_pq_item **items,
-                                   size_t *n_items)
+                                   const char *who, struct opd_pq_item **items, size_t *n_items)
 {
     struct opd_pqueue *q = opd_calloc(1, sizeof(*q));
     struct recover r = {0};
@@ -328,8 +327,9 @@ struct opd_pqueue *opd_pqueue_open(const char *path, int64_t max_bytes, bool fsy
     if (rc)
         goto fail;
     if (st.corrupt)
-        OPD_WARN(q->who, "persistent queue %s: skipped %llu corrupt or torn region(s), %llu "
-                         "bytes (checksum, length or magic mismatch)",
+        OPD_WARN(q->who,
+                 "persistent queue %s: skipped %llu corrupt or torn region(s), %llu "
+                 "bytes (checksum, length or magic mismatch)",
                  path, (unsigned long long)st.corrupt, (unsigned long long)st.skipped_bytes);
     recover_filter(&r);
     rc = rewrite(q, r.items, r.n);

@@ -62,8 +62,7 @@ struct opd_pq_item {
  * every append durable before it returns. NULL with errno on failure; who names the
  * owner in log lines. */
 struct opd_pqueue *opd_pqueue_open(const char *path, int64_t max_bytes, bool fsync_each,
-                                   const char *who, struct opd_pq_item **items,
-                                   size_t *n_items);
+                                   const char *who, struct opd_pq_item **items, size_t *n_items);
 void opd_pq_items_free(struct opd_pq_item *items, size_t n);
 
 /* Appends a put; assigns and returns its seq in *seq. Returns 0, -ENOSPC (max_bytes

@@ -300,8 +300,7 @@ struct opd_batch *opd_split_range(const struct opd_batch *b, size_t lo, size_t h
                     continue;
                 }
                 if (!r) {
-                    if (!(r = opd_batch_add_resource(o)) ||
-                        copy_attrs(o, &r->attrs, &sr->attrs))
+                    if (!(r = opd_batch_add_resource(o)) || copy_attrs(o, &r->attrs, &sr->attrs))
                         goto fail;
                     r->dropped_attributes_count = sr->dropped_attributes_count;
                     if (sr->schema_url &&
@@ -353,8 +352,8 @@ static int encode(const struct opd_batch *b, int json, uint8_t **buf, size_t *le
     return opd_proto_encode(b, buf, len);
 }
 
-static int split_rec(const struct opd_batch *b, size_t lo, size_t hi, size_t max_bytes,
-                     int json, opd_split_emit_fn emit, void *arg, int *parts)
+static int split_rec(const struct opd_batch *b, size_t lo, size_t hi, size_t max_bytes, int json,
+                     opd_split_emit_fn emit, void *arg, int *parts)
 {
     struct opd_batch *part = opd_split_range(b, lo, hi);
     uint8_t *buf = NULL;
@@ -381,8 +380,8 @@ static int split_rec(const struct opd_batch *b, size_t lo, size_t hi, size_t max
     return rc;
 }
 
-int opd_split_encode(const struct opd_batch *b, size_t max_bytes, int json,
-                     opd_split_emit_fn emit, void *arg)
+int opd_split_encode(const struct opd_batch *b, size_t max_bytes, int json, opd_split_emit_fn emit,
+                     void *arg)
 {
     uint8_t *buf = NULL;
     size_t len = 0, n;

@@ -18,8 +18,8 @@ typedef int (*opd_split_emit_fn)(void *arg, uint8_t *buf, size_t len, uint64_t i
  * or, when larger than max_bytes, emits parts no larger than max_bytes (a single sample
  * bigger than the bound is emitted alone). Returns the number of parts (>= 1), or -errno
  * (-ENOMEM, an encoder error or the emitter's). */
-int opd_split_encode(const struct opd_batch *b, size_t max_bytes, int json,
-                     opd_split_emit_fn emit, void *arg);
+int opd_split_encode(const struct opd_batch *b, size_t max_bytes, int json, opd_split_emit_fn emit,
+                     void *arg);
 
 /* Builds a new batch with the samples [lo, hi) of b (counted over all resources, scopes
  * and profiles in order) and a minimal dictionary. NULL with errno on failure. */

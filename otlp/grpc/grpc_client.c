@@ -318,8 +318,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     return 0;
 }
 
-static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id,
-                         const uint8_t *data, size_t len, void *user)
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, const uint8_t *data,
+                         size_t len, void *user)
 {
     struct call *x = stream_call(s, stream_id);
     struct opd_grpc_result *r;
@@ -349,8 +349,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id,
     return 0;
 }
 
-static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error_code,
-                           void *user)
+static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error_code, void *user)
 {
     struct opd_grpc_client *c = user;
     struct call *x = stream_call(s, stream_id);
@@ -518,8 +517,7 @@ static int pump_in(struct opd_grpc_client *c)
             return (int)n;
         ssize_t r = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
         if (r < 0) {
-            snprintf(c->last_error, sizeof(c->last_error), "HTTP/2: %s",
-                     nghttp2_strerror((int)r));
+            snprintf(c->last_error, sizeof(c->last_error), "HTTP/2: %s", nghttp2_strerror((int)r));
             return -EPROTO;
         }
     }
@@ -559,8 +557,7 @@ static int tcp_connect(struct opd_grpc_client *c, uint64_t deadline_ns, char *er
     for (it = ai; it; it = it->ai_next) {
         int one = 1, soerr = 0;
         socklen_t sl = sizeof(soerr);
-        fd = socket(it->ai_family, it->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    it->ai_protocol);
+        fd = socket(it->ai_family, it->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, it->ai_protocol);
         if (fd < 0) {
             rc = -errno;
             continue;
@@ -625,8 +622,7 @@ static int tls_handshake(struct opd_grpc_client *c, int fd, SSL **out, uint64_t 
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             rc = wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline_ns);
             if (rc) {
-                snprintf(err, errlen, "TLS handshake with %s: %s", c->authority,
-                         strerror(-rc));
+                snprintf(err, errlen, "TLS handshake with %s: %s", c->authority, strerror(-rc));
                 goto fail;
             }
             continue;
@@ -647,8 +643,7 @@ static int tls_handshake(struct opd_grpc_client *c, int fd, SSL **out, uint64_t 
     }
     SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
     if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0) {
-        snprintf(err, errlen, "TLS handshake with %s: server did not select ALPN h2",
-                 c->authority);
+        snprintf(err, errlen, "TLS handshake with %s: server did not select ALPN h2", c->authority);
         rc = -EPROTO;
         goto fail;
     }
@@ -755,10 +750,8 @@ static void submit_pending(struct opd_grpc_client *c, uint64_t now)
         x->next = NULL;
         opd_grpc_timeout_format((int64_t)(x->deadline_ns - now), timeout, sizeof(timeout));
 #define NV(n_, v_)                                                                                 \
-    nv[n++] = (nghttp2_nv)                                                                         \
-    {                                                                                              \
-        (uint8_t *)(n_), (uint8_t *)(v_), strlen(n_), strlen(v_), NGHTTP2_NV_FLAG_NONE             \
-    }
+    nv[n++] = (nghttp2_nv){(uint8_t *)(n_), (uint8_t *)(v_), strlen(n_), strlen(v_),               \
+                           NGHTTP2_NV_FLAG_NONE}
         NV(":method", "POST");
         NV(":scheme", c->tls ? "https" : "http");
         NV(":path", x->path);
@@ -845,8 +838,7 @@ static void *io_main(void *arg)
                 pthread_mutex_lock(&c->lock);
                 now = opd_grpc_now_ns();
                 if (rc) {
-                    c->backoff_ns = c->backoff_ns ? min_u64(c->backoff_ns * 8 / 5,
-                                                            BACKOFF_MAX_NS)
+                    c->backoff_ns = c->backoff_ns ? min_u64(c->backoff_ns * 8 / 5, BACKOFF_MAX_NS)
                                                   : BACKOFF_MIN_NS;
                     c->next_connect_ns = now + c->backoff_ns;
                     OPD_WARN(c->who, "%s (next attempt in %llu ms)", c->last_error,
@@ -977,14 +969,14 @@ struct opd_grpc_client *opd_grpc_client_create(const struct opd_grpc_client_opts
             goto fail;
         }
         if (o->tls.insecure_skip_verify)
-            OPD_WARN(c->who, "tls.insecure_skip_verify is on: the server certificate of %s "
-                             "is NOT verified; anyone on the path can read and alter exports",
+            OPD_WARN(c->who,
+                     "tls.insecure_skip_verify is on: the server certificate of %s "
+                     "is NOT verified; anyone on the path can read and alter exports",
                      c->authority);
     }
     c->keepalive_time_ns = o->keepalive_time_ns;
     c->keepalive_without_calls = o->keepalive_without_calls;
-    c->keepalive_timeout_ns = o->keepalive_timeout_ns > 0 ? o->keepalive_timeout_ns
-                                                          : 20000000000LL;
+    c->keepalive_timeout_ns = o->keepalive_timeout_ns > 0 ? o->keepalive_timeout_ns : 20000000000LL;
     c->connect_timeout_ns = o->connect_timeout_ns > 0 ? o->connect_timeout_ns : 10000000000LL;
     if (pipe2(c->wake, O_NONBLOCK | O_CLOEXEC)) {
         rc = -errno;

@@ -34,15 +34,15 @@ struct opd_grpc_header {
 
 /* The outcome of a call that reached a gRPC status. */
 struct opd_grpc_result {
-    int code;           /* enum opd_grpc_code */
-    char message[512];  /* grpc-message (decoded) or the local cause */
+    int code;          /* enum opd_grpc_code */
+    char message[512]; /* grpc-message (decoded) or the local cause */
     bool has_retry_info;
-    int64_t retry_delay_ns;     /* from google.rpc.RetryInfo */
-    char accept_encoding[128];  /* grpc-accept-encoding of the response */
-    uint8_t *body;              /* response DATA bytes (opd_malloc); caller frees */
+    int64_t retry_delay_ns;    /* from google.rpc.RetryInfo */
+    char accept_encoding[128]; /* grpc-accept-encoding of the response */
+    uint8_t *body;             /* response DATA bytes (opd_malloc); caller frees */
     size_t body_len;
-    char encoding[32];          /* grpc-encoding of the response */
-    bool transport_error;       /* no status from the server: connect, TLS, reset, deadline */
+    char encoding[32];    /* grpc-encoding of the response */
+    bool transport_error; /* no status from the server: connect, TLS, reset, deadline */
 };
 
 /* Checks that endpoint is host:port (optionally [v6]:port, http:// or https://).

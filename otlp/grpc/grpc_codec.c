@@ -125,8 +125,8 @@ static int gzip_compress(const uint8_t *in, size_t len, uint8_t *out, size_t *ou
     return rc == Z_STREAM_END ? 0 : -EIO;
 }
 
-int opd_grpc_compress(enum opd_grpc_compression c, const uint8_t *in, size_t len,
-                      size_t headroom, uint8_t **out, size_t *out_len)
+int opd_grpc_compress(enum opd_grpc_compression c, const uint8_t *in, size_t len, size_t headroom,
+                      uint8_t **out, size_t *out_len)
 {
     size_t cap, body;
     uint8_t *buf;
@@ -329,8 +329,8 @@ out:
     return rc;
 }
 
-int opd_grpc_decompress(enum opd_grpc_compression c, const uint8_t *in, size_t len,
-                        size_t max_len, uint8_t **out, size_t *out_len)
+int opd_grpc_decompress(enum opd_grpc_compression c, const uint8_t *in, size_t len, size_t max_len,
+                        uint8_t **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;
@@ -382,8 +382,8 @@ void opd_grpc_timeout_format(int64_t timeout_ns, char *buf, size_t len)
     static const struct {
         int64_t ns;
         char unit;
-    } units[] = {{1, 'n'}, {1000, 'u'}, {1000000, 'm'}, {1000000000, 'S'},
-                 {60000000000LL, 'M'}, {3600000000000LL, 'H'}};
+    } units[] = {{1, 'n'},          {1000, 'u'},          {1000000, 'm'},
+                 {1000000000, 'S'}, {60000000000LL, 'M'}, {3600000000000LL, 'H'}};
     if (timeout_ns < 1)
         timeout_ns = 1;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -486,8 +486,8 @@ static int pb_field(struct pb *r, uint32_t *field, int *wt, uint64_t *v, struct 
     }
 }
 
-int opd_grpc_partial_success_decode(const uint8_t *buf, size_t len, int64_t *rejected,
-                                    char *msg, size_t msglen)
+int opd_grpc_partial_success_decode(const uint8_t *buf, size_t len, int64_t *rejected, char *msg,
+                                    size_t msglen)
 {
     struct pb r = {buf, buf}, sub, f;
     uint32_t field;

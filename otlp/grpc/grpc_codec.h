@@ -63,8 +63,8 @@ int opd_grpc_frame_encode(enum opd_grpc_compression c, const uint8_t *msg, size_
 /* Compresses in with c (none copies) into a new opd_malloc'ed buffer that starts with
  * headroom unused bytes (for a frame prefix); *out_len includes them. Returns 0,
  * -ENOMEM, -EMSGSIZE or -EIO. */
-int opd_grpc_compress(enum opd_grpc_compression c, const uint8_t *in, size_t len,
-                      size_t headroom, uint8_t **out, size_t *out_len);
+int opd_grpc_compress(enum opd_grpc_compression c, const uint8_t *in, size_t len, size_t headroom,
+                      uint8_t **out, size_t *out_len);
 
 /* Splits the first message out of a unary response body. On success *msg points into buf
  * (or, when compressed, to a new buffer in *owned the caller frees with opd_free) with its
@@ -77,8 +77,8 @@ int opd_grpc_frame_decode(const uint8_t *buf, size_t len, const char *encoding, 
 
 /* Decompresses gzip or zstd data into a new opd_malloc'ed buffer, refusing to produce
  * more than max_len bytes. Returns 0, -EINVAL (corrupt), -EMSGSIZE or -ENOMEM. */
-int opd_grpc_decompress(enum opd_grpc_compression c, const uint8_t *in, size_t len,
-                        size_t max_len, uint8_t **out, size_t *out_len);
+int opd_grpc_decompress(enum opd_grpc_compression c, const uint8_t *in, size_t len, size_t max_len,
+                        uint8_t **out, size_t *out_len);
 
 /* Formats a grpc-timeout header value ("4999m", "12S") for timeout_ns > 0: at most 8
  * digits, rounded up to the next unit that fits. buf must hold 16 bytes. */
@@ -90,8 +90,8 @@ void opd_grpc_message_decode(const char *in, size_t len, char *out, size_t outle
 /* Decodes ExportProfilesServiceResponse.partial_success. Sets *rejected and copies the
  * error_message (truncated, NUL-terminated) into msg. An empty message is a response
  * without partial success (*rejected = 0, msg ""). Returns 0 or -EINVAL (malformed). */
-int opd_grpc_partial_success_decode(const uint8_t *buf, size_t len, int64_t *rejected,
-                                    char *msg, size_t msglen);
+int opd_grpc_partial_success_decode(const uint8_t *buf, size_t len, int64_t *rejected, char *msg,
+                                    size_t msglen);
 
 /* Decodes a base64 grpc-status-details-bin value (google.rpc.Status) and looks for a
  * google.rpc.RetryInfo detail. Returns 1 with *delay_ns set when found, 0 when the status

@@ -285,8 +285,7 @@ int opd_http_post(struct opd_http_client *c, const char *const *headers, size_t 
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
     if (res->status >= 200 && res->status < 300)
         rc = 0;
-    else if (res->status == 429 || res->status == 502 || res->status == 503 ||
-             res->status == 504)
+    else if (res->status == 429 || res->status == 502 || res->status == 503 || res->status == 504)
         rc = -EAGAIN;
     else
         rc = -EIO;

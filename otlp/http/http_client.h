@@ -21,12 +21,12 @@ struct opd_http_client_opts {
 };
 
 struct opd_http_result {
-    long status;             /* HTTP status, 0 when no response arrived */
-    int64_t retry_after_ns;  /* from Retry-After (seconds or HTTP date); 0 = none */
+    long status;            /* HTTP status, 0 when no response arrived */
+    int64_t retry_after_ns; /* from Retry-After (seconds or HTTP date); 0 = none */
     char content_type[128];
-    uint8_t *body;           /* opd_malloc; caller frees */
+    uint8_t *body; /* opd_malloc; caller frees */
     size_t body_len;
-    char error[384];         /* transport failure cause when status is 0 */
+    char error[384]; /* transport failure cause when status is 0 */
 };
 
 /* NULL with errno (EINVAL with a logged reason) on failure. */

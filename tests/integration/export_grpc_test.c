@@ -107,9 +107,8 @@ static void set_str(char **dst, const char *v)
 
 static void exp_start(struct exp *e)
 {
-    struct opd_create_params p = {.id = "otlp_grpc/test",
-                                  .logname = "exporter/otlp_grpc/test",
-                                  .telemetry = e->tel};
+    struct opd_create_params p = {
+        .id = "otlp_grpc/test", .logname = "exporter/otlp_grpc/test", .telemetry = e->tel};
     char err[256] = "";
 
     assert_int_equal(opd_otlp_grpc_exporter_factory.validate(&e->cfg, err, sizeof(err)), 0);
@@ -183,9 +182,9 @@ static void test_h2c_gzip(void **state)
         json_t *g = json_object_get(r, "grpc"), *h = json_object_get(r, "headers");
         assert_true(json_is_true(json_object_get(r, "valid")));
         assert_string_equal(json_string_value(json_object_get(g, "encoding")), "gzip");
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(g, "message"),
-                                                            "compressed_flag")),
-                         1);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(g, "message"), "compressed_flag")),
+            1);
         assert_string_equal(json_string_value(json_object_get(h, "te")), "trailers");
         assert_string_equal(json_string_value(json_object_get(h, "content-type")),
                             "application/grpc");
@@ -193,9 +192,8 @@ static void test_h2c_gzip(void **state)
         assert_string_equal(json_string_value(json_object_get(h, ":path")),
                             OPD_OTLP_GRPC_PROFILES_METHOD);
         /* One long-lived connection carries every call. */
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "connection"),
-                                                            "id")),
-                         1);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(r, "connection"), "id")), 1);
     }
     json_decref(recs);
     exp_fini(&e);
@@ -305,7 +303,7 @@ static void client_error(int port, const char *host, const char *ca, const char 
     o.endpoint = ep;
     o.who = "test";
     o.tls.ca_file = (char *)ca;
-    o.tls.server_name_override = (char *)override;
+    o.tls.server_name_override = (char *) override;
     struct opd_grpc_client *c = opd_grpc_client_create(&o);
     assert_non_null(c);
     assert_int_equal(opd_grpc_client_call(c, OPD_OTLP_GRPC_PROFILES_METHOD, NULL, 0, frame, 5,
@@ -441,7 +439,7 @@ static void test_fail_first_retried(void **state)
 
 static void test_retry_info_honoured(void **state)
 {
-    const char *flags[] = {"--fail-first", "1", "--fail-code", "RESOURCE_EXHAUSTED",
+    const char *flags[] = {"--fail-first",     "1",   "--fail-code", "RESOURCE_EXHAUSTED",
                            "--retry-after-ms", "700", NULL};
     struct peer p;
     struct exp e;

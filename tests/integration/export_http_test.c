@@ -212,9 +212,8 @@ static void exp_init(struct exp *e, const char *url)
 
 static void exp_start(struct exp *e)
 {
-    struct opd_create_params p = {.id = "otlp_http/test",
-                                  .logname = "exporter/otlp_http/test",
-                                  .telemetry = e->tel};
+    struct opd_create_params p = {
+        .id = "otlp_http/test", .logname = "exporter/otlp_http/test", .telemetry = e->tel};
     char err[256] = "";
 
     if (opd_otlp_http_exporter_factory.validate(e->cfg, err, sizeof(err)))
@@ -253,8 +252,7 @@ static void exp_fini(struct exp *e)
     opd_telemetry_destroy(e->tel);
 }
 
-static void url_of(struct server *s, const char *scheme, const char *host, char *buf,
-                   size_t len)
+static void url_of(struct server *s, const char *scheme, const char *host, char *buf, size_t len)
 {
     snprintf(buf, len, "%s://%s:%d", scheme, host, s->port);
 }
@@ -295,8 +293,7 @@ static void test_proto_gzip(void **state)
 
 static void test_json_retry_after(void **state)
 {
-    const char *flags[] = {"--fail-first", "2", "--fail-status", "503", "--retry-after", "1",
-                           NULL};
+    const char *flags[] = {"--fail-first", "2", "--fail-status", "503", "--retry-after", "1", NULL};
     struct server s;
     struct exp e;
     char url[128];
@@ -358,8 +355,8 @@ static void test_429_retried_400_dropped(void **state)
 static void test_bearer_and_tls(void **state)
 {
     char cert[300], key[300], ca[300], url[128];
-    const char *flags[] = {"--require-header", "Authorization=Bearer tok",
-                           "--tls-cert", cert, "--tls-key", key, NULL};
+    const char *flags[] = {
+        "--require-header", "Authorization=Bearer tok", "--tls-cert", cert, "--tls-key", key, NULL};
     struct {
         char *token, *filename, *scheme, *header;
     } bcfg = {"tok", NULL, "Bearer", "authorization"};

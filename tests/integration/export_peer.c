@@ -170,8 +170,8 @@ size_t peer_count_status(json_t *recs, const char *status)
 
     json_array_foreach(recs, i, r)
     {
-        const char *s = json_string_value(json_object_get(json_object_get(r, "response"),
-                                                          "status"));
+        const char *s =
+            json_string_value(json_object_get(json_object_get(r, "response"), "status"));
         const char *k = json_string_value(json_object_get(r, "kind"));
         if (k && strcmp(k, "export") == 0 && s && strcmp(s, status) == 0)
             n++;
@@ -208,12 +208,11 @@ size_t peer_ok_samples(json_t *recs)
 
     json_array_foreach(recs, i, r)
     {
-        const char *s = json_string_value(json_object_get(json_object_get(r, "response"),
-                                                          "status"));
+        const char *s =
+            json_string_value(json_object_get(json_object_get(r, "response"), "status"));
         if (!s || strcmp(s, "OK") != 0)
             continue;
-        n += (size_t)json_integer_value(
-            json_object_get(json_object_get(r, "summary"), "samples"));
+        n += (size_t)json_integer_value(json_object_get(json_object_get(r, "summary"), "samples"));
     }
     return n;
 }

@@ -113,15 +113,14 @@ static void test_file_storage_path(void **state)
     assert_non_null(x);
     assert_int_equal(opd_component_init_base(x, f, p.id), 0);
     assert_true(opd_is_file_storage(x));
-    assert_int_equal(opd_file_storage_path(x, "exporter/otlp_grpc/a b", path, sizeof(path), &fs,
-                                           &max),
-                     0);
+    assert_int_equal(
+        opd_file_storage_path(x, "exporter/otlp_grpc/a b", path, sizeof(path), &fs, &max), 0);
     assert_string_equal(path, "/var/lib/otelprofd/exporter_otlp_grpc_a_b.queue");
     assert_true(fs);
     assert_int_equal(max, 4096);
-    assert_int_equal(opd_file_storage_path(x, "exporter/otlp_grpc/a-very-long-name-indeed",
-                                           path, 30, &fs, &max),
-                     -ENAMETOOLONG);
+    assert_int_equal(
+        opd_file_storage_path(x, "exporter/otlp_grpc/a-very-long-name-indeed", path, 30, &fs, &max),
+        -ENAMETOOLONG);
     opd_component_destroy(x);
 }
 

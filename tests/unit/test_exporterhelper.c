@@ -104,10 +104,8 @@ static void env_init(struct env *e, int consumers, int qsize, const char *sizer)
     memset(e, 0, sizeof(*e));
     e->tel = opd_telemetry_create();
     assert_non_null(e->tel);
-    e->q = (struct opd_eh_queue_config){.enabled = true,
-                                        .num_consumers = consumers,
-                                        .queue_size = qsize,
-                                        .sizer = (char *)sizer};
+    e->q = (struct opd_eh_queue_config){
+        .enabled = true, .num_consumers = consumers, .queue_size = qsize, .sizer = (char *)sizer};
     e->r = (struct opd_eh_retry_config){.enabled = true,
                                         .initial_interval_ns = 1000000,
                                         .max_interval_ns = 4000000,

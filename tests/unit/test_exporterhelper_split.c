@@ -42,16 +42,15 @@ static void describe(const struct opd_batch *b, char ***lines, size_t *n, size_t
                         for (size_t z = 0; z < loc->n_lines; z++)
                             o += (size_t)snprintf(
                                 buf + o, sizeof(buf) - o, ":%s",
-                                opd_dict_str(d, d->functions[loc->lines[z].function_index]
-                                                    .name_strindex));
+                                opd_dict_str(
+                                    d, d->functions[loc->lines[z].function_index].name_strindex));
                         buf[o++] = ';';
                     }
                     for (size_t a = 0; a < sm->n_attr; a++) {
                         const struct opd_attribute *at = &d->attributes[sm->attr_indices[a]];
-                        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "|%s=%s",
-                                              opd_dict_str(d, at->key_strindex),
-                                              at->value.type == OPD_VAL_STR ? at->value.u.str
-                                                                            : "?");
+                        o += (size_t)snprintf(
+                            buf + o, sizeof(buf) - o, "|%s=%s", opd_dict_str(d, at->key_strindex),
+                            at->value.type == OPD_VAL_STR ? at->value.u.str : "?");
                     }
                     for (size_t v = 0; v < sm->n_values; v++)
                         o += (size_t)snprintf(buf + o, sizeof(buf) - o, "|v%lld",

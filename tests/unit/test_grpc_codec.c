@@ -27,16 +27,16 @@ static void roundtrip(enum opd_grpc_compression c)
     assert_int_equal(n + 5, frame_len);
     if (c != OPD_GRPC_COMP_NONE)
         assert_true(frame_len < sizeof(msg)); /* repetitive input must shrink */
-    assert_int_equal(opd_grpc_frame_decode(frame, frame_len, opd_grpc_compression_name(c),
-                                           1 << 20, &out, &out_len, &owned),
+    assert_int_equal(opd_grpc_frame_decode(frame, frame_len, opd_grpc_compression_name(c), 1 << 20,
+                                           &out, &out_len, &owned),
                      0);
     assert_int_equal(out_len, sizeof(msg));
     assert_memory_equal(out, msg, sizeof(msg));
     /* A decompression bomb bound: refusing beyond max_len. */
     if (c != OPD_GRPC_COMP_NONE) {
         uint8_t *o2 = NULL;
-        assert_int_equal(opd_grpc_frame_decode(frame, frame_len, opd_grpc_compression_name(c),
-                                               100, &out, &out_len, &o2),
+        assert_int_equal(opd_grpc_frame_decode(frame, frame_len, opd_grpc_compression_name(c), 100,
+                                               &out, &out_len, &o2),
                          -EMSGSIZE);
         assert_null(o2);
     }
@@ -85,9 +85,9 @@ static void test_frame_hostile(void **state)
     uint8_t compressed_plain[] = {1, 0, 0, 0, 1, 7};
     uint8_t garbage_gzip[] = {1, 0, 0, 0, 4, 0x1f, 0x8b, 0xff, 0xff};
 
-    assert_int_equal(opd_grpc_frame_decode(truncated, sizeof(truncated), NULL, 100, &out,
-                                           &out_len, &owned),
-                     -EINVAL);
+    assert_int_equal(
+        opd_grpc_frame_decode(truncated, sizeof(truncated), NULL, 100, &out, &out_len, &owned),
+        -EINVAL);
     assert_int_equal(opd_grpc_frame_decode(short_prefix, sizeof(short_prefix), NULL, 100, &out,
                                            &out_len, &owned),
                      -EINVAL);
@@ -157,8 +157,7 @@ static void test_partial_success(void **state)
     assert_int_equal(rej, 0);
     assert_string_equal(msg, "");
     assert_int_equal(
-        opd_grpc_partial_success_decode(broken, sizeof(broken), &rej, msg, sizeof(msg)),
-        -EINVAL);
+        opd_grpc_partial_success_decode(broken, sizeof(broken), &rej, msg, sizeof(msg)), -EINVAL);
     assert_int_equal(
         opd_grpc_partial_success_decode(unknown, sizeof(unknown), &rej, msg, sizeof(msg)), 0);
     assert_int_equal(rej, 7);
@@ -170,8 +169,8 @@ static size_t b64(const uint8_t *in, size_t n, char *out)
     size_t o = 0;
 
     for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) |
-                     (i + 2 < n ? in[i + 2] : 0);
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
         out[o++] = t[v >> 18 & 63];
         out[o++] = t[v >> 12 & 63];
         out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';

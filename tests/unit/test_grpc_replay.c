@@ -96,8 +96,7 @@ static void test_ok_with_partial_success(void **state)
     run(&o, 0, OPD_GRPC_OK, &res);
     assert_false(res.transport_error);
     assert_string_equal(res.accept_encoding, "identity,deflate,gzip");
-    assert_int_equal(opd_grpc_frame_decode(res.body, res.body_len, NULL, 1024, &m, &ml, &owned),
-                     0);
+    assert_int_equal(opd_grpc_frame_decode(res.body, res.body_len, NULL, 1024, &m, &ml, &owned), 0);
     assert_int_equal(opd_grpc_partial_success_decode(m, ml, &rej, why, sizeof(why)), 0);
     assert_int_equal(rej, 2);
     assert_string_equal(why, "old");

@@ -75,8 +75,8 @@ static int send_request(void *ctx, const uint8_t *data, size_t len, uint64_t ite
         }
         hdrs[n++] = (struct opd_grpc_header){auth_name, auth_value};
     }
-    rc = opd_grpc_client_call(x->client, OPD_OTLP_GRPC_PROFILES_METHOD, hdrs, n, frame,
-                              frame_len, opd_grpc_now_ns() + (uint64_t)x->timeout_ns, &res);
+    rc = opd_grpc_client_call(x->client, OPD_OTLP_GRPC_PROFILES_METHOD, hdrs, n, frame, frame_len,
+                              opd_grpc_now_ns() + (uint64_t)x->timeout_ns, &res);
     if (rc == 0) {
         const uint8_t *msg;
         size_t msg_len;
@@ -182,8 +182,7 @@ static int og_start(struct opd_component *self, struct opd_host *host)
     int rc;
 
     if (x->authenticator) {
-        x->auth = host && host->get_extension ? host->get_extension(host, x->authenticator)
-                                              : NULL;
+        x->auth = host && host->get_extension ? host->get_extension(host, x->authenticator) : NULL;
         if (!opd_is_bearertokenauth(x->auth)) {
             OPD_ERR(self->logname, "auth.authenticator %s: %s", x->authenticator,
                     x->auth ? "not a bearertokenauth extension" : "no such extension");

@@ -197,8 +197,7 @@ static int oh_start(struct opd_component *self, struct opd_host *host)
     int rc;
 
     if (x->authenticator) {
-        x->auth = host && host->get_extension ? host->get_extension(host, x->authenticator)
-                                              : NULL;
+        x->auth = host && host->get_extension ? host->get_extension(host, x->authenticator) : NULL;
         if (!opd_is_bearertokenauth(x->auth)) {
             OPD_ERR(self->logname, "auth.authenticator %s: %s", x->authenticator,
                     x->auth ? "not a bearertokenauth extension" : "no such extension");
@@ -354,8 +353,8 @@ fail:
 static int oh_validate(const void *cfgp, char *err, size_t errlen)
 {
     const struct otlp_http_cfg *c = cfgp;
-    const char *u = c->profiles_endpoint && *c->profiles_endpoint ? c->profiles_endpoint
-                                                                   : c->endpoint;
+    const char *u =
+        c->profiles_endpoint && *c->profiles_endpoint ? c->profiles_endpoint : c->endpoint;
 
     if (!u || !*u) {
         snprintf(err, errlen, "endpoint (or profiles_endpoint) must be set");
@@ -384,33 +383,63 @@ static const char *const compressions[] = {"gzip", "zstd", "none", "", NULL};
 static const char *const encodings[] = {"proto", "json", NULL};
 
 static const struct opd_config_map oh_map[] = {
-    {.type = OPD_CFG_STRING, .name = "endpoint", .offset = offsetof(struct otlp_http_cfg, endpoint),
+    {.type = OPD_CFG_STRING,
+     .name = "endpoint",
+     .offset = offsetof(struct otlp_http_cfg, endpoint),
      .desc = "base URL, e.g. https://collector:4318 (the OTLP path is appended)"},
-    {.type = OPD_CFG_STRING, .name = "profiles_endpoint",
+    {.type = OPD_CFG_STRING,
+     .name = "profiles_endpoint",
      .offset = offsetof(struct otlp_http_cfg, profiles_endpoint),
      .desc = "full URL for profiles, used as is"},
-    {.type = OPD_CFG_SECTION, .name = "tls", .offset = offsetof(struct otlp_http_cfg, tls),
-     .desc = "TLS settings", .sub = opd_tls_config_map},
-    {.type = OPD_CFG_STRMAP, .name = "headers", .offset = offsetof(struct otlp_http_cfg, headers),
+    {.type = OPD_CFG_SECTION,
+     .name = "tls",
+     .offset = offsetof(struct otlp_http_cfg, tls),
+     .desc = "TLS settings",
+     .sub = opd_tls_config_map},
+    {.type = OPD_CFG_STRMAP,
+     .name = "headers",
+     .offset = offsetof(struct otlp_http_cfg, headers),
      .desc = "extra request headers (values may use ${env:VAR})"},
-    {.type = OPD_CFG_ENUM, .name = "compression", .def = "gzip", .choices = compressions,
+    {.type = OPD_CFG_ENUM,
+     .name = "compression",
+     .def = "gzip",
+     .choices = compressions,
      .offset = offsetof(struct otlp_http_cfg, compression),
      .desc = "body compression: gzip, zstd or none"},
-    {.type = OPD_CFG_ENUM, .name = "encoding", .def = "proto", .choices = encodings,
-     .offset = offsetof(struct otlp_http_cfg, encoding), .desc = "proto or json"},
-    {.type = OPD_CFG_DURATION, .name = "timeout", .def = "30s", .min = 1000000,
-     .max = 3600000000000LL, .offset = offsetof(struct otlp_http_cfg, timeout_ns),
+    {.type = OPD_CFG_ENUM,
+     .name = "encoding",
+     .def = "proto",
+     .choices = encodings,
+     .offset = offsetof(struct otlp_http_cfg, encoding),
+     .desc = "proto or json"},
+    {.type = OPD_CFG_DURATION,
+     .name = "timeout",
+     .def = "30s",
+     .min = 1000000,
+     .max = 3600000000000LL,
+     .offset = offsetof(struct otlp_http_cfg, timeout_ns),
      .desc = "deadline of one POST"},
-    {.type = OPD_CFG_SECTION, .name = "auth", .offset = offsetof(struct otlp_http_cfg, auth),
-     .desc = "client authentication", .sub = opd_otlp_auth_config_map},
-    {.type = OPD_CFG_SECTION, .name = "sending_queue",
-     .offset = offsetof(struct otlp_http_cfg, sending_queue), .desc = "queue",
+    {.type = OPD_CFG_SECTION,
+     .name = "auth",
+     .offset = offsetof(struct otlp_http_cfg, auth),
+     .desc = "client authentication",
+     .sub = opd_otlp_auth_config_map},
+    {.type = OPD_CFG_SECTION,
+     .name = "sending_queue",
+     .offset = offsetof(struct otlp_http_cfg, sending_queue),
+     .desc = "queue",
      .sub = opd_eh_queue_config_map},
-    {.type = OPD_CFG_SECTION, .name = "retry_on_failure",
-     .offset = offsetof(struct otlp_http_cfg, retry_on_failure), .desc = "retries",
+    {.type = OPD_CFG_SECTION,
+     .name = "retry_on_failure",
+     .offset = offsetof(struct otlp_http_cfg, retry_on_failure),
+     .desc = "retries",
      .sub = opd_eh_retry_config_map},
-    {.type = OPD_CFG_BYTES, .name = "max_request_bytes", .def = "16MiB", .min = 4096,
-     .max = 1LL << 31, .offset = offsetof(struct otlp_http_cfg, max_request_bytes),
+    {.type = OPD_CFG_BYTES,
+     .name = "max_request_bytes",
+     .def = "16MiB",
+     .min = 4096,
+     .max = 1LL << 31,
+     .offset = offsetof(struct otlp_http_cfg, max_request_bytes),
      .desc = "larger encoded requests are split (uncompressed size; the Collector's HTTP "
              "receiver limit is 20 MiB)"},
     OPD_CFG_MAP_END,

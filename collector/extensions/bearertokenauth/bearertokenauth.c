@@ -81,8 +81,8 @@ bool opd_is_bearertokenauth(const struct opd_component *c)
     return c && c->factory == &opd_bearertokenauth_extension_factory;
 }
 
-int opd_bearertokenauth_header(struct opd_component *c, char *name, size_t namelen,
-                               char *value, size_t valuelen)
+int opd_bearertokenauth_header(struct opd_component *c, char *name, size_t namelen, char *value,
+                               size_t valuelen)
 {
     struct bta *x = (struct bta *)c;
     const char *tok;
@@ -205,15 +205,24 @@ static int bta_validate(const void *cfgp, char *err, size_t len)
 }
 
 static const struct opd_config_map bta_map[] = {
-    {.type = OPD_CFG_STRING, .name = "token", .offset = offsetof(struct bta_cfg, token),
+    {.type = OPD_CFG_STRING,
+     .name = "token",
+     .offset = offsetof(struct bta_cfg, token),
      .desc = "Static token (use ${env:VAR} to keep it out of the file)"},
-    {.type = OPD_CFG_STRING, .name = "filename", .offset = offsetof(struct bta_cfg, filename),
+    {.type = OPD_CFG_STRING,
+     .name = "filename",
+     .offset = offsetof(struct bta_cfg, filename),
      .desc = "File holding the token; re-read when it changes"},
-    {.type = OPD_CFG_STRING, .name = "scheme", .def = "Bearer",
+    {.type = OPD_CFG_STRING,
+     .name = "scheme",
+     .def = "Bearer",
      .offset = offsetof(struct bta_cfg, scheme),
      .desc = "Prefix before the token in the header value; empty sends the bare token"},
-    {.type = OPD_CFG_STRING, .name = "header", .def = "authorization",
-     .offset = offsetof(struct bta_cfg, header), .desc = "Header carrying the token"},
+    {.type = OPD_CFG_STRING,
+     .name = "header",
+     .def = "authorization",
+     .offset = offsetof(struct bta_cfg, header),
+     .desc = "Header carrying the token"},
     OPD_CFG_MAP_END,
 };
 

@@ -19,7 +19,7 @@ bool opd_is_bearertokenauth(const struct opd_component *c);
 /* Writes the header name (lower case) and value to send into the buffers. Thread-safe.
  * Returns 0, -ENOENT when no token is available (file missing or empty; logged), or
  * -ENOSPC when a buffer is too small. */
-int opd_bearertokenauth_header(struct opd_component *c, char *name, size_t namelen,
-                               char *value, size_t valuelen);
+int opd_bearertokenauth_header(struct opd_component *c, char *name, size_t namelen, char *value,
+                               size_t valuelen);
 
 #endif

@@ -74,8 +74,7 @@ static int fs_start(struct opd_component *self, struct opd_host *host)
         return -errno;
     }
     if (access(x->directory, W_OK | X_OK)) {
-        OPD_ERR(self->logname, "directory %s is not writable: %s", x->directory,
-                strerror(errno));
+        OPD_ERR(self->logname, "directory %s is not writable: %s", x->directory, strerror(errno));
         return -errno;
     }
     return 0;
@@ -129,16 +128,26 @@ static int fs_validate(const void *cfgp, char *err, size_t len)
 }
 
 static const struct opd_config_map fs_map[] = {
-    {.type = OPD_CFG_STRING, .name = "directory", .offset = offsetof(struct fs_cfg, directory),
+    {.type = OPD_CFG_STRING,
+     .name = "directory",
+     .offset = offsetof(struct fs_cfg, directory),
      .desc = "Where the state files live (required)"},
-    {.type = OPD_CFG_BOOL, .name = "fsync", .def = "false",
+    {.type = OPD_CFG_BOOL,
+     .name = "fsync",
+     .def = "false",
      .offset = offsetof(struct fs_cfg, fsync),
      .desc = "Make every write durable before acknowledging it"},
-    {.type = OPD_CFG_BOOL, .name = "create_directory", .def = "false",
+    {.type = OPD_CFG_BOOL,
+     .name = "create_directory",
+     .def = "false",
      .offset = offsetof(struct fs_cfg, create_directory),
      .desc = "Create the directory when it does not exist"},
-    {.type = OPD_CFG_BYTES, .name = "max_size", .def = "1GiB", .min = 4096,
-     .max = INT64_MAX, .offset = offsetof(struct fs_cfg, max_size),
+    {.type = OPD_CFG_BYTES,
+     .name = "max_size",
+     .def = "1GiB",
+     .min = 4096,
+     .max = INT64_MAX,
+     .offset = offsetof(struct fs_cfg, max_size),
      .desc = "Largest state file per component; writes beyond it fail (counted drops)"},
     OPD_CFG_MAP_END,
 };
