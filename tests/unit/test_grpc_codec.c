@@ -5,7 +5,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -248,6 +251,48 @@ static void test_codes(void **state)
     assert_int_equal(opd_grpc_compression_parse("brotli"), -EINVAL);
 }
 
+/* Our compressed bodies must be what the reference tools decode. */
+static void tool_decodes(enum opd_grpc_compression c, const char *tool)
+{
+    char cmd[512], in[] = "/tmp/opd-codec-XXXXXX", plain[] = "/tmp/opd-plain-XXXXXX";
+    uint8_t msg[3000], *out;
+    size_t out_len;
+    FILE *f;
+    int fd;
+
+    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
+    if (system(cmd) != 0)
+        skip();
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)(i * 7 % 13);
+    assert_int_equal(opd_grpc_compress(c, msg, sizeof(msg), 0, &out, &out_len), 0);
+    fd = mkstemp(in);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "wb");
+    assert_int_equal(fwrite(out, 1, out_len, f), out_len);
+    fclose(f);
+    opd_free(out);
+    fd = mkstemp(plain);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "wb");
+    fwrite(msg, 1, sizeof(msg), f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "%s -d -c < %s | cmp -s - %s", tool, in, plain);
+    assert_int_equal(system(cmd), 0);
+    unlink(in);
+    unlink(plain);
+}
+
+static void test_gzip_tool_decodes(void **state)
+{
+    tool_decodes(OPD_GRPC_COMP_GZIP, "gzip");
+}
+
+static void test_zstd_tool_decodes(void **state)
+{
+    tool_decodes(OPD_GRPC_COMP_ZSTD, "zstd");
+}
+
 static void test_encode_nomem(void **state)
 {
     uint8_t msg[100] = {1};
@@ -264,12 +309,13 @@ static void test_encode_nomem(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frame_none),     cmocka_unit_test(test_frame_gzip),
-        cmocka_unit_test(test_frame_zstd),     cmocka_unit_test(test_frame_empty),
-        cmocka_unit_test(test_frame_hostile),  cmocka_unit_test(test_timeout_format),
-        cmocka_unit_test(test_message_decode), cmocka_unit_test(test_partial_success),
-        cmocka_unit_test(test_retry_info),     cmocka_unit_test(test_codes),
-        cmocka_unit_test(test_encode_nomem),
+        cmocka_unit_test(test_frame_none),        cmocka_unit_test(test_frame_gzip),
+        cmocka_unit_test(test_frame_zstd),        cmocka_unit_test(test_frame_empty),
+        cmocka_unit_test(test_frame_hostile),     cmocka_unit_test(test_timeout_format),
+        cmocka_unit_test(test_message_decode),    cmocka_unit_test(test_partial_success),
+        cmocka_unit_test(test_retry_info),        cmocka_unit_test(test_codes),
+        cmocka_unit_test(test_encode_nomem),      cmocka_unit_test(test_gzip_tool_decodes),
+        cmocka_unit_test(test_zstd_tool_decodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
