@@ -686,9 +686,8 @@ static int session_new(struct opd_grpc_client *c)
 
 /* Makes the connection; called with the lock released. Returns 0 or -errno with the
  * cause in c->last_error. */
-static int conn_open(struct opd_grpc_client *c)
+static int conn_open(struct opd_grpc_client *c, uint64_t deadline)
 {
-    uint64_t deadline = opd_grpc_now_ns() + (uint64_t)c->connect_timeout_ns;
     char err[sizeof(c->last_error)] = "";
     SSL *ssl = NULL;
     int fd, rc;
@@ -833,8 +832,13 @@ static void *io_main(void *arg)
                  * to come back, and this keeps a dead endpoint from being hammered. */
                 fail_pending(c, OPD_GRPC_UNAVAILABLE, c->last_error);
             } else {
+                /* Bounded by the connect timeout and by the most urgent waiting call, so
+                 * a black-holed address cannot hold calls past their deadlines. */
+                uint64_t until = now + (uint64_t)c->connect_timeout_ns;
+                for (struct call *x = c->pending; x; x = x->next)
+                    until = min_u64(until, x->deadline_ns);
                 pthread_mutex_unlock(&c->lock);
-                rc = conn_open(c);
+                rc = conn_open(c, until);
                 pthread_mutex_lock(&c->lock);
                 now = opd_grpc_now_ns();
                 if (rc) {
