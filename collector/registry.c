@@ -9,6 +9,7 @@ extern const struct opd_factory opd_k8sattributes_processor_factory;
 extern const struct opd_factory opd_team_processor_factory;
 extern const struct opd_factory opd_redaction_processor_factory;
 extern const struct opd_factory opd_resource_processor_factory;
+extern const struct opd_factory opd_memory_limiter_processor_factory;
 extern const struct opd_factory opd_file_exporter_factory;
 extern const struct opd_factory opd_debug_exporter_factory;
 extern const struct opd_factory opd_prometheus_exporter_factory;
@@ -25,6 +26,7 @@ static const struct opd_factory *const factories[] = {
     &opd_team_processor_factory,
     &opd_redaction_processor_factory,
     &opd_resource_processor_factory,
+    &opd_memory_limiter_processor_factory,
     &opd_file_exporter_factory,
     &opd_debug_exporter_factory,
     &opd_prometheus_exporter_factory,

@@ -106,9 +106,17 @@ static struct opd_component *create_component(struct opd_service *s, enum opd_ki
     return c;
 }
 
-static bool component_mutates(const struct opd_component *c)
+/* A pipeline changes the batches it gets when any of its processors does: a read-only
+ * processor in front of a mutating one must not be handed a shared batch. */
+static bool pipeline_mutates(const struct opd_service *s, const struct opd_pipeline_cfg *p)
 {
-    return c->factory && c->factory->kind == OPD_KIND_PROCESSOR && c->factory->mutates_data;
+    for (size_t i = 0; i < p->n_processors; i++) {
+        const struct opd_component_cfg *cc =
+            opd_config_find(s->cfg, OPD_KIND_PROCESSOR, p->processors[i]);
+        if (cc && cc->factory->mutates_data)
+            return true;
+    }
+    return false;
 }
 
 /* Returns the node that consumes for all of next[0..n): next[0] itself, or a new fanout. */
@@ -207,7 +215,7 @@ static int build(struct opd_service *s)
             for (size_t k = 0; k < svc->n_pipelines; k++)
                 if (listed(svc->pipelines[k].receivers, svc->pipelines[k].n_receivers, id)) {
                     targets[n] = heads[k];
-                    mut[n] = component_mutates(heads[k]);
+                    mut[n] = pipeline_mutates(s, &svc->pipelines[k]);
                     n++;
                 }
             snprintf(name, sizeof(name), "fanout/receiver/%s", id);
