@@ -104,25 +104,39 @@ static const char *strip_runtime(const char *id)
 }
 
 /* Appends the containers of spec.<list> with the ids from status.<statuses>. */
+/* Appends one container entry; returns 0 or -ENOMEM. */
+static int add_container(struct opd_k8s_object *o, const char *name, const char *id,
+                         const char *image)
+{
+    struct opd_k8s_container *dst;
+
+    if (opd_vec_reserve((void **)&o->containers, &o->cap_containers, o->n_containers + 1,
+                        sizeof(*o->containers)))
+        return -ENOMEM;
+    dst = &o->containers[o->n_containers++];
+    memset(dst, 0, sizeof(*dst));
+    if (dup_into(&dst->name, name) || dup_into(&dst->id, strip_runtime(id)) ||
+        dup_into(&dst->image, image))
+        return -ENOMEM;
+    return 0;
+}
+
+/* Appends the containers of spec.<list> with the ids from status.<statuses>. A container
+ * that restarted also gets an entry for its previous instance (lastState.terminated), so
+ * the last samples of that instance are still attributed. */
 static int decode_containers(struct opd_k8s_object *o, const json_t *spec, const json_t *status,
                              const char *list, const char *statuses)
 {
     const json_t *cs = json_object_get(spec, list);
     const json_t *st = json_object_get(status, statuses);
     const json_t *c, *s;
-    size_t i, j, cap;
+    size_t i, j;
 
-    if (!json_is_array(cs) || json_array_size(cs) == 0)
+    if (!json_is_array(cs))
         return 0;
-    cap = o->n_containers + json_array_size(cs);
-    struct opd_k8s_container *v = opd_realloc(o->containers, cap * sizeof(*v));
-    if (!v)
-        return -ENOMEM;
-    o->containers = v;
     json_array_foreach(cs, i, c)
     {
-        const char *name = jstr(c, "name"), *id = NULL;
-        struct opd_k8s_container *dst;
+        const char *name = jstr(c, "name"), *image = jstr(c, "image"), *id = NULL, *prev = NULL;
 
         if (!name)
             continue;
@@ -130,17 +144,18 @@ static int decode_containers(struct opd_k8s_object *o, const json_t *spec, const
             json_array_foreach(st, j, s)
             {
                 const char *sn = jstr(s, "name");
+
                 if (sn && strcmp(sn, name) == 0) {
+                    const json_t *last = json_object_get(s, "lastState");
+
                     id = jstr(s, "containerID");
+                    prev = jstr(json_object_get(last, "terminated"), "containerID");
                     break;
                 }
             }
         }
-        dst = &o->containers[o->n_containers];
-        memset(dst, 0, sizeof(*dst));
-        o->n_containers++;
-        if (dup_into(&dst->name, name) || dup_into(&dst->id, strip_runtime(id)) ||
-            dup_into(&dst->image, jstr(c, "image")))
+        if (add_container(o, name, id, image) ||
+            (prev && prev[0] && add_container(o, name, prev, image)))
             return -ENOMEM;
     }
     return 0;

@@ -48,7 +48,7 @@ struct opd_k8s_object {
     char *node_name;
     char *start_time;                     /* status.startTime, RFC 3339 as the API wrote it */
     struct opd_k8s_container *containers; /* init, regular and ephemeral containers */
-    size_t n_containers;
+    size_t n_containers, cap_containers;
     /* set by the cache: CLOCK_MONOTONIC ns when the object was deleted, 0 while live */
     _Atomic uint64_t deleted_ns;
 };

@@ -29,7 +29,8 @@
     "\"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"nginx\",\"image\":"             \
     "\"reg:5000/shop/web:1.2\"},{\"name\":\"side\",\"image\":\"side\"}]},"                         \
     "\"status\":{\"startTime\":\"2026-11-25T08:00:00Z\",\"containerStatuses\":[{\"name\":"         \
-    "\"nginx\",\"containerID\":\"containerd://abc123\"}]}}"
+    "\"nginx\",\"containerID\":\"containerd://abc123\",\"lastState\":{\"terminated\":"             \
+    "{\"containerID\":\"containerd://old999\"}}}]}}"
 
 static struct opd_k8s_object *decode(enum opd_k8s_kind kind, const char *text)
 {
@@ -67,9 +68,12 @@ static void test_object_decode(void **state)
     assert_string_equal(o->start_time, "2026-11-25T08:00:00Z");
     /* the controller reference wins over the first one */
     assert_string_equal(o->owner_kind, "ReplicaSet");
-    assert_int_equal(o->n_containers, 2);
+    /* nginx, its previous (restarted) instance, side */
+    assert_int_equal(o->n_containers, 3);
     assert_string_equal(o->containers[0].id, "abc123");
-    assert_string_equal(o->containers[1].id, "");
+    assert_string_equal(o->containers[1].id, "old999");
+    assert_string_equal(o->containers[1].name, "nginx");
+    assert_string_equal(o->containers[2].id, "");
     assert_string_equal(opd_k8s_label(o, "app"), "web");
     assert_string_equal(opd_k8s_annotation(o, "team"), "web");
     assert_null(opd_k8s_label(o, "team"));
