@@ -53,6 +53,32 @@ wait_lines() { # file n
   return 1
 }
 
+# ---- 0. config errors are caught by validate, with their position --------------------------
+bad() { # yaml-exporter-body expected-text
+  cat >"$t/bad.yaml" <<YAML
+receivers:
+  otlpjsonfile: { include: [$input] }
+exporters:
+  $1
+service:
+  pipelines:
+    profiles: { receivers: [otlpjsonfile], exporters: [$(echo "$1" | cut -d: -f1)] }
+YAML
+  set +e
+  "$bin" validate --config "$t/bad.yaml" >"$t/bad.out" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || { echo "FAIL: validate exit $rc for: $1"; cat "$t/bad.out"; exit 1; }
+  grep -q "$2" "$t/bad.out" || { echo "FAIL: no \"$2\" in:"; cat "$t/bad.out"; exit 1; }
+  grep -q "bad.yaml:[0-9]*:[0-9]*" "$t/bad.out" || { echo "FAIL: no position:"; cat "$t/bad.out"; exit 1; }
+}
+bad 'otlp_grpc: { endpoint: collector }' 'host:port'
+bad 'otlp: { endpoint: "c:4317", compression: brotli }' 'brotli'
+bad 'otlp_grpc: { endpoint: "c:4317", tls: { cert_file: /x.pem } }' 'key_file'
+bad 'otlphttp: { endpoint: "collector:4318" }' 'http://'
+bad 'otlp_grpc: { endpoint: "c:4317", retry_on_failure: { multiplier: 0.5 } }' 'multiplier'
+echo "ok: invalid exporter configs refused by validate with their position"
+
 # ---- 1. h2c, gzip, bearer token --------------------------------------------------------
 start_sink h2c 0 --require-header "authorization=Bearer t0ken"
 port=$(cat "$t/h2c.port")
