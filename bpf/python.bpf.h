@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* CPython interpreter frames for the sampler.
+ *
+ * User space (collector/receivers/profiling/python/) inspects each new process; when it
+ * runs a supported CPython it stores one struct opd_py_proc under the pid in
+ * opd_py_procs: where the thread-state TSS key lives and the byte offsets of the
+ * interpreter structures for that minor version. The sampler then calls
+ * opd_py_walk() after the native walk: it finds the thread's PyThreadState through
+ * glibc's pthread_getspecific slot (fsbase + 0x310 + 16 * key + 8, keys < 32), follows the
+ * interpreter frames and appends one tagged word per Python frame after the native
+ * frames of the stack:
+ *
+ *   bit 63     OPD_PY_TAG: a Python frame, not a pc (user pcs are below 2^47)
+ *   bit 62     OPD_PY_ENTRY: the oldest frame of one C call of the eval loop; user space
+ *              puts each such segment before the matching _PyEval_EvalFrameDefault frame
+ *   bits 47-61 instruction index in code units (clamped to 0x7fff)
+ *   bits 0-46  address of the code object
+ *
+ * No strings are read here: names, files and lines are resolved in user space.
+ * The struct part of this header is also included by user space (outside __bpf__). */
+#ifndef OPD_BPF_PYTHON_H
+#define OPD_BPF_PYTHON_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define OPD_PY_TAG        (1ULL << 63)
+#define OPD_PY_ENTRY      (1ULL << 62)
+#define OPD_PY_IDX_SHIFT  47
+#define OPD_PY_IDX_MAX    0x7fffULL
+#define OPD_PY_ADDR_MASK  ((1ULL << 47) - 1)
+#define OPD_PY_MAX_FRAMES 48 /* Python frames one sample records at most */
+#define OPD_PY_NONE       0xffff /* an offset the version does not have */
+
+/* How a frame tells where it is in its code. */
+enum opd_py_instr_kind {
+    OPD_PY_LASTI = 0,      /* 3.10: int f_lasti in code units */
+    OPD_PY_PREV_INSTR = 1, /* 3.11, 3.12: pointer to the last started instruction */
+    OPD_PY_INSTR_PTR = 2,  /* 3.13: pointer to the instruction being executed */
+};
+
+/* Per-process data, value of opd_py_procs. Offsets are bytes; OPD_PY_NONE = absent. */
+struct opd_py_proc {
+    __u64 tss_key_addr;   /* address of Py_tss_t._key (the int before it is _is_initialized) */
+    __u64 code_type_addr; /* &PyCode_Type in the process (3.13 shim/None check) */
+    __u32 version;        /* major << 8 | minor, e.g. 0x030b */
+    __u16 tstate_frame;   /* 3.10 frame, 3.11/3.12 cframe, 3.13 current_frame */
+    __u16 cframe_current; /* offset of current_frame in _PyCFrame, OPD_PY_NONE if direct */
+    __u16 frame_back;
+    __u16 frame_code;
+    __u16 frame_instr;
+    __u16 frame_is_entry; /* 3.11 only */
+    __u16 frame_owner;    /* 3.12+: owner 3 is the C-stack shim */
+    __u16 code_bytecode;  /* offset of the first instruction in the code object */
+    __u16 instr_kind;     /* enum opd_py_instr_kind */
+    __u16 pad;
+};
+
+#ifdef __bpf__
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, struct opd_py_proc);
+} opd_py_procs SEC(".maps");
+
+/* Outcomes of the walk, summed by user space (bench and tests). */
+enum opd_py_stat {
+    OPD_PY_ST_WALKS = 0,  /* samples of a CPython process */
+    OPD_PY_ST_NO_TSTATE,  /* the thread has no thread state (not a Python thread) */
+    OPD_PY_ST_READ_FAIL,  /* a frame could not be read: walk cut there */
+    OPD_PY_ST_FRAMES,     /* Python frames recorded */
+    OPD_PY_ST_TRUNCATED,  /* stopped at the frame budget */
+    OPD_PY_ST__MAX,
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, OPD_PY_ST__MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} opd_py_stats SEC(".maps");
+
+static __always_inline void opd_py_count(__u32 idx, __u64 n)
+{
+    __u64 *v = bpf_map_lookup_elem(&opd_py_stats, &idx);
+
+    if (v)
+        __sync_fetch_and_add(v, n);
+}
+
+static __always_inline int opd_py_read(void *dst, __u32 len, __u64 addr)
+{
+    return bpf_probe_read_user(dst, len, (const void *)addr) ? -1 : 0;
+}
+
+/* The current thread's PyThreadState, or 0. */
+static __always_inline __u64 opd_py_tstate(const struct opd_py_proc *pp)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    __s32 tss[2]; /* _is_initialized, _key */
+    __u64 fsbase, tstate = 0;
+
+    if (opd_py_read(tss, sizeof(tss), pp->tss_key_addr - 4) || tss[0] != 1 || tss[1] < 0 ||
+        tss[1] >= 32)
+        return 0;
+    fsbase = BPF_CORE_READ(task, thread.fsbase);
+    if (!fsbase)
+        return 0;
+    if (opd_py_read(&tstate, sizeof(tstate), fsbase + 0x310 + 16 * (__u64)tss[1] + 8))
+        return 0;
+    return tstate;
+}
+
+/* Appends the Python frames of the current thread to frames[n..OPD_MAX_FRAMES) and returns
+ * the new length (n when the process runs no known CPython or the thread has none). A
+ * global function, so the verifier checks it once on its own: it takes only scalars and
+ * finds the stack through the scratch map the sampler passes by value. */
+__noinline int opd_py_walk(__u32 pid, __u32 n)
+{
+    struct opd_bpf_stack *st;
+    struct opd_py_proc *pp;
+    __u64 tstate, frame, prev_word = 0;
+    __u32 zero = 0, out = n, prev_slot = 0;
+    int have_prev = 0;
+
+    pp = bpf_map_lookup_elem(&opd_py_procs, &pid);
+    if (!pp)
+        return n;
+    st = bpf_map_lookup_elem(&opd_scratch, &zero);
+    if (!st)
+        return n;
+    opd_py_count(OPD_PY_ST_WALKS, 1);
+    tstate = opd_py_tstate(pp);
+    if (!tstate) {
+        opd_py_count(OPD_PY_ST_NO_TSTATE, 1);
+        return n;
+    }
+    if (opd_py_read(&frame, sizeof(frame), tstate + pp->tstate_frame))
+        goto fail;
+    if (pp->cframe_current != OPD_PY_NONE) {
+        if (!frame || opd_py_read(&frame, sizeof(frame), frame + pp->cframe_current))
+            goto fail;
+    }
+    for (int i = 0; i < OPD_PY_MAX_FRAMES + 8; i++) {
+        __u64 code = 0, instr = 0, word, idx = 0, next = 0;
+        __u8 flag = 0;
+
+        if (!frame)
+            break;
+        if (opd_py_read(&code, sizeof(code), frame + pp->frame_code) ||
+            opd_py_read(&next, sizeof(next), frame + pp->frame_back))
+            goto fail;
+        if (pp->frame_owner != OPD_PY_NONE &&
+            opd_py_read(&flag, sizeof(flag), frame + pp->frame_owner) == 0 && flag == 3) {
+            /* The shim frame a C -> Python call pushes (3.12+): the frame before it was
+             * the oldest of its eval call. */
+            if (have_prev && prev_slot < OPD_MAX_FRAMES)
+                st->ip[prev_slot] = prev_word | OPD_PY_ENTRY;
+            frame = next;
+            continue;
+        }
+        if (pp->instr_kind == OPD_PY_INSTR_PTR) {
+            __u64 type = 0;
+
+            /* 3.13: f_executable may be any object; only code objects are frames. */
+            if (!code || opd_py_read(&type, sizeof(type), code + 8) ||
+                type != pp->code_type_addr) {
+                frame = next;
+                continue;
+            }
+        }
+        if (pp->instr_kind == OPD_PY_LASTI) {
+            __s32 lasti = 0;
+
+            if (opd_py_read(&lasti, sizeof(lasti), frame + pp->frame_instr))
+                goto fail;
+            idx = lasti > 0 ? (__u64)lasti : 0;
+        } else {
+            if (opd_py_read(&instr, sizeof(instr), frame + pp->frame_instr))
+                goto fail;
+            if (instr > code + pp->code_bytecode)
+                idx = (instr - code - pp->code_bytecode) / 2;
+        }
+        if (idx > OPD_PY_IDX_MAX)
+            idx = OPD_PY_IDX_MAX;
+        word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK);
+        if (pp->instr_kind == OPD_PY_LASTI)
+            word |= OPD_PY_ENTRY; /* 3.10: one eval call per frame */
+        if (pp->frame_is_entry != OPD_PY_NONE &&
+            opd_py_read(&flag, sizeof(flag), frame + pp->frame_is_entry) == 0 && flag)
+            word |= OPD_PY_ENTRY;
+        if (out >= OPD_MAX_FRAMES || out - n >= OPD_PY_MAX_FRAMES) {
+            opd_py_count(OPD_PY_ST_TRUNCATED, 1);
+            break;
+        }
+        if (out >= OPD_MAX_FRAMES)
+            break;
+        st->ip[out] = word;
+        prev_slot = out;
+        prev_word = word;
+        have_prev = 1;
+        out++;
+        frame = next;
+    }
+    opd_py_count(OPD_PY_ST_FRAMES, out - n);
+    return out;
+fail:
+    opd_py_count(OPD_PY_ST_READ_FAIL, 1);
+    opd_py_count(OPD_PY_ST_FRAMES, out - n);
+    return out;
+}
+
+#endif /* __bpf__ */
+#endif

@@ -1,0 +1,28 @@
+"""Fixture: a known chain of three Python functions burning CPU (outer -> middle -> inner).
+
+The lines marked with @name are the ones a profile must show for each function; tests
+read the markers from this file. Prints "ready" once the chain is running, then spins for
+argv[1] seconds (default: until killed).
+"""
+import sys
+import time
+
+
+def inner(deadline):
+    n = 0
+    print("ready", flush=True)
+    while time.time() < deadline: n += 1  # @inner
+    return n
+
+
+def middle(deadline):
+    return inner(deadline) + 1  # @middle
+
+
+def outer(deadline):
+    return middle(deadline) + 1  # @outer
+
+
+if __name__ == "__main__":
+    secs = float(sys.argv[1]) if len(sys.argv) > 1 else 1e9
+    outer(time.time() + secs)  # @module
