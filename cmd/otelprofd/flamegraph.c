@@ -31,6 +31,9 @@
 #define BOTTOM  30
 #define CHAR_W  7.0
 #define MIN_PX  0.1 /* frames narrower than this are left out of the picture */
+/* Deeper stacks keep their root-most frames under a "[truncated]" frame: the drawing
+ * (and its recursion) stays bounded whatever the input holds. */
+#define MAX_DEPTH 1024
 
 enum { K_ROOT = OPD_PV_KINDS, K_PROCESS };
 
@@ -106,8 +109,9 @@ static int add_sample(struct flame *fl, const struct opd_batch *b, const struct 
     fl->n[cur].total += v;
     if (s->stack_index > 0 && (size_t)s->stack_index < d->n_stacks) {
         const struct opd_stack *st = &d->stacks[s->stack_index];
+        size_t depth = 0;
         /* Stacks are leaf first; within a location the last line is the caller. */
-        for (size_t i = st->n; i-- > 0;) {
+        for (size_t i = st->n; i-- > 0 && depth < MAX_DEPTH;) {
             int32_t li = st->location_indices[i];
             const struct opd_location *l;
             int kind;
@@ -117,6 +121,13 @@ static int add_sample(struct flame *fl, const struct opd_batch *b, const struct 
             l = &d->locations[li];
             kind = (int)opd_pv_location_kind(d, l);
             for (size_t k = opd_pv_location_frames(l); k-- > 0;) {
+                if (++depth >= MAX_DEPTH) {
+                    cur = node_get(fl, (int32_t)cur, OPD_PV_UNKNOWN, "[truncated]");
+                    if (cur < 0)
+                        return (int)cur;
+                    fl->n[cur].total += v;
+                    break;
+                }
                 cur = node_get(fl, (int32_t)cur, kind,
                                opd_pv_frame_name(d, l, k, name, sizeof(name)));
                 if (cur < 0)

@@ -50,6 +50,29 @@ set -e
   fail "exit codes $rc1 $rc2 $rc3 $rc4 $rc5 $rc6, want 2 2 2 1 1 1"
 ok "usage errors exit 2, nothing to draw exits 1"
 
+# A hostile stack 5000 frames deep: drawn to a bounded depth under "[truncated]".
+python3 - "$WORK/deep.jsonl" <<'PY'
+import json, sys
+n = 5000
+req = {"resourceProfiles": [{"resource": {"attributes": [
+          {"key": "service.name", "value": {"stringValue": "deep"}}]},
+        "scopeProfiles": [{"profiles": [{
+          "sampleType": {"typeStrindex": 2, "unitStrindex": 3},
+          "periodType": {"typeStrindex": 4, "unitStrindex": 5}, "period": "1000000",
+          "samples": [{"stackIndex": 1, "values": ["3"]}]}]}]}],
+       "dictionary": {"stringTable": ["", "f", "samples", "count", "cpu", "nanoseconds"],
+         "functionTable": [{}, {"nameStrindex": 1}],
+         "locationTable": [{}] + [{"lines": [{"functionIndex": 1}], "address": str(i)}
+                                  for i in range(1, n + 1)],
+         "stackTable": [{}, {"locationIndices": list(range(1, n + 1))}],
+         "mappingTable": [{}], "attributeTable": [{}]}}
+open(sys.argv[1], "w").write(json.dumps(req) + "\n")
+PY
+"$BIN" flamegraph --input "$WORK/deep.jsonl" --output "$WORK/deep.svg" 2>/dev/null ||
+  fail "a 5000-frame stack was not drawn"
+grep -q 'data-n="\[truncated\]"' "$WORK/deep.svg" || fail "the deep stack was not truncated"
+ok "a 5000-frame stack is drawn to a bounded depth"
+
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$CHROMIUM" ] || skip "headless checks need chromium (Debian package chromium)"
 chrome() {
