@@ -4,3 +4,6 @@ include(${CMAKE_SOURCE_DIR}/collector/receivers/profiling/python/python.cmake)
 opd_add_unit_test(test_python
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_python.c
   LIBS opd_profiling_python)
+opd_add_unit_test(test_python_live
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_python_live.c
+  LIBS opd_profiling_python)

@@ -1,0 +1,253 @@
+/* CPython layouts against real interpreters: runs tests/data/python/chain.py under every
+ * CPython found on this machine (Debian's python3 and pyenv builds of 3.10-3.13), then,
+ * from outside, with only the layout table and the ELF file:
+ *   - finds the thread state the way the BPF walk does (glibc TSS slot at fsbase, fsbase
+ *     taken with ptrace) and checks it is the interpreter's first thread;
+ *   - walks its frames as bpf/python.bpf.h does and resolves each code object, expecting
+ *     inner, middle, outer, <module> at the lines marked in chain.py.
+ * A version not installed is reported and skipped; at least one must be present. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bpf/python.bpf.h"
+#include "collector/mem.h"
+#include "collector/receivers/profiling/elfread.h"
+#include "collector/receivers/profiling/proctab.h"
+#include "collector/receivers/profiling/python/pycode.h"
+#include "collector/receivers/profiling/python/pyelf.h"
+#include "collector/receivers/profiling/python/pylayout.h"
+#include "collector/receivers/profiling/python/python.h"
+
+struct interp {
+    const char *path;
+    unsigned minor;
+};
+
+static const struct interp interps[] = {
+    {"/usr/bin/python3.11", 11},
+    {"/root/.pyenv/versions/3.10.13/bin/python3.10", 10},
+    {"/root/.pyenv/versions/3.11.7/bin/python3.11", 11},
+    {"/root/.pyenv/versions/3.12.1/bin/python3.12", 12},
+    {"/root/.pyenv/versions/3.13.0/bin/python3.13", 13},
+};
+
+static char fixture[1024];
+static int marks[4]; /* inner, middle, outer, module */
+
+static void read_marks(void)
+{
+    static const char *const names[] = {"@inner", "@middle", "@outer", "@module"};
+    char line[512];
+    int n = 0;
+    FILE *f;
+
+    snprintf(fixture, sizeof(fixture), "%s/tests/data/python/chain.py",
+             getenv("OPD_SOURCE_DIR") ? getenv("OPD_SOURCE_DIR") : ".");
+    f = fopen(fixture, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        n++;
+        for (int i = 0; i < 4; i++) {
+            if (strstr(line, names[i]))
+                marks[i] = n;
+        }
+    }
+    fclose(f);
+    for (int i = 0; i < 4; i++)
+        assert_true(marks[i] > 0);
+}
+
+static int rd(void *arg, uint64_t addr, void *buf, size_t len)
+{
+    return opd_python_read_mem((int32_t)(intptr_t)arg, addr, buf, len);
+}
+
+static uint64_t rd64(pid_t pid, uint64_t addr)
+{
+    uint64_t v = 0;
+
+    assert_int_equal(opd_python_read_mem(pid, addr, &v, sizeof(v)), 0);
+    return v;
+}
+
+/* The interpreter's file among pid's executable mappings, with its load bias. */
+static void find_python(pid_t pid, struct opd_py_elf *e, uint64_t *bias)
+{
+    char path[64], *text = NULL;
+    size_t cap = 0, len = 0;
+    struct opd_proc_mapping *maps = NULL;
+    int n, found = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    len = (size_t)getdelim(&text, &cap, '\0', f);
+    fclose(f);
+    n = opd_procmaps_parse(text, len, OPD_MAP_EXEC, &maps);
+    assert_true(n > 0);
+    for (int i = 0; i < n && !found; i++) {
+        struct opd_elf_info info = {0};
+        struct Elf *elf;
+        uint64_t vaddr;
+        int fd;
+
+        if (!strstr(maps[i].path, "python") || opd_py_elf_inspect(maps[i].path, e))
+            continue;
+        fd = open(maps[i].path, O_RDONLY);
+        assert_true(fd >= 0);
+        elf = opd_elf_open_fd(fd);
+        assert_non_null(elf);
+        assert_int_equal(opd_elf_read(elf, OPD_ELF_HEADERS, &info, NULL, NULL), 0);
+        assert_int_equal(opd_elf_offset_to_vaddr(&info, maps[i].offset, &vaddr), 0);
+        *bias = maps[i].start - vaddr;
+        opd_elf_info_fini(&info);
+        opd_elf_close(elf);
+        close(fd);
+        found = 1;
+    }
+    opd_procmaps_free(maps, (size_t)n);
+    free(text);
+    assert_true(found);
+}
+
+static uint64_t fsbase_of(pid_t pid)
+{
+    struct user_regs_struct regs;
+    int st;
+
+    assert_int_equal(ptrace(PTRACE_SEIZE, pid, 0, 0), 0);
+    assert_int_equal(ptrace(PTRACE_INTERRUPT, pid, 0, 0), 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_int_equal(ptrace(PTRACE_GETREGS, pid, 0, &regs), 0);
+    assert_int_equal(ptrace(PTRACE_DETACH, pid, 0, 0), 0);
+    return regs.fs_base;
+}
+
+static void check_interp(const struct interp *in)
+{
+    const struct opd_py_layout *l = opd_py_layout_find(3, in->minor);
+    struct opd_py_elf e;
+    uint64_t bias = 0, rt, interp, tstate, tss_tstate, frame, fsbase;
+    int32_t tss[2];
+    int pfd[2], got = 0, st;
+    char buf[16] = {0};
+    pid_t pid;
+
+    assert_non_null(l);
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        execl(in->path, in->path, fixture, "60", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    assert_true(read(pfd[0], buf, sizeof(buf) - 1) > 0);
+    assert_true(strncmp(buf, "ready", 5) == 0);
+    usleep(100 * 1000); /* into the spin line */
+
+    find_python(pid, &e, &bias);
+    assert_int_equal(e.minor, in->minor);
+    rt = e.runtime + bias;
+    interp = rd64(pid, rt + l->runtime_interp_head);
+    assert_true(interp != 0);
+    tstate = rd64(pid, interp + l->interp_threads_head);
+    assert_true(tstate != 0);
+    assert_int_equal(rd64(pid, tstate + l->tstate_next), 0); /* one thread */
+    if (l->tstate_native_tid != OPD_PYL_NONE)
+        assert_int_equal(rd64(pid, tstate + l->tstate_native_tid), (uint64_t)pid);
+
+    /* The BPF path: glibc TSS slot of the key in _PyRuntime. */
+    assert_int_equal(opd_python_read_mem(pid, rt + l->runtime_tss, tss, sizeof(tss)), 0);
+    assert_int_equal(tss[0], 1);
+    assert_true(tss[1] >= 0 && tss[1] < 32);
+    fsbase = fsbase_of(pid);
+    tss_tstate = rd64(pid, fsbase + 0x310 + 16 * (uint64_t)tss[1] + 8);
+    assert_int_equal(tss_tstate, tstate);
+
+    frame = rd64(pid, tstate + l->tstate_frame);
+    if (l->cframe_current != OPD_PYL_NONE)
+        frame = rd64(pid, frame + l->cframe_current);
+    for (int i = 0; frame && i < 64 && got < 4; i++) {
+        static const char *const want[] = {"inner", "middle", "outer", "<module>"};
+        uint64_t code = rd64(pid, frame + l->frame_code), idx = 0;
+        uint8_t owner = 0;
+        struct opd_py_code c;
+
+        if (l->frame_owner != OPD_PYL_NONE)
+            assert_int_equal(opd_python_read_mem(pid, frame + l->frame_owner, &owner, 1), 0);
+        if (owner == 3) { /* shim */
+            frame = rd64(pid, frame + l->frame_back);
+            continue;
+        }
+        if (l->instr_kind == OPD_PY_LASTI) {
+            int32_t lasti = 0;
+
+            assert_int_equal(opd_python_read_mem(pid, frame + l->frame_instr, &lasti, 4), 0);
+            idx = lasti > 0 ? (uint64_t)lasti : 0;
+        } else {
+            uint64_t instr = rd64(pid, frame + l->frame_instr);
+
+            assert_true(instr > code + l->code_bytecode);
+            idx = (instr - code - l->code_bytecode) / 2;
+        }
+        assert_int_equal(opd_py_code_read(l, rd, (void *)(intptr_t)pid, code,
+                                          e.code_type + bias, &c),
+                         0);
+        print_message("  %s: %s (%s) %s:%d\n", in->path, c.qualname, c.name, c.file,
+                      opd_py_code_line(l, &c, (uint32_t)idx));
+        assert_string_equal(c.name, want[got]);
+        assert_string_equal(c.file, fixture);
+        assert_int_equal(opd_py_code_line(l, &c, (uint32_t)idx), marks[got]);
+        opd_py_code_fini(&c);
+        got++;
+        frame = rd64(pid, frame + l->frame_back);
+    }
+    assert_int_equal(got, 4);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    close(pfd[0]);
+}
+
+static void test_live(void **state)
+{
+    int tested = 0;
+
+    (void)state;
+    read_marks();
+    for (size_t i = 0; i < sizeof(interps) / sizeof(interps[0]); i++) {
+        if (access(interps[i].path, X_OK) != 0) {
+            print_message("%s not installed: skipped\n", interps[i].path);
+            continue;
+        }
+        check_interp(&interps[i]);
+        tested++;
+    }
+    assert_true(tested > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_live),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
