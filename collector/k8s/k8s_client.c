@@ -552,6 +552,8 @@ static int add_watcher(struct opd_k8s_client *c, enum opd_k8s_kind kind, const c
     curl_easy_setopt(w->curl, CURLOPT_XFERINFODATA, w);
     curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(w->curl, CURLOPT_ACCEPT_ENCODING, "");
+    /* One long-lived HTTP/1.1 connection per watch: chunked events, no h2 surprises. */
+    curl_easy_setopt(w->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(w->curl, CURLOPT_USERAGENT, "otelprofd");
     return setup_tls(w);
 }
