@@ -29,6 +29,17 @@ trap cleanup EXIT
 
 want_req=$(grep -c . "$input")
 want_samples=$(jq -s '[.[].resourceProfiles[].scopeProfiles[].profiles[].samples | length] | add' "$input")
+# Samples as the exporter's metrics count them (opd_batch_sample_count): the sum of a
+# sample's values, or its number of timestamps when it has no values.
+want_items=$(jq -s '[.[].resourceProfiles[].scopeProfiles[].profiles[].samples[] |
+  if ((.values // []) | length) > 0 then ([.values[] | tonumber | select(. > 0)] | add // 0)
+  else ((.timestampsUnixNano // []) | length) end] | add' "$input")
+peer_items() { # sink.jsonl → items in the OK requests, counted the same way
+  jq -s '[.[] | select(.response.status == "OK") |
+    .request.resource_profiles[].scope_profiles[].profiles[].samples[] |
+    if ((.values // []) | length) > 0 then ([.values[] | tonumber | select(. > 0)] | add // 0)
+    else ((.timestamps_unix_nano // []) | length) end] | add // 0' "$1"
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -99,6 +110,7 @@ exporters:
     auth: { authenticator: bearertokenauth/peer }
     retry_on_failure: { initial_interval: 100ms, max_interval: 500ms }
 service:
+  telemetry: { metrics: { address: "127.0.0.1:0" } }
   extensions: [bearertokenauth/peer]
   pipelines:
     profiles:
@@ -118,6 +130,54 @@ enc=$(jq -r -s '[.[].grpc.encoding] | unique | join(",")' "$t/h2c.jsonl")
 [ "$got_samples" -eq "$want_samples" ] || { echo "FAIL: $got_samples samples, want $want_samples"; exit 1; }
 [ "$enc" = gzip ] || { echo "FAIL: encoding $enc"; exit 1; }
 echo "ok: h2c + gzip + bearer token: $ok requests, $got_samples samples, 0 violations"
+kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true
+
+# ---- 1b. peer down at start, then up; a queue of one request overflows -----------------------
+port=$(free_port)
+mport=$(free_port)
+cat >"$t/down.yaml" <<YAML
+receivers:
+  otlpjsonfile:
+    include: [$input]
+    start_at: beginning
+    poll_interval: 50ms
+exporters:
+  otlp_grpc/peer:
+    endpoint: 127.0.0.1:$port
+    tls: { insecure: true }
+    sending_queue: { queue_size: 1, num_consumers: 1 }
+    retry_on_failure: { initial_interval: 100ms, max_interval: 300ms }
+service:
+  telemetry: { metrics: { address: "127.0.0.1:$mport" } }
+  pipelines:
+    profiles:
+      receivers: [otlpjsonfile]
+      exporters: [otlp_grpc/peer]
+YAML
+"$bin" --config "$t/down.yaml" 2>"$t/d1b.log" &
+d=$!; pids+=($d)
+sleep 3
+start_sink down "$port"
+metric() { # name → value for this exporter (0 when absent)
+  curl -s "http://127.0.0.1:$mport/metrics" |
+    awk -v n="$1" '$1 ~ "^"n"(_total)?[{]" && $1 ~ /exporter="otlp_grpc\/peer"/ && $1 !~ /reason/ { print $2; f=1 } END { if (!f) print 0 }'
+}
+for _ in $(seq 100); do
+  sent=$(metric otelcol_exporter_sent_profiles)
+  failed=$(metric otelcol_exporter_enqueue_failed_profiles)
+  [ "$((sent + failed))" -ge "$want_items" ] && break
+  sleep 0.1
+done
+sleep 0.3
+sent=$(metric otelcol_exporter_sent_profiles)
+failed=$(metric otelcol_exporter_enqueue_failed_profiles)
+kill -TERM "$d"; wait "$d" || { echo "FAIL: otelprofd exit $?"; cat "$t/d1b.log"; exit 1; }
+got=$(peer_items "$t/down.jsonl")
+[ "$failed" -gt 0 ] || { echo "FAIL: the one-request queue never overflowed"; cat "$t/d1b.log"; exit 1; }
+[ "$got" -eq "$sent" ] || { echo "FAIL: peer has $got samples, exporter says it sent $sent"; exit 1; }
+[ "$((got + failed))" -eq "$want_items" ] ||
+  { echo "FAIL: delivered $got + dropped $failed != $want_items"; cat "$t/d1b.log"; exit 1; }
+echo "ok: peer down then up: $got samples delivered, $failed dropped at the full queue, as counted"
 kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true
 
 # ---- 2. persistent queue across SIGKILL --------------------------------------------------
@@ -140,6 +200,7 @@ exporters:
     sending_queue: { storage: file_storage/q }
     retry_on_failure: { initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: 0s }
 service:
+  telemetry: { metrics: { address: "127.0.0.1:0" } }
   extensions: [file_storage/q]
   pipelines:
     profiles:
@@ -194,6 +255,7 @@ exporters:
   otlphttp:
     endpoint: http://127.0.0.1:$(cat "$t/http.port")
 service:
+  telemetry: { metrics: { address: "127.0.0.1:0" } }
   pipelines:
     profiles:
       receivers: [otlpjsonfile]
