@@ -312,3 +312,7 @@ int opd_exec(struct bpf_raw_tracepoint_args *ctx)
 		opd_emit(tgid, OPD_EV_EXEC);
 	return 0;
 }
+
+/* Off-CPU and allocation programs share this object: its scope filter, announcements,
+ * counters and stack hashing (see offcpu.bpf.c, alloc.bpf.c). */
+#include "offcpu.bpf.c"

@@ -314,18 +314,37 @@ static int set_resource_attrs(struct builder *bl, struct opd_resource *res, uint
     return err;
 }
 
-static int init_profile(struct builder *bl, struct opd_profile *prof)
+/* Sample and period types per record kind. The off-CPU and memory profiles carry
+ * estimates already scaled up from their sampling, as pprof's heap profiles do. */
+static const struct {
+    const char *type, *unit, *ptype, *punit;
+} kind_types[OPD_PROF__MAX] = {
+    [OPD_PROF_CPU] = {"samples", "count", "cpu", "nanoseconds"},
+    [OPD_PROF_OFF_CPU] = {"off_cpu", "nanoseconds", "off_cpu", "nanoseconds"},
+    [OPD_PROF_ALLOC_SPACE] = {"alloc_space", "bytes", "space", "bytes"},
+    [OPD_PROF_ALLOC_OBJECTS] = {"alloc_objects", "count", "space", "bytes"},
+    [OPD_PROF_INUSE_SPACE] = {"inuse_space", "bytes", "space", "bytes"},
+};
+
+static int init_profile(struct builder *bl, struct opd_profile *prof, uint32_t kind)
 {
     struct opd_dict *d = bl->dict;
 
-    prof->sample_type.type_strindex = opd_dict_string(d, "samples");
-    prof->sample_type.unit_strindex = opd_dict_string(d, "count");
-    prof->period_type.type_strindex = opd_dict_string(d, "cpu");
-    prof->period_type.unit_strindex = opd_dict_string(d, "nanoseconds");
+    if (kind >= OPD_PROF__MAX)
+        kind = OPD_PROF_CPU;
+    prof->sample_type.type_strindex = opd_dict_string(d, kind_types[kind].type);
+    prof->sample_type.unit_strindex = opd_dict_string(d, kind_types[kind].unit);
+    prof->period_type.type_strindex = opd_dict_string(d, kind_types[kind].ptype);
+    prof->period_type.unit_strindex = opd_dict_string(d, kind_types[kind].punit);
     if (prof->sample_type.type_strindex < 0 || prof->sample_type.unit_strindex < 0 ||
         prof->period_type.type_strindex < 0 || prof->period_type.unit_strindex < 0)
         return -ENOMEM;
-    prof->period = bl->p->samples_per_second ? 1000000000LL / bl->p->samples_per_second : 0;
+    if (kind == OPD_PROF_CPU)
+        prof->period = bl->p->samples_per_second ? 1000000000LL / bl->p->samples_per_second : 0;
+    else if (kind == OPD_PROF_OFF_CPU)
+        prof->period = 1;
+    else
+        prof->period = (int64_t)bl->p->alloc_sample_bytes;
     prof->time_unix_nano = bl->d->start_unix_ns;
     prof->duration_nano =
         bl->d->end_unix_ns > bl->d->start_unix_ns ? bl->d->end_unix_ns - bl->d->start_unix_ns : 0;
@@ -340,12 +359,15 @@ static int cmp_rec(const void *a, const void *b, void *arg)
 
     if (x->key.tgid != y->key.tgid)
         return x->key.tgid < y->key.tgid ? -1 : 1;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
     if (x->key.tid != y->key.tid)
         return x->key.tid < y->key.tid ? -1 : 1;
     return 0;
 }
 
-/* Adds the resource of records order[i..j) (one tgid). */
+/* Adds the resource of records order[i..j) (one tgid, sorted by kind): one profile per
+ * kind present. */
 static int add_process(struct builder *bl, const size_t *order, size_t i, size_t j)
 {
     const struct opd_drain_record *first = &bl->d->recs[order[i]];
@@ -354,7 +376,8 @@ static int add_process(struct builder *bl, const size_t *order, size_t i, size_t
     const struct opd_proc *proc;
     struct opd_resource *res;
     struct opd_scope *scope;
-    struct opd_profile *prof;
+    struct opd_profile *prof = NULL;
+    uint32_t kind = OPD_PROF__MAX;
     char comm[OPD_COMM_LEN + 1];
     int err;
 
@@ -383,12 +406,6 @@ static int add_process(struct builder *bl, const size_t *order, size_t i, size_t
     scope = opd_resource_add_scope(bl->b, res, "otelprofd", bl->p->scope_version);
     if (!scope)
         return -ENOMEM;
-    prof = opd_scope_add_profile(bl->b, scope);
-    if (!prof)
-        return -ENOMEM;
-    err = init_profile(bl, prof);
-    if (err)
-        return err;
     bl->st->processes++;
 
     for (size_t k = i; k < j; k++) {
@@ -401,6 +418,16 @@ static int add_process(struct builder *bl, const size_t *order, size_t i, size_t
 
         if (stack < 0)
             return stack;
+        if (!prof || r->kind != kind) {
+            /* The scope's profile array may move: prof is only used until the next add. */
+            kind = r->kind;
+            prof = opd_scope_add_profile(bl->b, scope);
+            if (!prof)
+                return -ENOMEM;
+            err = init_profile(bl, prof, kind);
+            if (err)
+                return err;
+        }
         memcpy(tname, r->key.comm, OPD_COMM_LEN);
         tname[OPD_COMM_LEN] = '\0';
         attrs[0] = opd_dict_attr_str(bl->dict, "thread.name", tname);
@@ -415,7 +442,8 @@ static int add_process(struct builder *bl, const size_t *order, size_t i, size_t
         err = opd_profile_add_sample(bl->b, prof, &s);
         if (err)
             return err;
-        bl->st->samples += r->count;
+        if (r->kind == OPD_PROF_CPU)
+            bl->st->samples += r->count;
     }
     return 0;
 }

@@ -1,6 +1,8 @@
 /* Turns one drained generation into one OTLP-shaped batch: one resource per process
  * (pid, executable, container, service, host), one scope "otelprofd", one CPU profile
- * (samples/count, period cpu/nanoseconds = 1e9/Hz) whose samples carry thread.name and
+ * (samples/count, period cpu/nanoseconds = 1e9/Hz) and one profile per other record kind
+ * present (off_cpu/nanoseconds, alloc_space/bytes, alloc_objects/count,
+ * inuse_space/bytes), whose samples carry thread.name and
  * thread.id and whose stacks are symbolized locations (kernel frames leaf-most, then
  * user frames). */
 #ifndef OPD_PROFILING_BUILD_H
@@ -22,6 +24,7 @@ struct opd_build_params {
     const char *host_name;
     const char *scope_version;
     uint32_t samples_per_second;
+    uint64_t alloc_sample_bytes; /* period of the memory profiles */
     bool service_name_from_env;
     uint64_t now; /* CLOCK_MONOTONIC ns, for the process table */
     /* Process names (comm) a process must match one of (NULL/0: all) and must match

@@ -29,12 +29,20 @@ void opd_drain_reset(struct opd_drain *d)
 
 int opd_drain_add_record(struct opd_drain *d, const struct opd_sample_key *key, uint64_t count)
 {
+    return opd_drain_add_value(d, OPD_PROF_CPU, key, count);
+}
+
+int opd_drain_add_value(struct opd_drain *d, enum opd_prof_kind kind,
+                        const struct opd_sample_key *key, uint64_t value)
+{
     struct opd_drain_record *r = OPD_VEC_PUSH_SLOT(d->recs, d->n_recs, d->cap_recs);
 
     if (!r)
         return -ENOMEM;
     r->key = *key;
-    r->count = count;
+    r->count = value;
+    r->kind = (uint32_t)kind;
+    r->pad = 0;
     return 0;
 }
 
@@ -89,7 +97,9 @@ uint64_t opd_drain_sample_count(const struct opd_drain *d)
 {
     uint64_t n = 0;
 
-    for (size_t i = 0; i < d->n_recs; i++)
-        n += d->recs[i].count;
+    for (size_t i = 0; i < d->n_recs; i++) {
+        if (d->recs[i].kind == OPD_PROF_CPU)
+            n += d->recs[i].count;
+    }
     return n;
 }

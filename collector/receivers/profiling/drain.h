@@ -8,9 +8,21 @@
 
 #include "bpf/profile.h"
 
+/* What a record's value measures; each kind becomes its own profile of the process. */
+enum opd_prof_kind {
+    OPD_PROF_CPU = 0,       /* samples (count) */
+    OPD_PROF_OFF_CPU,       /* nanoseconds off the CPU */
+    OPD_PROF_ALLOC_SPACE,   /* bytes allocated (estimated) */
+    OPD_PROF_ALLOC_OBJECTS, /* objects allocated (estimated) */
+    OPD_PROF_INUSE_SPACE,   /* bytes allocated and not freed (estimated) */
+    OPD_PROF__MAX,
+};
+
 struct opd_drain_record {
     struct opd_sample_key key;
-    uint64_t count;
+    uint64_t count; /* the value, in the unit of kind */
+    uint32_t kind;  /* enum opd_prof_kind */
+    uint32_t pad;
 };
 
 struct opd_drain_stack {
@@ -34,6 +46,9 @@ void opd_drain_reset(struct opd_drain *d);
 
 /* Appends a copy; returns 0 or -ENOMEM. */
 int opd_drain_add_record(struct opd_drain *d, const struct opd_sample_key *key, uint64_t count);
+/* Same for a record of another kind than OPD_PROF_CPU. */
+int opd_drain_add_value(struct opd_drain *d, enum opd_prof_kind kind,
+                        const struct opd_sample_key *key, uint64_t value);
 int opd_drain_add_stack(struct opd_drain *d, uint64_t id, const struct opd_bpf_stack *st);
 
 /* Sorts the stacks for lookup; call once after the last add. */
@@ -44,7 +59,7 @@ void opd_drain_finish(struct opd_drain *d);
  * OPD_MAX_FRAMES never come out of here. */
 const struct opd_bpf_stack *opd_drain_stack(const struct opd_drain *d, uint64_t id);
 
-/* Total of every record's count. */
+/* Total of every CPU record's count. */
 uint64_t opd_drain_sample_count(const struct opd_drain *d);
 
 #endif

@@ -18,6 +18,7 @@
 #include "collector/mem.h"
 #include "collector/receivers/profiling/build.h"
 #include "collector/receivers/profiling/filter.h"
+#include "collector/receivers/profiling/offcpu.h"
 #include "collector/receivers/profiling/preflight.h"
 #include "collector/receivers/profiling/proctab.h"
 #include "collector/receivers/profiling/sampler.h"
@@ -81,6 +82,7 @@ struct prof_recv {
     uint64_t interval_ns;
     bool cycles, kernel_frames, service_from_env, symbolize, dwarf_lines;
     uint32_t max_frames;
+    double off_cpu_threshold;
     size_t max_processes;
     int64_t cache_size;
     char *procfs_root, *cgroup_root;
@@ -91,6 +93,7 @@ struct prof_recv {
 
     /* Run state. */
     struct opd_sampler *sampler;
+    struct opd_offcpu *offcpu; /* NULL when off_cpu_threshold is 0 */
     struct opd_proctab *tab;
     struct opd_symbolizer *sym;
     struct opd_drain drain;
@@ -161,6 +164,10 @@ static void cycle(struct prof_recv *r, bool final)
     if (err) {
         opd_metric_add(r->drain_errors, 1);
         OPD_WARN(r->who, "drain incomplete: %s", strerror(-err));
+    }
+    if (r->offcpu && (err = opd_offcpu_drain(r->offcpu, &r->drain))) {
+        opd_metric_add(r->drain_errors, 1);
+        OPD_WARN(r->who, "off-CPU drain incomplete: %s", strerror(-err));
     }
     r->drain.start_unix_ns = r->window_start;
     r->drain.end_unix_ns = end;
@@ -302,6 +309,7 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         .max_frames = r->max_frames,
         .count_entries = map_entries(r->hz, r->interval_ns, MAX_COUNT_ENTRIES),
         .stack_entries = map_entries(r->hz, r->interval_ns, MAX_STACK_ENTRIES),
+        .off_cpu = r->off_cpu_threshold > 0,
     };
     struct opd_proctab_config pc = {
         .procfs_root = r->procfs_root,
@@ -346,6 +354,12 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     pthread_mutex_unlock(&r->filter_lock);
     if (err && err != -E2BIG)
         return err;
+    if (r->off_cpu_threshold > 0) {
+        r->offcpu = opd_offcpu_create(r->sampler, r->off_cpu_threshold, r->who);
+        if (!r->offcpu)
+            return -errno;
+        OPD_INFO(r->who, "off-CPU: recording %g of context switches", r->off_cpu_threshold);
+    }
     err = opd_sampler_attach(r->sampler);
     if (err < 0) {
         OPD_ERR(r->who, "cannot open perf events on any CPU: %s", strerror(-err));
@@ -386,6 +400,8 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
         pthread_join(r->watcher, NULL);
     r->watching = false;
     /* Stop sampling; the last window was drained by the thread on its way out. */
+    opd_offcpu_destroy(r->offcpu);
+    r->offcpu = NULL;
     opd_sampler_destroy(r->sampler);
     r->sampler = NULL;
     return 0;
@@ -408,6 +424,7 @@ static void prof_destroy(struct opd_component *self)
     atomic_store(&r->watch_stop, true);
     if (r->watching)
         pthread_join(r->watcher, NULL);
+    opd_offcpu_destroy(r->offcpu);
     opd_sampler_destroy(r->sampler);
     opd_symbolizer_destroy(r->sym);
     opd_proctab_destroy(r->tab);
@@ -508,6 +525,7 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     r->cycles = cfg->event && strcmp(cfg->event, "cycles") == 0;
     r->kernel_frames = cfg->kernel_frames;
     r->max_frames = (uint32_t)cfg->max_frames;
+    r->off_cpu_threshold = cfg->off_cpu_threshold;
     r->service_from_env = cfg->service_name_from_env;
     r->symbolize = cfg->symbolization.enabled;
     r->dwarf_lines = cfg->symbolization.dwarf_lines;
@@ -765,6 +783,14 @@ const struct opd_config_map opd_profiling_config_map[] = {
      .max = 0,
      .offset = offsetof(struct opd_profiling_config, off_cpu),
      .desc = "Reserved for off-CPU profiling; must be false"},
+    {.type = OPD_CFG_DOUBLE,
+     .name = "off_cpu_threshold",
+     .def = "0",
+     .min = 0,
+     .max = 1,
+     .offset = offsetof(struct opd_profiling_config, off_cpu_threshold),
+     .desc = "Fraction of context switches whose off-CPU time is recorded (0 = off); "
+             "values are scaled back up by it"},
     {.type = OPD_CFG_INT,
      .name = "max_processes",
      .def = "4096",

@@ -34,6 +34,7 @@ struct opd_profiling_config {
     struct opd_profiling_sym_cfg symbolization;
     bool service_name_from_env;
     bool off_cpu; /* reserved: must stay false */
+    double off_cpu_threshold; /* fraction of context switches recorded; 0 = off */
     int64_t max_processes;
     char *procfs_root;
     char *cgroup_root;

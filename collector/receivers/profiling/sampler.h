@@ -20,6 +20,7 @@ struct opd_sampler_opts {
     uint32_t max_frames;    /* 1..OPD_MAX_FRAMES */
     uint32_t count_entries; /* counts map size per generation */
     uint32_t stack_entries; /* stacks map size per generation */
+    bool off_cpu;           /* load the off-CPU program too (offcpu.c attaches it) */
 };
 
 /* Opens and loads the BPF object (nothing attached yet). NULL with errno on failure,
@@ -27,6 +28,11 @@ struct opd_sampler_opts {
 struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts);
 /* Detaches and frees everything. NULL is a no-op. */
 void opd_sampler_destroy(struct opd_sampler *s);
+
+struct profile_bpf;
+/* The loaded BPF object (borrowed), for the off-CPU part that shares its filter, stacks
+ * hashing and generations (offcpu.c). */
+struct profile_bpf *opd_sampler_skel(struct opd_sampler *s);
 
 /* Attaches to every online CPU not attached yet (re-reads the online list, so calling it
  * again picks up hot-added CPUs). Returns the number of CPUs attached in total, or

@@ -1,0 +1,32 @@
+# Shared helpers of the off-CPU and allocation tests (sourced after profiling_lib.sh).
+
+# build_fx DIR NAME: compiles tests/data/DIR/NAME.c with frame pointers to $WORK/opd_NAME.
+build_fx() {
+  cc -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -o "$WORK/opd_$2" \
+    "$SRC/tests/data/$1/$2.c" -lpthread || fail "cannot build fixture $1/$2"
+}
+
+# prof_lines PID: one line per sample of that process, from the JSON output:
+# "<sample type>\t<function;function;... root first>\t<value>". Frames without a name
+# show as "?".
+prof_lines() {
+  jq -r --arg pid "$1" '
+    .dictionary as $d | .resourceProfiles[]
+    | select(any(.resource.attributes[]; .key == "process.pid"
+                 and (.value.intValue | tostring) == $pid))
+    | .scopeProfiles[].profiles[]
+    | $d.stringTable[.sampleType.typeStrindex // 0] as $t
+    | .samples[]
+    | ([ $d.stackTable[.stackIndex // 0].locationIndices[]? | $d.locationTable[.]
+         | (.lines[0].functionIndex // 0) as $f
+         | if $f == 0 then "?" else $d.stringTable[$d.functionTable[$f].nameStrindex // 0] end ]
+       | reverse | join(";")) as $s
+    | "\($t)\t\($s)\t\(.values[0] // 0)"
+  ' "$WORK/profiles.jsonl"
+}
+
+# type_sum PID TYPE REGEX: sum of the values of TYPE samples of PID whose stack matches
+# REGEX (awk ERE over the root-first stack).
+type_sum() {
+  prof_lines "$1" | awk -F'\t' -v t="$2" -v re="$3" '$1 == t && $2 ~ re { n += $3 } END { printf "%.0f\n", n + 0 }'
+}
