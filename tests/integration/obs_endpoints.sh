@@ -72,6 +72,21 @@ grep -qi '^content-type: application/openmetrics-text; version=1.0.0' "$WORK/om.
   fail "OpenMetrics not negotiated"
 [ "$(tail -n 1 "$WORK/om.txt")" = "# EOF" ] || fail "OpenMetrics output does not end in # EOF"
 grep -q '^# UNIT otelprofd_function_cpu_seconds seconds$' "$WORK/om.txt" || fail "no # UNIT line"
+curl -s -H 'Accept: application/openmetrics-text; version=1.0.0' \
+  "http://127.0.0.1:$P_TEL/metrics" >"$WORK/om_tel.txt"
+if /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
+  for f in om om_tel; do
+    /usr/bin/python3 - "$WORK/$f.txt" <<'PY' || fail "the OpenMetrics parser rejects $f.txt"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+fams = list(text_string_to_metric_families(open(sys.argv[1]).read()))
+assert fams, "no metric families"
+PY
+  done
+  echo "OpenMetrics outputs parse with prometheus_client's strict parser"
+else
+  echo "skipped the strict OpenMetrics parse: python3-prometheus-client not installed"
+fi
 ok "prometheus: OpenMetrics on request"
 
 curl -s "http://127.0.0.1:$P_SHORT/metrics" >"$WORK/short.txt"
