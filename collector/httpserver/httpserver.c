@@ -31,6 +31,7 @@ struct conn {
     size_t out_len, out_off;
     bool close_after;
     uint64_t last_ns;
+    uint64_t req_start_ns; /* first byte of the request being received; 0 when none */
 };
 
 struct opd_httpserver {
@@ -299,6 +300,7 @@ static int conn_process(struct opd_httpserver *s, struct conn *c)
     }
     memmove(c->in, c->in + total, c->in_len - total);
     c->in_len -= total;
+    c->req_start_ns = c->in_len ? now_ns() : 0;
     return 0;
 }
 
@@ -318,6 +320,8 @@ static void conn_read(struct opd_httpserver *s, struct conn *c)
     }
     if (n < 0)
         return;
+    if (c->in_len == 0)
+        c->req_start_ns = now_ns();
     c->in_len += (size_t)n;
     c->last_ns = now_ns();
     if (conn_process(s, c))
@@ -423,7 +427,9 @@ static void *serve(void *arg)
         now = now_ns();
         for (size_t i = 0; i < s->max_conns; i++) {
             struct conn *c = &s->conns[i];
-            if (c->fd >= 0 && now - c->last_ns > s->idle_ns)
+            /* Silent too long, or trickling one request in for too long (slowloris). */
+            if (c->fd >= 0 && (now - c->last_ns > s->idle_ns ||
+                               (c->req_start_ns && !c->out && now - c->req_start_ns > s->idle_ns)))
                 conn_close(c);
         }
     }

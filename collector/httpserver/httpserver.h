@@ -34,7 +34,8 @@ struct opd_httpserver_params {
     void *ctx;
     size_t max_connections;   /* 0 means 32 */
     size_t max_request_bytes; /* request head plus body; 0 means 8192 */
-    uint64_t idle_timeout_ns; /* a connection silent this long is closed; 0 means 10 s */
+    uint64_t idle_timeout_ns; /* a connection silent this long, or taking this long to send
+                                 one request, is closed; 0 means 10 s */
 };
 
 /* Resolves and binds the address and listens, so that a taken port is reported here,

@@ -317,6 +317,20 @@ static void test_server_connection_limit_and_idle(void **state)
     assert_int_equal(read_until(b, buf, sizeof(buf), NULL, 0, 3000), 0);
     close(a);
     close(b);
+    /* A client trickling a request in, one byte at a time, is cut off as well. */
+    {
+        const char *req = "GET /hello HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        int slow = dial(opd_httpserver_port(s));
+        bool cut = false;
+
+        for (size_t i = 0; req[i] && !cut; i++) {
+            cut = send(slow, &req[i], 1, MSG_NOSIGNAL) != 1;
+            usleep(50000);
+        }
+        /* 2.6 s of trickling against a 0.3 s budget (checked every 0.5 s). */
+        assert_true(cut);
+        close(slow);
+    }
     /* ...which frees their slots. */
     c = dial(opd_httpserver_port(s));
     send_str(c, "GET /hello HTTP/1.1\r\n\r\n");
