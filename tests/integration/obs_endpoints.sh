@@ -43,6 +43,8 @@ service:
 YAML
 
 "$BIN" validate --config "$WORK/cfg.yaml" >/dev/null || fail "config does not validate"
+"$BIN" validate --config "$SRC/tests/data/obs/example.yaml" >/dev/null ||
+  fail "tests/data/obs/example.yaml does not validate"
 start_daemon "$WORK/cfg.yaml"
 wait_http "http://127.0.0.1:$P_PROM/metrics"
 for _ in $(seq 100); do
