@@ -26,11 +26,30 @@
 /* log2 of the largest extent a file may have; user space caps tables at 2^24 rows. */
 #define OPD_UNWIND_SEARCH_STEPS 24
 
+/* The walk's registers and bookkeeping. They live in the per-CPU state, not on the
+ * stack: the verifier does not track map memory, so each bpf_loop step is verified with
+ * unknown values and converges at once (on the stack, the frame counter is tracked
+ * exactly and every count is a new verifier state). */
+struct opd_unwind_walk {
+    __u64 pc, sp, fp;
+    __u32 pid;
+    __u32 n;       /* frames recorded */
+    __u32 max;     /* frame budget */
+    __u32 adjust;  /* 1 when pc is a return address (look up pc - 1) */
+    __u32 stop;    /* enum opd_unwind_stat of the end, 0 while walking */
+    __u32 noted;   /* this pid was reported in opd_unwind_unknown */
+    /* The last range with a table, reused while pcs stay inside it. */
+    __u64 c_start, c_end, c_bias;
+    __u32 c_rows, c_count;
+};
+
 /* Per-CPU walk state: too big for the 512-byte BPF stack. */
 struct opd_unwind_state {
     struct pt_regs regs; /* interrupted user registers, for rules of frame 0 */
     __u64 frames[OPD_UNWIND_MAX_FRAMES];
     __u8 method[OPD_UNWIND_MAX_FRAMES]; /* 1 CFI, 2 frame pointer, 0 last frame */
+    struct opd_unwind_walk w;
+    __u32 stop; /* enum opd_unwind_stat that ended the last walk */
 };
 
 /* Sizes are set by user space before load (bpf_map__set_max_entries). */
@@ -86,19 +105,6 @@ static __always_inline void opd_unwind_count(__u32 idx)
         __sync_fetch_and_add(v, 1);
 }
 
-/* The walk's registers and bookkeeping, passed to every bpf_loop step. */
-struct opd_unwind_walk {
-    __u64 pc, sp, fp;
-    __u32 pid;
-    __u32 n;       /* frames recorded */
-    __u32 max;     /* frame budget */
-    __u32 adjust;  /* 1 when pc is a return address (look up pc - 1) */
-    __u32 stop;    /* enum opd_unwind_stat of the end, 0 while walking */
-    __u32 noted;   /* this pid was reported in opd_unwind_unknown */
-    /* The last range with a table, reused while pcs stay inside it. */
-    __u64 c_start, c_end, c_bias;
-    __u32 c_rows, c_count;
-};
 
 #define OPD_USER_TOP 0x0000800000000000ULL
 
@@ -268,7 +274,7 @@ static __always_inline long opd_unwind_signal(struct opd_unwind_walk *w)
 
 static long opd_unwind_step(__u64 i, void *arg)
 {
-    struct opd_unwind_walk *w = arg;
+    struct opd_unwind_walk *w;
     struct opd_unwind_state *s;
     struct opd_unwind_row *row;
     __u64 cfa, base, ra, fp;
@@ -277,6 +283,7 @@ static long opd_unwind_step(__u64 i, void *arg)
     s = bpf_map_lookup_elem(&opd_unwind_scratch, &zero);
     if (!s)
         return 1;
+    w = &s->w;
     if (w->n >= w->max || w->n >= OPD_UNWIND_MAX_FRAMES) {
         w->stop = OPD_UNW_STOP_TRUNCATED;
         return 1;
@@ -392,6 +399,38 @@ static __always_inline int opd_unwind_after_syscall(__u64 pc)
     return insn[0] == 0x0f && insn[1] == 0x05;
 }
 
+/* The walk proper, a global BPF function: the verifier checks it once on its own,
+ * whatever the calling program looks like, instead of once per caller state (inlined into
+ * the sampler, its bpf_loop callback was re-verified for every path of the sampler and
+ * exceeded the 1M-instruction budget). Registers come from the per-CPU state, which
+ * opd_unwind_user() fills. Returns the number of frames; the end reason goes to
+ * state->stop. */
+__noinline int opd_unwind_walk(__u32 pid, __u32 in_kernel, __u32 max)
+{
+    struct opd_unwind_state *s;
+    struct opd_unwind_walk *w;
+    __u32 zero = 0, stop;
+
+    s = bpf_map_lookup_elem(&opd_unwind_scratch, &zero);
+    if (!s)
+        return 0;
+    w = &s->w;
+    __builtin_memset(w, 0, sizeof(*w));
+    w->pc = s->regs.ip;
+    w->sp = s->regs.sp;
+    w->fp = s->regs.bp;
+    w->pid = pid;
+    w->max = max < OPD_UNWIND_MAX_FRAMES ? max : OPD_UNWIND_MAX_FRAMES;
+    w->adjust = in_kernel && opd_unwind_after_syscall(w->pc);
+    opd_unwind_count(OPD_UNW_WALKS);
+    bpf_loop(OPD_UNWIND_MAX_FRAMES + 1, opd_unwind_step, NULL, 0);
+    stop = w->stop;
+    if (stop)
+        opd_unwind_count(stop);
+    s->stop = stop;
+    return (int)w->n;
+}
+
 /* Walks the user stack of the current thread (tgid pid) from its interrupted user
  * registers uregs. in_kernel is 1 when the sample hit kernel mode (uregs then come from
  * the task's saved pt_regs). Frames go to the per-CPU state (opd_unwind_scratch):
@@ -401,29 +440,20 @@ static __always_inline int opd_unwind_user(const struct pt_regs *uregs, __u32 pi
                                            __u32 max, struct opd_unwind_state **state_out,
                                            __u32 *stop_out)
 {
-    struct opd_unwind_walk w = {};
     struct opd_unwind_state *s;
     __u32 zero = 0;
+    int n;
 
     s = bpf_map_lookup_elem(&opd_unwind_scratch, &zero);
     if (!s)
         return 0;
     __builtin_memcpy(&s->regs, uregs, sizeof(s->regs));
-    w.pc = uregs->ip;
-    w.sp = uregs->sp;
-    w.fp = uregs->bp;
-    w.pid = pid;
-    w.max = max < OPD_UNWIND_MAX_FRAMES ? max : OPD_UNWIND_MAX_FRAMES;
-    w.adjust = in_kernel && opd_unwind_after_syscall(w.pc);
-    opd_unwind_count(OPD_UNW_WALKS);
-    bpf_loop(w.max + 1, opd_unwind_step, &w, 0);
-    if (w.stop)
-        opd_unwind_count(w.stop);
+    n = opd_unwind_walk(pid, in_kernel ? 1 : 0, max);
     if (state_out)
         *state_out = s;
     if (stop_out)
-        *stop_out = w.stop;
-    return (int)w.n;
+        *stop_out = s->stop;
+    return n;
 }
 
 #endif

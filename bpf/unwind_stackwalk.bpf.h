@@ -22,29 +22,26 @@ static __always_inline int opd_unwind_ctx_user_mode(struct bpf_perf_event_data *
 
 /* Reads user frames of the interrupted thread into frames[0..max), innermost first,
  * like opd_walk_user(): frames[0] is the pc, the rest return addresses. Returns the
- * number of frames, 0 when not even the pc is usable. */
+ * number of frames, 0 when not even the pc is usable.
+ *
+ * max must be a value the verifier knows (a constant or a frozen .rodata variable) and
+ * frames must hold max entries: the copy is always max frames long, so that the caller's
+ * code after the walk is verified once, not once per possible frame count. */
 static __always_inline int opd_walk_user_cfi(struct bpf_perf_event_data *ctx,
                                              struct pt_regs *uregs, __u64 *frames, int max)
 {
     struct opd_unwind_state *s = NULL;
     __u32 pid = bpf_get_current_pid_tgid() >> 32;
-    __u32 cnt;
     int n;
 
-    if (max <= 0)
+    if (max <= 0 || max > OPD_UNWIND_MAX_FRAMES)
         return 0;
     n = opd_unwind_user(uregs, pid, !opd_unwind_ctx_user_mode(ctx), (__u32)max, &s, NULL);
     if (!s || n <= 0)
         return 0;
-    /* Copied one by one: the loop index is compared with max in one register, which
-     * keeps the verifier's bound on frames[i] (a variable-size copy lost it to clang's
-     * register choices). */
-    for (cnt = 0; cnt < OPD_UNWIND_MAX_FRAMES; cnt++) {
-        if (cnt >= (__u32)n || cnt >= (__u32)max)
-            break;
-        frames[cnt] = s->frames[cnt];
-    }
-    return (int)cnt;
+    if (bpf_probe_read_kernel(frames, (__u32)max * sizeof(__u64), s->frames))
+        return 0;
+    return n < max ? n : max;
 }
 
 #endif
