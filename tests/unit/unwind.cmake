@@ -38,20 +38,26 @@ opd_add_unit_test(test_unwind_cache
   LIBS opd_unwind)
 
 # Privileged: the BPF unwinder loaded into this kernel, sampling the fixtures.
-# bpf/unwind_probe.bpf.c becomes an object and a skeleton in this build dir; vmlinux.h
-# comes from the sampler's BPF build (target profile_skel_gen).
-if(TARGET profile_skel_gen AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
+# bpf/unwind_probe.bpf.c becomes an object and a skeleton in this build dir, against its
+# own vmlinux.h (so that it builds whatever state the sampler's BPF build is in).
+if(DEFINED OPD_CLANG AND DEFINED OPD_BPFTOOL AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
   set(_unw_out ${CMAKE_BINARY_DIR}/tests/unwind_bpf)
   set(_unw_obj ${_unw_out}/unwind_probe.bpf.o)
   set(_unw_skel ${_unw_out}/unwind_probe.skel.h)
-  add_custom_command(OUTPUT ${_unw_obj}
+  add_custom_command(OUTPUT ${_unw_out}/vmlinux.h
     COMMAND ${CMAKE_COMMAND} -E make_directory ${_unw_out}
+    COMMAND ${OPD_BPFTOOL} btf dump file ${OPD_VMLINUX_BTF} format c > ${_unw_out}/vmlinux.h.tmp
+    COMMAND ${CMAKE_COMMAND} -E rename ${_unw_out}/vmlinux.h.tmp ${_unw_out}/vmlinux.h
+    COMMENT "vmlinux.h for unwind_probe"
+    VERBATIM)
+  add_custom_command(OUTPUT ${_unw_obj}
     COMMAND ${OPD_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror
-            -I${CMAKE_BINARY_DIR}/bpf/vmlinux -I${CMAKE_SOURCE_DIR}/bpf
+            -I${_unw_out} -I${CMAKE_SOURCE_DIR}/bpf
             -c ${CMAKE_SOURCE_DIR}/bpf/unwind_probe.bpf.c -o ${_unw_obj}
     COMMAND ${OPD_LLVM_STRIP} -g ${_unw_obj}
     DEPENDS ${CMAKE_SOURCE_DIR}/bpf/unwind_probe.bpf.c ${CMAKE_SOURCE_DIR}/bpf/unwind.bpf.h
             ${CMAKE_SOURCE_DIR}/bpf/unwind_stackwalk.bpf.h ${CMAKE_SOURCE_DIR}/bpf/unwind_table.h
+            ${_unw_out}/vmlinux.h
     COMMENT "BPF unwind_probe.bpf.c"
     VERBATIM)
   add_custom_command(OUTPUT ${_unw_skel}
@@ -61,7 +67,6 @@ if(TARGET profile_skel_gen AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
     COMMENT "BPF skeleton unwind_probe.skel.h"
     VERBATIM)
   add_custom_target(unwind_probe_skel_gen DEPENDS ${_unw_skel})
-  add_dependencies(unwind_probe_skel_gen profile_skel_gen)
 
   add_executable(test_unwind_bpf ${CMAKE_SOURCE_DIR}/tests/unit/test_unwind_bpf.c)
   target_include_directories(test_unwind_bpf PRIVATE ${_unw_out} ${CMAKE_SOURCE_DIR}/bpf)
