@@ -9,3 +9,5 @@ opd_add_unit_test(test_prometheus SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_pr
   LIBS opd_exporter_prometheus opd_config)
 opd_add_unit_test(test_loss_accounting SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_loss_accounting.c
   LIBS opd_collector opd_exporterhelper)
+opd_add_unit_test(test_recorded SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_recorded.c
+  ${CMAKE_SOURCE_DIR}/cmd/otelprofd/recorded.c LIBS opd_otlp)
