@@ -669,6 +669,42 @@ static void test_slowdown(void **state)
             best[2] ? "" : "not run, ", best[2] ? 100.0 * (1 - (double)best[2] / base) : 0);
 }
 
+/* Samples taken while the thread is inside read(2): user registers come from the task's
+ * saved pt_regs, the pc follows `syscall` and is looked up as pc - 1. */
+static void test_in_syscall(void **state)
+{
+    struct run r;
+    struct syms s;
+    size_t base = 0, good = 0;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    sample(&r, "sysloop", PROBE_CFI, 1.5, &s);
+    for (size_t i = 0; i < r.nrecs; i++) {
+        const struct probe_record *rec = &r.recs[i];
+
+        if (rec->n < 1 || strcmp(sym_of(&s, rec->frames[0], 0), "libc"))
+            continue;
+        base++;
+        /* read() is a leaf in libc: its caller comes next, then main. */
+        good += rec->n >= 3 && strstr(sym_of(&s, rec->frames[1], 1), "sys_loop") &&
+                !strcmp(sym_of(&s, rec->frames[2], 1), "main");
+        if (!(rec->n >= 3 && strstr(sym_of(&s, rec->frames[1], 1), "sys_loop")) &&
+            base - good <= 3) {
+            fprintf(stderr, "incomplete syscall stack (stop %u):", rec->stop);
+            for (uint32_t k = 0; k < rec->n && k < 8; k++)
+                fprintf(stderr, " %s", sym_of(&s, rec->frames[k], k > 0));
+            fprintf(stderr, "\n");
+        }
+    }
+    fprintf(stderr, "sysloop: %zu samples, %zu in libc (mostly inside read), %.1f%% with "
+                    "sys_loop and main\n",
+            r.nrecs, base, base ? 100.0 * (double)good / (double)base : 0);
+    assert_true(base >= 100);
+    assert_true(good >= base * 95 / 100);
+    run_fini(&r);
+}
+
 /* A process the receiver has not published: the first samples fall back to frame
  * pointers and name the pid in opd_unwind_unknown; after the drain syncs it, stacks are
  * complete. */
@@ -712,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_through_libc),
         cmocka_unit_test(test_deep_budget),
         cmocka_unit_test(test_signal_frame),
+        cmocka_unit_test(test_in_syscall),
         cmocka_unit_test(test_unknown_pid),
         cmocka_unit_test(test_cost),
         cmocka_unit_test(test_slowdown),
