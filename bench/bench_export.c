@@ -3,10 +3,16 @@
  * prints samples/s end to end and bytes per sample uncompressed and on the wire.
  * (2) queue path: the cost of one request through the exporter helper (submit → consumer
  * → send callback) with a no-op destination, in memory and with the persistent queue
- * (with and without fsync). Usage: bench_export [ENDPOINT] [BATCHES] [SAMPLES_PER_BATCH]
- * [COMPRESSION]; without an endpoint only (2) runs. */
+ * (with and without fsync). Usage: bench_export [ENDPOINT|null] [BATCHES]
+ * [SAMPLES_PER_BATCH] [COMPRESSION]; "null" starts an in-process gRPC server that answers
+ * OK at once (the exporter's own cost); without an endpoint only (2) runs. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +87,8 @@ static int wire(const char *endpoint, int batches, size_t per_batch, const char 
         usleep(1000);
     t1 = now_s();
     c->ops->shutdown(c, 0);
-    printf("wire: %d requests x %zu samples (%llu samples), compression %s, %lld consumers\n",
-           batches, per_batch, (unsigned long long)total, comp,
+    printf("wire: %s, %d requests x %zu samples (%llu samples), compression %s, %lld consumers\n",
+           endpoint, batches, per_batch, (unsigned long long)total, comp,
            (long long)cfg.sending_queue.num_consumers);
     printf("wire: delivered %lld samples in %.3f s: %.0f samples/s, %.1f requests/s\n",
            (long long)opd_metric_get(sent), t1 - t0, (double)total / (t1 - t0),
@@ -96,6 +102,69 @@ static int wire(const char *endpoint, int batches, size_t per_batch, const char 
     opd_telemetry_destroy(tel);
     free(bs);
     return 0;
+}
+
+/* ---- a null gRPC server: answers every call OK at once (trailers-only), so the wire
+ * numbers show the exporter's own cost without a receiver's decoding ---------------- */
+
+static int null_on_frame(nghttp2_session *s, const nghttp2_frame *f, void *u)
+{
+    static const nghttp2_nv nv[] = {
+        {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, NGHTTP2_NV_FLAG_NONE},
+    };
+
+    if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        nghttp2_submit_response(s, f->hd.stream_id, nv, 3, NULL);
+    return 0;
+}
+
+static void *null_server(void *arg)
+{
+    int ls = *(int *)arg, fd;
+    nghttp2_session_callbacks *cb;
+    nghttp2_session *s;
+    uint8_t buf[65536];
+    const uint8_t *out;
+    ssize_t n;
+
+    while ((fd = accept(ls, NULL, NULL)) >= 0) {
+        nghttp2_session_callbacks_new(&cb);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, null_on_frame);
+        nghttp2_session_server_new(&s, cb, NULL);
+        nghttp2_session_callbacks_del(cb);
+        nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0);
+        nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0, 1 << 30);
+        for (;;) {
+            while ((n = nghttp2_session_mem_send(s, &out)) > 0)
+                if (write(fd, out, (size_t)n) != n)
+                    break;
+            n = read(fd, buf, sizeof(buf));
+            if (n <= 0 || nghttp2_session_mem_recv(s, buf, (size_t)n) < 0)
+                break;
+        }
+        nghttp2_session_del(s);
+        close(fd);
+    }
+    return NULL;
+}
+
+/* Starts the null server on a loopback port written into ep. */
+static int null_start(char *ep, size_t len)
+{
+    static int ls;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    pthread_t t;
+
+    ls = socket(AF_INET, SOCK_STREAM, 0);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 16) ||
+        getsockname(ls, (struct sockaddr *)&a, &al))
+        return -1;
+    snprintf(ep, len, "127.0.0.1:%d", ntohs(a.sin_port));
+    return pthread_create(&t, NULL, null_server, &ls) ? -1 : 0;
 }
 
 static _Atomic uint64_t delivered;
@@ -151,7 +220,14 @@ int main(int argc, char **argv)
 {
     char dir[] = "/tmp/opd-bench-queue-XXXXXX";
 
+    char ep[64];
+
     opd_log_set_level(OPD_LOG_ERROR);
+    if (argc > 1 && strcmp(argv[1], "null") == 0) {
+        if (null_start(ep, sizeof(ep)))
+            return 1;
+        argv[1] = ep;
+    }
     if (argc > 1 && wire(argv[1], argc > 2 ? atoi(argv[2]) : 200,
                          argc > 3 ? (size_t)atol(argv[3]) : 5000, argc > 4 ? argv[4] : "gzip"))
         return 1;

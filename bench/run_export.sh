@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Export benchmark: the otlp_grpc exporter sending synthetic CPU profiles to the
-# independent gRPC receiver (shared/peer/otlp-sink, grpc-js) on loopback, gzip and none,
+# Export benchmark: the otlp_grpc exporter sending synthetic CPU profiles to an in-process
+# null gRPC server (answers OK at once: the exporter's own cost) and to the independent
+# gRPC receiver (shared/peer/otlp-sink, grpc-js) on loopback, gzip and none,
 # and the cost of the exporter helper's queue path (in memory, persistent, persistent with
 # fsync). Writes a markdown section to bench/RESULTS.export.md (override with RESULTS=...).
 #   BUILD    build dir with tests/bench_export (default build)
@@ -38,6 +39,8 @@ run() { # compression
   echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
   echo
   echo '```'
+  "$BIN" null "$BATCHES" "$SAMPLES" gzip | grep '^wire'
+  "$BIN" null "$BATCHES" "$SAMPLES" none | grep '^wire'
   run gzip
   run none
   "$BIN" | grep '^queue'
