@@ -299,6 +299,21 @@ static void loss_pass_receivers(const struct opd_metric *m, void *arg)
         snprintf(c->profiling_receivers[c->n_prof++], 128, "%s", r);
 }
 
+/* A processor's own otelprofd_<type>_dropped_samples{processor="…"} counter (e.g. the
+ * redaction processor's); the reason is <type>. */
+static bool is_processor_drop_counter(const struct opd_metric *m, char *reason, size_t cap)
+{
+    static const char prefix[] = "otelprofd_", suffix[] = "_dropped_samples";
+    size_t n = strlen(m->name), p = sizeof(prefix) - 1, q = sizeof(suffix) - 1;
+    char who[128];
+
+    if (n <= p + q || strncmp(m->name, prefix, p) != 0 || strcmp(m->name + n - q, suffix) != 0 ||
+        !label_value(m->labels, "processor", who, sizeof(who)))
+        return false;
+    snprintf(reason, cap, "%.*s", (int)(n - p - q), m->name + p);
+    return true;
+}
+
 static void loss_pass_values(const struct opd_metric *m, void *arg)
 {
     struct loss_ctx *c = arg;
@@ -330,6 +345,8 @@ static void loss_pass_values(const struct opd_metric *m, void *arg)
     } else if (strcmp(m->name, "otelprofd_processor_dropped_profiles") == 0) {
         if (!label_value(m->labels, "reason", reason, sizeof(reason)))
             snprintf(reason, sizeof(reason), "processor");
+        common_drop(c, reason, v);
+    } else if (is_processor_drop_counter(m, reason, sizeof(reason))) {
         common_drop(c, reason, v);
     } else if ((strncmp(m->name, "otelcol_exporter_", 17) == 0 ||
                 strcmp(m->name, "otelprofd_exporter_queue_samples") == 0) &&

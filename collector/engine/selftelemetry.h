@@ -14,8 +14,10 @@
  *   delivered = otelcol_exporter_sent_profiles{exporter=E}
  *   dropped   = idle, filtered, map_full (otelprofd_profiling_samples_lost / _idle),
  *               comm_filtered (otelprofd_profiling_samples_comm_filtered),
- *               processor drops (otelprofd_processor_dropped_profiles{reason}: a
- *               processor that drops or refuses samples counts them there itself),
+ *               processor drops (otelprofd_processor_dropped_profiles{processor,reason}:
+ *               a processor that drops or refuses samples counts them there itself; a
+ *               processor's own otelprofd_<type>_dropped_samples{processor} counts too,
+ *               as reason <type>),
  *               queue_full, permanent, retries_exhausted, shutdown, storage
  *               (otelcol_exporter_dropped_profiles{exporter=E,reason})
  *   pending   = otelprofd_exporter_queue_samples{exporter=E} (samples queued), or

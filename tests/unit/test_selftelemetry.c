@@ -83,7 +83,8 @@ static int64_t dropped(const struct opd_loss_row *r, const char *reason)
 
 /* Every drop reason at once, with the counters named and labelled as their owners do:
  * 1000 taken in the kernel; 50 idle, 40 out of scope, 10 map full; 30 filtered by comm in
- * user space; 15 dropped by a processor, 20 refused by another (memory limit); then
+ * user space; 15 dropped by a processor, 12 refused by another (memory limit) and 8 by
+ * the redaction processor (its own counter); then
  * exporter "otlp_grpc" gets 835 (the receiver's refused counter says nothing more):
  * 700 sent, 60 queue full, 40 permanent, 20 retries exhausted, 5 at shutdown, 10 queued.
  * Exporter "file" gets the same 835 and sends 830, 5 at shutdown. */
@@ -112,7 +113,11 @@ static void test_loss_equation(void **state)
     counter(t, "otelprofd_processor_dropped_profiles",
             "processor=\"redaction\",reason=\"processor_filtered\"", 15);
     counter(t, "otelprofd_processor_dropped_profiles",
-            "processor=\"memory_limiter\",reason=\"memory_limit\"", 20);
+            "processor=\"memory_limiter\",reason=\"memory_limit\"", 12);
+    /* The redaction processor's own counter of the samples it dropped. */
+    counter(t, "otelprofd_redaction_dropped_samples", "processor=\"redaction\"", 8);
+    /* Same suffix without a processor label: not a processor drop. */
+    counter(t, "otelprofd_other_dropped_samples", "", 1000);
 
     counter(t, "otelcol_exporter_sent_profiles", "exporter=\"otlp_grpc\"", 700);
     counter(t, "otelcol_exporter_dropped_profiles", "exporter=\"otlp_grpc\",reason=\"queue_full\"",
@@ -141,7 +146,9 @@ static void test_loss_equation(void **state)
     assert_int_equal(dropped(g, "filtered"), 40);
     assert_int_equal(dropped(g, "map_full"), 10);
     assert_int_equal(dropped(g, "comm_filtered"), 30);
-    assert_int_equal(dropped(g, "memory_limit"), 20);
+    assert_int_equal(dropped(g, "memory_limit"), 12);
+    assert_int_equal(dropped(g, "redaction"), 8);
+    assert_int_equal(dropped(g, "other"), -1);
     assert_int_equal(dropped(g, "refused"), -1);
     assert_int_equal(dropped(g, "processor_filtered"), 15);
     assert_int_equal(dropped(g, "queue_full"), 60);
@@ -182,8 +189,7 @@ static void test_loss_other_receiver(void **state)
     counter(t, "otelcol_receiver_accepted_profiles", "receiver=\"otlpjsonfile\"", 40);
     counter(t, "otelcol_receiver_refused_profiles", "receiver=\"otlpjsonfile\"", 2);
     counter(t, "otelcol_exporter_sent_profiles", "exporter=\"debug\"", 40);
-    counter(t, "otelcol_exporter_dropped_profiles", "exporter=\"debug\",reason=\"queue_full\"",
-            2);
+    counter(t, "otelcol_exporter_dropped_profiles", "exporter=\"debug\",reason=\"queue_full\"", 2);
     assert_int_equal(opd_loss_compute(t, &row, 1), 1);
     assert_int_equal(row.entered, 42);
     assert_int_equal(dropped(&row, "refused"), -1);
