@@ -416,7 +416,12 @@ int opd_eh_submit(struct opd_exporterhelper *eh, uint8_t *data, size_t len, uint
         goto out;
     }
     while (eh->size + units(eh, r) > eh->queue.queue_size && eh->size > 0) {
-        if (!eh->queue.block_on_overflow || eh->stopping) {
+        if (eh->stopping) {
+            rc = -ESHUTDOWN;
+            drop(eh, items, DROP_SHUTDOWN);
+            goto out;
+        }
+        if (!eh->queue.block_on_overflow) {
             rc = -ENOSPC;
             OPD_WARN(eh->who,
                      "sending queue is full (%lld of %lld): dropping %llu profile "

@@ -258,6 +258,67 @@ static void test_queue_full_counted(void **state)
     env_fini(&e);
 }
 
+struct submitter {
+    struct env *e;
+    int rc;
+    bool done;
+};
+
+static void *submit_thread(void *arg)
+{
+    struct submitter *s = arg;
+    s->rc = opd_eh_submit(s->e->eh, payload(1, 0), 1, 3);
+    __atomic_store_n(&s->done, true, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_block_on_overflow(void **state)
+{
+    struct env e;
+    struct submitter s = {.e = &e};
+    pthread_t t;
+
+    env_init(&e, 1, 1, "requests");
+    e.q.block_on_overflow = true;
+    e.f.hold = true;
+    env_create(&e);
+    assert_int_equal(opd_eh_start(e.eh, NULL), 0);
+    assert_int_equal(opd_eh_submit(e.eh, payload(1, 0), 1, 3), 0); /* in flight */
+    while (opd_eh_queue_size(e.eh) != 0)
+        usleep(1000);
+    assert_int_equal(opd_eh_submit(e.eh, payload(1, 0), 1, 3), 0); /* queued: full */
+    pthread_create(&t, NULL, submit_thread, &s);
+    usleep(100000);
+    /* The third waits for room instead of being dropped... */
+    assert_false(__atomic_load_n(&s.done, __ATOMIC_SEQ_CST));
+    assert_int_equal(dropped(&e, "queue_full"), 0);
+    fake_release(&e.f);
+    pthread_join(t, NULL);
+    assert_int_equal(s.rc, 0);
+    assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 9);
+    env_fini(&e);
+
+    /* ...and a shutdown releases a blocked caller, counting its samples as dropped. */
+    env_init(&e, 1, 1, "requests");
+    e.q.block_on_overflow = true;
+    e.f.hold = true;
+    env_create(&e);
+    assert_int_equal(opd_eh_start(e.eh, NULL), 0);
+    assert_int_equal(opd_eh_submit(e.eh, payload(1, 0), 1, 3), 0);
+    while (opd_eh_queue_size(e.eh) != 0)
+        usleep(1000);
+    assert_int_equal(opd_eh_submit(e.eh, payload(1, 0), 1, 3), 0);
+    s.done = false;
+    pthread_create(&t, NULL, submit_thread, &s);
+    usleep(100000);
+    assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 50000000), -ETIMEDOUT);
+    pthread_join(t, NULL);
+    assert_int_equal(s.rc, -ESHUTDOWN);
+    assert_int_equal(dropped(&e, "shutdown"), 9);
+    env_fini(&e);
+}
+
 static void test_shutdown_deadline_drops(void **state)
 {
     struct env e;
@@ -537,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_permanent_not_retried),
         cmocka_unit_test(test_retries_exhausted),
         cmocka_unit_test(test_queue_full_counted),
+        cmocka_unit_test(test_block_on_overflow),
         cmocka_unit_test(test_shutdown_deadline_drops),
         cmocka_unit_test(test_retry_after_honoured),
         cmocka_unit_test(test_backoff),
