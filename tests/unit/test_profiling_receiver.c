@@ -90,6 +90,15 @@ static void test_preflight(void **state)
     assert_null(strstr(err, "CAP_BPF"));
     assert_non_null(strstr(err, "CAP_PERFMON"));
 
+    /* 5.19 and 6.0 start, with a warning. */
+    f = good_facts();
+    f.kmajor = 6;
+    f.kminor = 0;
+    snprintf(f.release, sizeof(f.release), "6.0.3");
+    assert_int_equal(opd_preflight_check(&f, err, sizeof(err), warn, sizeof(warn)), 0);
+    assert_non_null(strstr(warn, "6.0.3"));
+    assert_non_null(strstr(warn, "lock up"));
+
     /* CAP_SYS_ADMIN covers both; missing ptrace rights is only a warning. */
     f.cap_eff = 1ull << OPD_CAP_SYS_ADMIN;
     assert_int_equal(opd_preflight_check(&f, err, sizeof(err), warn, sizeof(warn)), 0);

@@ -97,6 +97,14 @@ int opd_preflight_check(const struct opd_preflight_facts *f, char *err, size_t e
                  perfmon ? "" : "CAP_PERFMON", f->paranoid);
         return -EPERM;
     }
+    /* Reading user memory from the perf interrupt could lock up 5.19 and 6.0 kernels that
+     * lack the stable fix (Parca refused to run on them). Only a warning: distributions
+     * backported it, and the version string cannot tell. */
+    if (((f->kmajor == 5 && f->kminor == 19) || (f->kmajor == 6 && f->kminor == 0)) && warnlen > w)
+        w += (size_t)snprintf(warn + w, warnlen - w,
+                              "kernel %s: 5.19/6.0 kernels without the stable fix for "
+                              "bpf_probe_read_user from perf interrupts may lock up; ",
+                              f->release);
     if (!has_cap(f, OPD_CAP_SYS_PTRACE) && warnlen > w)
         w += (size_t)snprintf(warn + w, warnlen - w,
                               "no CAP_SYS_PTRACE: maps and binaries of other users' processes "
