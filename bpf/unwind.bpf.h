@@ -312,11 +312,12 @@ static long opd_unwind_step(__u64 i, void *arg)
         cfa = w->sp + (__s64)row->cfa_off + (((w->pc & 15) >= row->cfa_reg) ? 8 : 0);
         break;
     case OPD_CFA_DEREF:
-        if (opd_unwind_reg(w, s, row->cfa_reg, &base) ||
+        if (opd_unwind_reg(w, s, row->cfa_reg & OPD_CFA_DEREF_REG_MASK, &base) ||
             opd_unwind_read(&cfa, base + (__s64)row->cfa_off)) {
             w->stop = OPD_UNW_ERR_RULE;
             return 1;
         }
+        cfa += (__u64)(row->cfa_reg >> OPD_CFA_DEREF_POST_SHIFT) * 8;
         break;
     case OPD_CFA_SIGNAL:
         s->method[(w->n - 1) & (OPD_UNWIND_MAX_FRAMES - 1)] = 1;

@@ -22,7 +22,8 @@ enum opd_unwind_cfa_type {
     OPD_CFA_END = 0,     /* no CFI covers this pc (gap after an FDE) */
     OPD_CFA_REG = 1,     /* CFA = reg[cfa_reg] + cfa_off */
     OPD_CFA_PLT = 2,     /* CFA = sp + cfa_off, + 8 when (pc & 15) >= cfa_reg (lazy PLT) */
-    OPD_CFA_DEREF = 3,   /* CFA = *(reg[cfa_reg] + cfa_off) (GCC DRAP realignment) */
+    OPD_CFA_DEREF = 3,   /* CFA = *(reg[cfa_reg & 31] + cfa_off) + 8 * (cfa_reg >> 5):
+                          * GCC DRAP realignment, saved stack pointers in assembly */
     OPD_CFA_SIGNAL = 4,  /* signal trampoline: registers in the ucontext at sp + 40 */
     OPD_CFA_INVALID = 5, /* CFI exists but uses a rule we cannot evaluate: stop */
 };
@@ -44,10 +45,15 @@ enum opd_unwind_ra_type {
     OPD_RA_INVALID = 3,   /* unsupported rule: stop */
 };
 
+#define OPD_CFA_DEREF_REG_MASK   31u
+#define OPD_CFA_DEREF_POST_SHIFT 5
+#define OPD_CFA_DEREF_POST_MAX   7u /* post-add up to 56 bytes */
+
 struct opd_unwind_row {
     __u32 pc;      /* file vaddr - pc_base where this row starts */
     __u8 cfa_type; /* enum opd_unwind_cfa_type */
-    __u8 cfa_reg;  /* DWARF register, or the PLT threshold K for OPD_CFA_PLT */
+    __u8 cfa_reg;  /* DWARF register; the PLT threshold K for OPD_CFA_PLT; register and
+                    * post-add for OPD_CFA_DEREF */
     __u8 fp_type;  /* enum opd_unwind_fp_type */
     __u8 ra_type;  /* enum opd_unwind_ra_type */
     __s32 cfa_off;

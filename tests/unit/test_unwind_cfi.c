@@ -337,7 +337,7 @@ static void test_drap_and_plt_rows(void **state)
             assert_int_equal(t.rows[i].cfa_off, 8);
         }
         if (t.rows[i].cfa_type == OPD_CFA_DEREF) {
-            assert_int_equal(t.rows[i].cfa_reg, OPD_DWARF_X86_RBP);
+            assert_int_equal(t.rows[i].cfa_reg, OPD_DWARF_X86_RBP); /* no post-add */
             assert_int_equal(t.rows[i].cfa_off, -8);
         }
     }
@@ -521,6 +521,11 @@ static void test_synthetic_rules(void **state)
         0x10, 6, 2, 0x76, 0x00,          /* rbp saved at rbp + 0 */
         0x41, 0x07, 16,                  /* +1: ra undefined */
     };
+    /* OpenSSL's saved stack pointer: cfa = *(rsp + 40) + 8; and one we refuse. */
+    static const uint8_t f4[] = {
+        0x41, 0x0f, 5, 0x77, 40, 0x06, 0x23, 8,        /* +1: breg7 40; deref; plus_uconst 8 */
+        0x41, 0x0f, 5, 0x77, 40, 0x06, 0x23, 12,       /* +1: plus_uconst 12: unsupported */
+    };
     /* An unknown opcode drops the FDE, not the section. */
     static const uint8_t f3[] = {0x41, 0x1c, 0x41};
     struct sec_buf s = {.n = 0};
@@ -531,9 +536,10 @@ static void test_synthetic_rules(void **state)
     add_fde(&s, cie, 0x2000, 0x20, f1, sizeof(f1));
     add_fde(&s, cie, 0x3000, 0x10, f2, sizeof(f2));
     add_fde(&s, cie, 0x4000, 0x10, f3, sizeof(f3));
+    add_fde(&s, cie, 0x5000, 0x10, f4, sizeof(f4));
     put_u32(&s, 0);
     assert_int_equal(build(&s, &t), 0);
-    assert_int_equal(t.stats.fdes, 2);
+    assert_int_equal(t.stats.fdes, 3);
     assert_int_equal(t.stats.bad_fdes, 1);
     assert_int_equal(t.pc_base, 0x2000);
 
@@ -561,7 +567,14 @@ static void test_synthetic_rules(void **state)
     assert_int_equal(r->ra_type, OPD_RA_OFFSET);
     r = opd_unwind_table_lookup(&t, 0x3005);
     assert_int_equal(r->ra_type, OPD_RA_UNDEFINED);
-    assert_null(opd_unwind_table_lookup(&t, 0x3010));
+    r = opd_unwind_table_lookup(&t, 0x5001);
+    assert_int_equal(r->cfa_type, OPD_CFA_DEREF);
+    assert_int_equal(r->cfa_reg & OPD_CFA_DEREF_REG_MASK, 7);
+    assert_int_equal(r->cfa_reg >> OPD_CFA_DEREF_POST_SHIFT, 1);
+    assert_int_equal(r->cfa_off, 40);
+    r = opd_unwind_table_lookup(&t, 0x5002);
+    assert_int_equal(r->cfa_type, OPD_CFA_INVALID);
+    assert_int_equal(opd_unwind_table_lookup(&t, 0x3010)->cfa_type, OPD_CFA_END);
     assert_null(opd_unwind_table_lookup(&t, 0x1fff));
     opd_unwind_table_fini(&t);
 }

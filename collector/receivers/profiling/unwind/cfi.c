@@ -434,6 +434,7 @@ static const struct cie *get_cie(const struct ctx *c, size_t off)
 
 /* DW_OP codes used by the expressions we recognise. */
 #define OP_DEREF 0x06
+#define OP_PLUS_UCONST 0x23
 #define OP_AND   0x1a
 #define OP_PLUS  0x22
 #define OP_SHL   0x24
@@ -443,7 +444,9 @@ static const struct cie *get_cie(const struct ctx *c, size_t off)
 
 /* Recognises the lazy-PLT CFA expression
  *   breg7(sp)+N; breg16(rip)+0; lit15; and; litK; ge; lit3; shl; plus
- * and the DRAP one, bregR+N; deref. Everything else is C_OTHER. */
+ * the DRAP one, bregR+N; deref, and the saved-stack-pointer one of hand-written assembly
+ * (OpenSSL), bregR+N; deref; plus_uconst P with P a multiple of 8 up to 56. Everything else
+ * is C_OTHER. */
 static void classify_cfa_expr(const struct opd_cfi_arch *arch, const uint8_t *p, size_t n,
                               struct cfa_state *st)
 {
@@ -456,9 +459,18 @@ static void classify_cfa_expr(const struct opd_cfi_arch *arch, const uint8_t *p,
     st->off = 0;
     if (rd_u8(&r, &op) || op < OP_BREG0 || op > OP_BREG0 + 31 || rd_sleb(&r, &off))
         return;
-    if (r.p < r.end && *r.p == OP_DEREF && r.end - r.p == 1) {
+    if (r.p < r.end && *r.p == OP_DEREF &&
+        (unsigned)(op - OP_BREG0) <= OPD_CFA_DEREF_REG_MASK) {
+        uint64_t post = 0;
+
+        r.p++;
+        if (r.p < r.end && (rd_u8(&r, &op2) || op2 != OP_PLUS_UCONST || rd_uleb(&r, &post) ||
+                            post % 8 || post / 8 > OPD_CFA_DEREF_POST_MAX))
+            return;
+        if (r.p != r.end)
+            return;
         st->kind = C_DEREF;
-        st->reg = (uint8_t)(op - OP_BREG0);
+        st->reg = (uint8_t)((op - OP_BREG0) | (post / 8) << OPD_CFA_DEREF_POST_SHIFT);
         st->off = off;
         return;
     }
