@@ -232,6 +232,11 @@ static enum outcome deliver(struct opd_exporterhelper *eh, struct req *r)
             retire(eh, r);
             return DROPPED;
         }
+        if (st.resend_now && attempt < 3) {
+            opd_metric_add(eh->m_retries, 1);
+            attempt++;
+            continue;
+        }
         int64_t backoff = opd_eh_backoff_ns(&eh->retry, attempt, rnd01());
         if (st.retry_after_ns > backoff)
             backoff = st.retry_after_ns;

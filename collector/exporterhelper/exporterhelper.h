@@ -26,6 +26,8 @@ struct opd_exporterhelper;
 struct opd_eh_send_status {
     int64_t retry_after_ns; /* server-requested minimum delay before a retry; 0 = none */
     uint64_t rejected;      /* samples the server reported as rejected (partial success) */
+    bool resend_now;        /* retryable, and the sender already fixed the cause (e.g. it
+                               switched compression): resend without waiting */
 };
 
 /* Sends one request. Returns 0 (delivered), -EAGAIN (retryable) or another -errno

@@ -209,6 +209,8 @@ static void test_zstd_falls_back(void **state)
     assert_int_equal(peer_start(&p, tmp, "zstd", 0, NULL), 0);
     exp_init(&e, p.port);
     set_str(&e.cfg.compression, "zstd");
+    e.cfg.retry_on_failure.initial_interval_ns = 30000000000LL;
+    e.cfg.retry_on_failure.max_interval_ns = 30000000000LL;
     exp_start(&e);
     exp_send(&e, 1);
     wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
@@ -219,6 +221,8 @@ static void test_zstd_falls_back(void **state)
     assert_int_equal(peer_count_status(recs, "OK"), 1);
     assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), fixture_samples);
     assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    /* Resent at once with gzip, not after a retry backoff. */
+    assert_int_equal(m(&e, "otelcol_exporter_send_retries"), 1);
     json_decref(recs);
     exp_fini(&e);
     peer_stop(&p);

@@ -109,6 +109,7 @@ static int send_request(void *ctx, const uint8_t *data, size_t len, uint64_t ite
         OPD_WARN(x->base.logname, "server does not accept compression %s (%s): switching to %s",
                  enc, res.accept_encoding[0] ? res.accept_encoding : res.message,
                  next == OPD_GRPC_COMP_GZIP ? "gzip" : "none");
+        st->resend_now = true;
         rc = -EAGAIN;
         goto out;
     }
