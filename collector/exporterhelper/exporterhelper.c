@@ -245,7 +245,7 @@ static enum outcome deliver(struct opd_exporterhelper *eh, struct req *r)
             now + (uint64_t)backoff - start > (uint64_t)eh->retry.max_elapsed_time_ns) {
             OPD_ERR(eh->who,
                     "dropping %llu profile sample(s): no more retries left after "
-                    "%.1f s (max_elapsed_time)",
+                    "%.3f s (max_elapsed_time)",
                     (unsigned long long)r->items, (double)(now - start) / 1e9);
             drop(eh, r->items, DROP_RETRIES_EXHAUSTED);
             retire(eh, r);
