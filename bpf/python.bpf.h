@@ -14,7 +14,9 @@
  *   bit 62     OPD_PY_ENTRY: the oldest frame of one C call of the eval loop; user space
  *              puts each such segment before the matching _PyEval_EvalFrameDefault frame
  *   bits 47-61 instruction index in code units (clamped to 0x7fff)
- *   bits 0-46  address of the code object
+ *   bits 4-46  address of the code object (16-byte aligned: obmalloc and glibc malloc)
+ *   bits 0-3   co_firstlineno & 15, so user space can tell a code object freed and its
+ *              address reused before the drain from the one sampled
  *
  * No strings are read here: names, files and lines are resolved in user space.
  * The struct part of this header is also included by user space (outside __bpf__). */
@@ -29,7 +31,8 @@
 #define OPD_PY_ENTRY      (1ULL << 62)
 #define OPD_PY_IDX_SHIFT  47
 #define OPD_PY_IDX_MAX    0x7fffULL
-#define OPD_PY_ADDR_MASK  ((1ULL << 47) - 1)
+#define OPD_PY_ADDR_MASK  (((1ULL << 47) - 1) & ~0xfULL)
+#define OPD_PY_CHECK_MASK 0xfULL
 #define OPD_PY_MAX_FRAMES 48 /* Python frames one sample records at most */
 #define OPD_PY_NONE       0xffff /* an offset the version does not have */
 
@@ -54,7 +57,7 @@ struct opd_py_proc {
     __u16 frame_owner;    /* 3.12+: owner 3 is the C-stack shim */
     __u16 code_bytecode;  /* offset of the first instruction in the code object */
     __u16 instr_kind;     /* enum opd_py_instr_kind */
-    __u16 pad;
+    __u16 code_firstlineno;
 };
 
 #ifdef __bpf__
@@ -73,6 +76,7 @@ enum opd_py_stat {
     OPD_PY_ST_READ_FAIL,  /* a frame could not be read: walk cut there */
     OPD_PY_ST_FRAMES,     /* Python frames recorded */
     OPD_PY_ST_TRUNCATED,  /* stopped at the frame budget */
+    OPD_PY_ST_NS,         /* nanoseconds spent walking (the per-sample cost, bench/) */
     OPD_PY_ST__MAX,
 };
 
@@ -96,6 +100,14 @@ static __always_inline int opd_py_read(void *dst, __u32 len, __u64 addr)
     return bpf_probe_read_user(dst, len, (const void *)addr) ? -1 : 0;
 }
 
+/* A frame slot the verifier can see is inside the stack: masked in assembly, so the
+ * compiler cannot drop the bounds check that follows by reusing an unbounded copy. */
+static __always_inline __u32 opd_py_slot(__u32 v)
+{
+    asm volatile("%[v] &= 127" : [v] "+r"(v));
+    return v;
+}
+
 /* The current thread's PyThreadState, or 0. */
 static __always_inline __u64 opd_py_tstate(const struct opd_py_proc *pp)
 {
@@ -114,25 +126,18 @@ static __always_inline __u64 opd_py_tstate(const struct opd_py_proc *pp)
     return tstate;
 }
 
-/* Appends the Python frames of the current thread to frames[n..OPD_MAX_FRAMES) and returns
- * the new length (n when the process runs no known CPython or the thread has none). A
- * global function, so the verifier checks it once on its own: it takes only scalars and
- * finds the stack through the scratch map the sampler passes by value. */
-__noinline int opd_py_walk(__u32 pid, __u32 n)
+/* The walk for one CPython process: appends the current thread's Python frames to the
+ * scratch stack from slot n; returns the new length. */
+static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, __u32 n)
 {
     struct opd_bpf_stack *st;
-    struct opd_py_proc *pp;
     __u64 tstate, frame, prev_word = 0;
     __u32 zero = 0, out = n, prev_slot = 0;
     int have_prev = 0;
 
-    pp = bpf_map_lookup_elem(&opd_py_procs, &pid);
-    if (!pp)
-        return n;
     st = bpf_map_lookup_elem(&opd_scratch, &zero);
     if (!st)
         return n;
-    opd_py_count(OPD_PY_ST_WALKS, 1);
     tstate = opd_py_tstate(pp);
     if (!tstate) {
         opd_py_count(OPD_PY_ST_NO_TSTATE, 1);
@@ -157,8 +162,10 @@ __noinline int opd_py_walk(__u32 pid, __u32 n)
             opd_py_read(&flag, sizeof(flag), frame + pp->frame_owner) == 0 && flag == 3) {
             /* The shim frame a C -> Python call pushes (3.12+): the frame before it was
              * the oldest of its eval call. */
-            if (have_prev && prev_slot < OPD_MAX_FRAMES)
-                st->ip[prev_slot] = prev_word | OPD_PY_ENTRY;
+            __u32 slot = opd_py_slot(prev_slot);
+
+            if (have_prev && slot < OPD_MAX_FRAMES)
+                st->ip[slot] = prev_word | OPD_PY_ENTRY;
             frame = next;
             continue;
         }
@@ -186,7 +193,13 @@ __noinline int opd_py_walk(__u32 pid, __u32 n)
         }
         if (idx > OPD_PY_IDX_MAX)
             idx = OPD_PY_IDX_MAX;
-        word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK);
+        {
+            __s32 first = 0;
+
+            opd_py_read(&first, sizeof(first), code + pp->code_firstlineno);
+            word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK) |
+                   ((__u64)first & OPD_PY_CHECK_MASK);
+        }
         if (pp->instr_kind == OPD_PY_LASTI)
             word |= OPD_PY_ENTRY; /* 3.10: one eval call per frame */
         if (pp->frame_is_entry != OPD_PY_NONE &&
@@ -198,7 +211,13 @@ __noinline int opd_py_walk(__u32 pid, __u32 n)
         }
         if (out >= OPD_MAX_FRAMES)
             break;
-        st->ip[out] = word;
+        {
+            __u32 slot = opd_py_slot(out);
+
+            if (slot >= OPD_MAX_FRAMES)
+                break;
+            st->ip[slot] = word;
+        }
         prev_slot = out;
         prev_word = word;
         have_prev = 1;
@@ -211,6 +230,25 @@ fail:
     opd_py_count(OPD_PY_ST_READ_FAIL, 1);
     opd_py_count(OPD_PY_ST_FRAMES, out - n);
     return out;
+}
+
+/* Appends the Python frames of the current thread to the scratch stack's ip[n..
+ * OPD_MAX_FRAMES) and returns the new length (n when process pid runs no known CPython
+ * or the thread has none). A global function, so the verifier checks it once on its own:
+ * it takes only scalars and finds the stack in the per-CPU scratch map itself. */
+__noinline int opd_py_walk(__u32 pid, __u32 n)
+{
+    struct opd_py_proc *pp = bpf_map_lookup_elem(&opd_py_procs, &pid);
+    __u64 t0;
+    int r;
+
+    if (!pp)
+        return n;
+    t0 = bpf_ktime_get_ns();
+    opd_py_count(OPD_PY_ST_WALKS, 1);
+    r = opd_py_walk_proc(pp, n);
+    opd_py_count(OPD_PY_ST_NS, bpf_ktime_get_ns() - t0);
+    return r;
 }
 
 #endif /* __bpf__ */

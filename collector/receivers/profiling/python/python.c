@@ -246,6 +246,7 @@ static int publish(struct opd_python *py, int32_t pid, const struct opd_py_layou
     v.frame_owner = l->frame_owner;
     v.code_bytecode = l->code_bytecode;
     v.instr_kind = l->instr_kind;
+    v.code_firstlineno = l->code_firstlineno;
     if (bpf_map_update_elem(py->map_fd, &key, &v, BPF_ANY))
         return -errno;
     return 0;
@@ -409,6 +410,7 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
                      struct opd_python_frame *out)
 {
     uint64_t addr = word & OPD_PY_ADDR_MASK;
+    uint32_t check = (uint32_t)(word & OPD_PY_CHECK_MASK);
     uint32_t idx = (uint32_t)((word >> OPD_PY_IDX_SHIFT) & OPD_PY_IDX_MAX);
     struct code_slot *s;
     struct py_proc *p;
@@ -424,7 +426,9 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
     h = (addr >> 4) ^ ((uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ULL);
     h ^= h >> 29;
     s = &py->cache[h & (py->cache_cap - 1)];
-    if (s->used && s->pid == pid && s->addr == addr) {
+    /* A failed read is retried: the batch builder already asks once per distinct word. */
+    if (s->used && s->pid == pid && s->addr == addr && !s->bad &&
+        ((uint32_t)s->code.firstline & OPD_PY_CHECK_MASK) == check) {
         py->st.cache_hits++;
     } else {
         py->st.cache_misses++;
@@ -434,7 +438,8 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
         s->addr = addr;
         err = opd_py_code_read(p->layout, read_cb, (void *)(intptr_t)pid, addr, p->code_type,
                                &s->code);
-        s->bad = err != 0;
+        /* Another code object than the one sampled now lives there: unresolved. */
+        s->bad = err != 0 || ((uint32_t)s->code.firstline & OPD_PY_CHECK_MASK) != check;
         if (err == -ENOMEM) {
             s->used = false;
             goto out;

@@ -1,0 +1,23 @@
+"""Fixture: Python calling into a native library (ctypes) that burns CPU.
+
+argv[1] is the library built from burn.c, argv[2] the seconds to burn. The Python side is
+call_native <- via_python <- <module>; samples should show opd_py_burn over them.
+"""
+import ctypes
+import sys
+
+lib = ctypes.CDLL(sys.argv[1])
+lib.opd_py_burn.argtypes = [ctypes.c_double]
+lib.opd_py_burn.restype = ctypes.c_ulong
+
+
+def call_native(seconds):
+    return lib.opd_py_burn(seconds)  # @call_native
+
+
+def via_python(seconds):
+    return call_native(seconds)  # @via_python
+
+
+if __name__ == "__main__":
+    via_python(float(sys.argv[2]))
