@@ -503,7 +503,9 @@ static void test_peer_down_then_up(void **state)
     exp_start(&e);
     /* One in flight (retrying), three queued, two overflow. */
     exp_send(&e, 1);
-    usleep(200000);
+    for (int i = 0; i < 500 && m(&e, "otelcol_exporter_send_retries") < 1; i++)
+        usleep(10000); /* the consumer holds the first request (retrying) */
+    assert_int_equal(m(&e, "otelcol_exporter_queue_size"), 0);
     exp_send(&e, 5);
     assert_int_equal(m(&e, "otelcol_exporter_enqueue_failed_profiles"), 2 * fixture_samples);
     assert_int_equal(dropped(&e, "queue_full"), 2 * fixture_samples);
