@@ -316,3 +316,4 @@ int opd_exec(struct bpf_raw_tracepoint_args *ctx)
 /* Off-CPU and allocation programs share this object: its scope filter, announcements,
  * counters and stack hashing (see offcpu.bpf.c, alloc.bpf.c). */
 #include "offcpu.bpf.c"
+#include "alloc.bpf.c"

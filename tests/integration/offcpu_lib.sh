@@ -7,8 +7,8 @@ build_fx() {
 }
 
 # prof_lines PID: one line per sample of that process, from the JSON output:
-# "<sample type>\t<function;function;... root first>\t<value>". Frames without a name
-# show as "?".
+# "<sample type>\t<function;function;... root first>\t<value>\t<batch>" where batch is the
+# output line (one per reporter interval). Frames without a name show as "?".
 prof_lines() {
   jq -r --arg pid "$1" '
     .dictionary as $d | .resourceProfiles[]
@@ -21,7 +21,7 @@ prof_lines() {
          | (.lines[0].functionIndex // 0) as $f
          | if $f == 0 then "?" else $d.stringTable[$d.functionTable[$f].nameStrindex // 0] end ]
        | reverse | join(";")) as $s
-    | "\($t)\t\($s)\t\(.values[0] // 0)"
+    | "\($t)\t\($s)\t\(.values[0] // 0)\t\(input_line_number)"
   ' "$WORK/profiles.jsonl"
 }
 
@@ -29,4 +29,12 @@ prof_lines() {
 # REGEX (awk ERE over the root-first stack).
 type_sum() {
   prof_lines "$1" | awk -F'\t' -v t="$2" -v re="$3" '$1 == t && $2 ~ re { n += $3 } END { printf "%.0f\n", n + 0 }'
+}
+
+# last_window_sum PID TYPE REGEX: like type_sum, but only over the last batch that has
+# any TYPE sample of PID (for snapshot profiles such as inuse_space).
+last_window_sum() {
+  prof_lines "$1" | awk -F'\t' -v t="$2" -v re="$3" '
+    $1 == t { if ($4 != last) { last = $4; n = 0 } if ($2 ~ re) n += $3 }
+    END { printf "%.0f\n", n + 0 }'
 }

@@ -16,6 +16,7 @@
 
 #include "collector/log.h"
 #include "collector/mem.h"
+#include "collector/receivers/profiling/alloc.h"
 #include "collector/receivers/profiling/build.h"
 #include "collector/receivers/profiling/filter.h"
 #include "collector/receivers/profiling/offcpu.h"
@@ -83,6 +84,9 @@ struct prof_recv {
     bool cycles, kernel_frames, service_from_env, symbolize, dwarf_lines;
     uint32_t max_frames;
     double off_cpu_threshold;
+    bool mem_enabled;
+    uint64_t mem_sample_bytes;
+    struct opd_prof_filter_rules mem_rules; /* the memory scope */
     size_t max_processes;
     int64_t cache_size;
     char *procfs_root, *cgroup_root;
@@ -94,6 +98,7 @@ struct prof_recv {
     /* Run state. */
     struct opd_sampler *sampler;
     struct opd_offcpu *offcpu; /* NULL when off_cpu_threshold is 0 */
+    struct opd_alloc *alloc;   /* NULL when memory profiling is off */
     struct opd_proctab *tab;
     struct opd_symbolizer *sym;
     struct opd_drain drain;
@@ -144,6 +149,7 @@ static void cycle(struct prof_recv *r, bool final)
         .sym = r->sym,
         .host_name = r->host_name,
         .scope_version = OPD_VERSION,
+        .alloc_sample_bytes = r->mem_sample_bytes,
         .samples_per_second = r->hz,
         .service_name_from_env = r->service_from_env,
         .comm_include = r->scope.include.comm,
@@ -168,6 +174,10 @@ static void cycle(struct prof_recv *r, bool final)
     if (r->offcpu && (err = opd_offcpu_drain(r->offcpu, &r->drain))) {
         opd_metric_add(r->drain_errors, 1);
         OPD_WARN(r->who, "off-CPU drain incomplete: %s", strerror(-err));
+    }
+    if (r->alloc && (err = opd_alloc_drain(r->alloc, &r->drain))) {
+        opd_metric_add(r->drain_errors, 1);
+        OPD_WARN(r->who, "memory drain incomplete: %s", strerror(-err));
     }
     r->drain.start_unix_ns = r->window_start;
     r->drain.end_unix_ns = end;
@@ -216,6 +226,9 @@ static void cycle(struct prof_recv *r, bool final)
     pthread_mutex_unlock(&r->filter_lock);
     if (opd_sampler_attach(r->sampler) > 0)
         opd_metric_set(r->cpus, opd_sampler_ncpus(r->sampler));
+    /* New processes in the memory scope get their allocator probed. */
+    if (r->alloc && (err = opd_alloc_refresh(r->alloc)) < 0)
+        OPD_WARN(r->who, "memory: cannot rescan processes: %s", strerror(-err));
 }
 
 static void *drain_thread(void *arg)
@@ -310,6 +323,7 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         .count_entries = map_entries(r->hz, r->interval_ns, MAX_COUNT_ENTRIES),
         .stack_entries = map_entries(r->hz, r->interval_ns, MAX_STACK_ENTRIES),
         .off_cpu = r->off_cpu_threshold > 0,
+        .memory = r->mem_enabled,
     };
     struct opd_proctab_config pc = {
         .procfs_root = r->procfs_root,
@@ -360,6 +374,26 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
             return -errno;
         OPD_INFO(r->who, "off-CPU: recording %g of context switches", r->off_cpu_threshold);
     }
+    if (r->mem_enabled) {
+        struct opd_alloc_config ac = {
+            .who = r->who,
+            .procfs_root = r->procfs_root,
+            .sample_bytes = r->mem_sample_bytes,
+            .pids = r->mem_rules.pids,
+            .n_pids = r->mem_rules.n_pids,
+            .comm = r->mem_rules.comm,
+            .n_comm = r->mem_rules.n_comm,
+        };
+
+        r->alloc = opd_alloc_create(r->sampler, &ac);
+        if (!r->alloc)
+            return -errno;
+        err = opd_alloc_refresh(r->alloc);
+        if (err < 0)
+            OPD_WARN(r->who, "memory: cannot scan processes: %s", strerror(-err));
+        OPD_INFO(r->who, "memory: one sample per %" PRIu64 " bytes allocated on average",
+                 r->mem_sample_bytes);
+    }
     err = opd_sampler_attach(r->sampler);
     if (err < 0) {
         OPD_ERR(r->who, "cannot open perf events on any CPU: %s", strerror(-err));
@@ -402,6 +436,8 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
     /* Stop sampling; the last window was drained by the thread on its way out. */
     opd_offcpu_destroy(r->offcpu);
     r->offcpu = NULL;
+    opd_alloc_destroy(r->alloc);
+    r->alloc = NULL;
     opd_sampler_destroy(r->sampler);
     r->sampler = NULL;
     return 0;
@@ -412,6 +448,16 @@ static void free_list(char **v, size_t n)
     for (size_t i = 0; i < n; i++)
         opd_free(v[i]);
     opd_free(v);
+}
+
+static void free_rules(struct opd_prof_filter_rules *fr)
+{
+    for (size_t i = 0; i < fr->n_comm; i++)
+        regfree(&fr->comm[i]);
+    free_list(fr->cgroup_prefixes, fr->n_cgroup_prefixes);
+    opd_free(fr->comm);
+    opd_free(fr->pids);
+    memset(fr, 0, sizeof(*fr));
 }
 
 static void prof_destroy(struct opd_component *self)
@@ -425,11 +471,13 @@ static void prof_destroy(struct opd_component *self)
     if (r->watching)
         pthread_join(r->watcher, NULL);
     opd_offcpu_destroy(r->offcpu);
+    opd_alloc_destroy(r->alloc);
     opd_sampler_destroy(r->sampler);
     opd_symbolizer_destroy(r->sym);
     opd_proctab_destroy(r->tab);
     opd_drain_fini(&r->drain);
     opd_prof_filter_fini(&r->scope);
+    free_rules(&r->mem_rules);
     free_list(r->debug_dirs, r->n_debug_dirs);
     opd_free(r->procfs_root);
     opd_free(r->cgroup_root);
@@ -526,6 +574,8 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     r->kernel_frames = cfg->kernel_frames;
     r->max_frames = (uint32_t)cfg->max_frames;
     r->off_cpu_threshold = cfg->off_cpu_threshold;
+    r->mem_enabled = cfg->memory.enabled;
+    r->mem_sample_bytes = (uint64_t)cfg->memory.sample_bytes;
     r->service_from_env = cfg->service_name_from_env;
     r->symbolize = cfg->symbolization.enabled;
     r->dwarf_lines = cfg->symbolization.dwarf_lines;
@@ -551,6 +601,8 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     err = copy_rules(&r->scope.include, &cfg->include);
     if (!err)
         err = copy_rules(&r->scope.exclude, &cfg->exclude);
+    if (!err)
+        err = copy_rules(&r->mem_rules, &cfg->memory.include);
     if (err)
         goto out;
     if (gethostname(r->host_name, sizeof(r->host_name) - 1))
@@ -640,8 +692,16 @@ static int prof_validate(const void *cfgp, char *err, size_t len)
         return -EINVAL;
     }
     if (check_rules(&cfg->include, "include", err, len) ||
-        check_rules(&cfg->exclude, "exclude", err, len))
+        check_rules(&cfg->exclude, "exclude", err, len) ||
+        check_rules(&cfg->memory.include, "memory.include", err, len))
         return -EINVAL;
+    if (cfg->memory.include.cgroup_prefixes.n) {
+        /* The receiver's own cgroup scope applies to memory profiles in the kernel. */
+        snprintf(err, len,
+                 "memory.include.cgroup_prefixes is not supported: narrow the receiver's "
+                 "include.cgroup_prefixes, or use memory.include.pids / comm");
+        return -EINVAL;
+    }
     if (cfg->include.pids.n > 4096 || cfg->exclude.pids.n > 4096) {
         snprintf(err, len, "at most 4096 pids per list");
         return -EINVAL;
@@ -705,6 +765,33 @@ static const struct opd_config_map sym_map[] = {
      .max = 0,
      .offset = offsetof(struct opd_profiling_sym_cfg, dwarf_lines),
      .desc = "Add file:line from DWARF"},
+    OPD_CFG_MAP_END,
+};
+
+static const struct opd_config_map memory_map[] = {
+    {.type = OPD_CFG_BOOL,
+     .name = "enabled",
+     .def = "false",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_memory_cfg, enabled),
+     .desc = "Profile allocations (uprobes on the allocator of the processes in scope)"},
+    {.type = OPD_CFG_BYTES,
+     .name = "sample_bytes",
+     .def = "512KiB",
+     .min = 1,
+     .max = 1LL << 40,
+     .offset = offsetof(struct opd_profiling_memory_cfg, sample_bytes),
+     .desc = "Mean bytes allocated between two samples (random, exponential intervals)"},
+    {.type = OPD_CFG_SECTION,
+     .name = "include",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_memory_cfg, include),
+     .desc = "Processes (pids, comm) whose allocations are profiled; all in the receiver's "
+             "scope when empty",
+     .sub = scope_map},
     OPD_CFG_MAP_END,
 };
 
@@ -791,6 +878,14 @@ const struct opd_config_map opd_profiling_config_map[] = {
      .offset = offsetof(struct opd_profiling_config, off_cpu_threshold),
      .desc = "Fraction of context switches whose off-CPU time is recorded (0 = off); "
              "values are scaled back up by it"},
+    {.type = OPD_CFG_SECTION,
+     .name = "memory",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, memory),
+     .desc = "Allocation profiles (alloc_space, alloc_objects, inuse_space)",
+     .sub = memory_map},
     {.type = OPD_CFG_INT,
      .name = "max_processes",
      .def = "4096",

@@ -23,6 +23,12 @@ struct opd_profiling_sym_cfg {
     bool dwarf_lines;
 };
 
+struct opd_profiling_memory_cfg {
+    bool enabled;
+    int64_t sample_bytes;                   /* mean bytes between samples */
+    struct opd_profiling_scope_cfg include; /* pids and comm only */
+};
+
 struct opd_profiling_config {
     int64_t samples_per_second;
     int64_t reporter_interval; /* ns */
@@ -33,8 +39,9 @@ struct opd_profiling_config {
     struct opd_profiling_scope_cfg exclude;
     struct opd_profiling_sym_cfg symbolization;
     bool service_name_from_env;
-    bool off_cpu; /* reserved: must stay false */
+    bool off_cpu;             /* reserved: must stay false */
     double off_cpu_threshold; /* fraction of context switches recorded; 0 = off */
+    struct opd_profiling_memory_cfg memory;
     int64_t max_processes;
     char *procfs_root;
     char *cgroup_root;

@@ -16,6 +16,7 @@
 #include "collector/log.h"
 #include "collector/mem.h"
 #include "collector/receivers/profiling/cpus.h"
+#include "collector/receivers/profiling/alloc.h"
 #include "collector/receivers/profiling/offcpu.h"
 #include "profile.skel.h"
 
@@ -102,6 +103,7 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
     s->skel->rodata->opd_kernel_frames = s->opts.kernel_frames;
     s->skel->rodata->opd_max_frames = s->opts.max_frames;
     opd_offcpu_configure(s->skel, s->opts.off_cpu);
+    opd_alloc_configure(s->skel, s->opts.memory);
     if (s->opts.count_entries) {
         bpf_map__set_max_entries(s->skel->maps.opd_counts0, s->opts.count_entries);
         bpf_map__set_max_entries(s->skel->maps.opd_counts1, s->opts.count_entries);

@@ -21,6 +21,7 @@ struct opd_sampler_opts {
     uint32_t count_entries; /* counts map size per generation */
     uint32_t stack_entries; /* stacks map size per generation */
     bool off_cpu;           /* load the off-CPU program too (offcpu.c attaches it) */
+    bool memory;            /* load the allocation probes too (alloc.c attaches them) */
 };
 
 /* Opens and loads the BPF object (nothing attached yet). NULL with errno on failure,
