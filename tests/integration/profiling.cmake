@@ -7,7 +7,7 @@ if(TARGET opd_profiling_sampler)
   set_tests_properties(profiling_sampler PROPERTIES LABELS "privileged" SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
                        TIMEOUT 60)
 endif()
-foreach(t callchain syscalls churn hotplug scope)
+foreach(t callchain syscalls churn hotplug scope options)
   opd_add_script_test(profiling_${t} LABELS privileged TIMEOUT 180
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/profiling_${t}.sh)
 endforeach()
