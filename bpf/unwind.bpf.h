@@ -417,6 +417,13 @@ __noinline int opd_unwind_walk(__u32 pid, __u32 in_kernel, __u32 max)
         return 0;
     w = &s->w;
     __builtin_memset(w, 0, sizeof(*w));
+    /* 32-bit (compat) tasks: their code and tables are not x86_64; report the pc only. */
+    if ((s->regs.cs & 0xffff) == 0x23) {
+        s->frames[0] = s->regs.ip;
+        s->stop = OPD_UNW_ERR_PC;
+        opd_unwind_count(OPD_UNW_ERR_PC);
+        return 1;
+    }
     w->pc = s->regs.ip;
     w->sp = s->regs.sp;
     w->fp = s->regs.bp;
