@@ -705,6 +705,28 @@ static void test_in_syscall(void **state)
     run_fini(&r);
 }
 
+/* Samples in a leaf called from a GCC DRAP frame (CFA = *(rbp - 8)): the DEREF rule is
+ * evaluated in the kernel. */
+static void test_drap_frame(void **state)
+{
+    static const char *want[] = {"drap_leaf", "realigned", "main"};
+    struct run r;
+    struct syms s;
+    size_t base;
+    double ratio;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    sample(&r, "drap", PROBE_CFI, 1.5, &s);
+    ratio = chain_ratio(&r, &s, want, 3, &base);
+    fprintf(stderr, "drap: %zu samples in drap_leaf, %.1f%% through the realigned frame to "
+                    "main\n",
+            base, ratio * 100);
+    assert_true(base >= 100);
+    assert_true(ratio >= 0.95);
+    run_fini(&r);
+}
+
 /* A process the receiver has not published: the first samples fall back to frame
  * pointers and name the pid in opd_unwind_unknown; after the drain syncs it, stacks are
  * complete. */
@@ -749,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_deep_budget),
         cmocka_unit_test(test_signal_frame),
         cmocka_unit_test(test_in_syscall),
+        cmocka_unit_test(test_drap_frame),
         cmocka_unit_test(test_unknown_pid),
         cmocka_unit_test(test_cost),
         cmocka_unit_test(test_slowdown),

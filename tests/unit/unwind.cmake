@@ -72,7 +72,7 @@ if(DEFINED OPD_CLANG AND DEFINED OPD_BPFTOOL AND CMAKE_SYSTEM_PROCESSOR MATCHES 
   target_include_directories(test_unwind_bpf PRIVATE ${_unw_out} ${CMAKE_SOURCE_DIR}/bpf)
   target_link_libraries(test_unwind_bpf PRIVATE opd_unwind PkgConfig::CMOCKA)
   add_dependencies(test_unwind_bpf unwind_probe_skel_gen unwind_fx_chain unwind_fx_qsort_cb
-                   unwind_fx_deep unwind_fx_sigspin unwind_fx_sysloop)
+                   unwind_fx_deep unwind_fx_sigspin unwind_fx_sysloop unwind_fx_drap)
   opd_add_script_test(test_unwind_bpf LABELS privileged TIMEOUT 120
     COMMAND $<TARGET_FILE:test_unwind_bpf>)
 endif()
