@@ -53,6 +53,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 grep -q 'service_name="batch"' "$WORK/prom.txt" || fail "the recorded samples never reached /metrics"
+# The 2 s window forgets quickly: read it at once, check it later.
+curl -s "http://127.0.0.1:$P_SHORT/metrics" >"$WORK/short.txt"
 
 # Exact values: one sample is 50 ms of CPU.
 want() {
@@ -91,7 +93,6 @@ else
 fi
 ok "prometheus: OpenMetrics on request"
 
-curl -s "http://127.0.0.1:$P_SHORT/metrics" >"$WORK/short.txt"
 n=$(grep -c '^otelprofd_function_cpu_seconds{service_name="fraud"' "$WORK/short.txt" || true)
 [ "$n" -eq 4 ] || fail "top_n 3: fraud has $n series, want 3 + other"
 grep -qF 'function="other"} 3.9' "$WORK/short.txt" || fail "top_n 3: other should be 3.9 s (rules 3..14)"
