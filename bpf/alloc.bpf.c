@@ -8,8 +8,8 @@
  * with mean opd_alloc_sample_bytes, drawn from a table user space fills), and the
  * allocation that crosses zero is sampled. Its stack is taken at entry; at return, once
  * the address is known, it is added to the generation's counts and to the live map,
- * which free() and realloc() remove it from. Unsampled calls cost one lookup of the
- * process and one of the thread. */
+ * which free(), realloc() and munmap() remove it from. Unsampled calls cost one lookup
+ * of the process and one of the thread at entry, one of the thread at return. */
 #include "alloc.h"
 
 /* Mean bytes between samples; 0 = memory profiling off (the probes return at once). */
@@ -32,12 +32,19 @@ struct {
 	__type(value, __u64);
 } opd_alloc_intervals SEC(".maps");
 
-/* Per thread: bytes left until the next sample. LRU: threads come and go. */
+/* Per thread of a profiled process. LRU: threads come and go. */
+struct opd_alloc_thread {
+	__s64 left;     /* bytes until the next sample */
+	__u64 outer_sp; /* stack pointer at entry of the outermost allocator call in progress */
+	__u32 depth;    /* allocator calls in progress (entries seen minus returns seen) */
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __s64);
+	__type(value, struct opd_alloc_thread);
 } opd_alloc_threads SEC(".maps");
 
 /* A sampled call between entry and return, by tid. */
@@ -133,34 +140,48 @@ static __always_inline __u64 opd_alloc_stack(struct pt_regs *ctx, struct opd_bpf
 	return opd_store_stack(&opd_alloc_stacks, st);
 }
 
-/* Entry of an allocating call of size bytes. ptrloc: see opd_alloc_pending. */
+/* Entry of an allocating call of size bytes (0: not an allocation, bookkeeping only).
+ * ptrloc: see opd_alloc_pending. Only the outermost allocator call of a thread counts:
+ * glibc's realloc(NULL, n) and aligned_alloc with a small alignment call malloc, and
+ * malloc maps large blocks with mmap, all through probed entry points. */
 static __always_inline int opd_alloc_enter(struct pt_regs *ctx, __u64 size, __u64 ptrloc)
 {
 	struct opd_alloc_pending p = {};
+	struct opd_alloc_thread init = {}, *t;
 	struct opd_bpf_stack *st;
-	__u64 pid_tgid;
+	__u64 pid_tgid, sp = PT_REGS_SP(ctx);
 	__u32 tgid, tid, zero = 0;
-	__s64 *left, init;
 
-	if (!opd_alloc_sample_bytes || !size)
+	if (!opd_alloc_sample_bytes)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
 	tid = (__u32)pid_tgid;
 	if (!bpf_map_lookup_elem(&opd_alloc_pids, &tgid))
 		return 0;
-	left = bpf_map_lookup_elem(&opd_alloc_threads, &tid);
-	if (!left) {
-		init = opd_alloc_interval();
+	t = bpf_map_lookup_elem(&opd_alloc_threads, &tid);
+	if (!t) {
+		init.left = opd_alloc_interval();
 		bpf_map_update_elem(&opd_alloc_threads, &tid, &init, BPF_ANY);
-		left = bpf_map_lookup_elem(&opd_alloc_threads, &tid);
-		if (!left)
+		t = bpf_map_lookup_elem(&opd_alloc_threads, &tid);
+		if (!t)
 			return 0;
 	}
-	*left -= (__s64)size;
-	if (*left > 0)
+	/* Nested: an outer call is in progress deeper in the stack. A call whose return was
+	 * missed (probes attached meanwhile) leaves a depth behind whose outer_sp is not
+	 * above us: that call is over, so this one is outermost. */
+	if (t->depth && sp < t->outer_sp) {
+		t->depth++;
 		return 0;
-	*left = opd_alloc_interval();
+	}
+	t->depth = 1;
+	t->outer_sp = sp;
+	if (!size)
+		return 0;
+	t->left -= (__s64)size;
+	if (t->left > 0)
+		return 0;
+	t->left = opd_alloc_interval();
 
 	p.key.tgid = tgid;
 	p.key.tid = tid;
@@ -235,6 +256,23 @@ int BPF_KPROBE(opd_alloc_free, __u64 ptr)
 	return 0;
 }
 
+#define OPD_MAP_ANONYMOUS 0x20 /* x86-64 and arm64 */
+
+/* mmap: anonymous mappings made outside of the allocator are large blocks of their own;
+ * file mappings are not allocations (bookkeeping only, for the nesting depth). */
+SEC("uprobe")
+int BPF_KPROBE(opd_alloc_mmap, __u64 addr, __u64 len, __u64 prot, __u64 flags)
+{
+	return opd_alloc_enter(ctx, (flags & OPD_MAP_ANONYMOUS) ? len : 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(opd_alloc_munmap, __u64 addr)
+{
+	opd_alloc_forget(addr);
+	return 0;
+}
+
 /* Return of any allocating call: records the sampled one pending for this thread. */
 SEC("uretprobe")
 int BPF_KRETPROBE(opd_alloc_ret, __u64 rc)
@@ -243,6 +281,7 @@ int BPF_KRETPROBE(opd_alloc_ret, __u64 rc)
 	struct opd_alloc_live live = {};
 	struct opd_alloc_pending *p;
 	struct opd_alloc_value one, *v;
+	struct opd_alloc_thread *t;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 addr = rc;
 	void *counts;
@@ -250,6 +289,11 @@ int BPF_KRETPROBE(opd_alloc_ret, __u64 rc)
 
 	if (!opd_alloc_sample_bytes)
 		return 0;
+	t = bpf_map_lookup_elem(&opd_alloc_threads, &tid);
+	if (!t)
+		return 0; /* not a thread of a profiled process */
+	if (t->depth)
+		t->depth--;
 	p = bpf_map_lookup_elem(&opd_alloc_pending, &tid);
 	if (!p)
 		return 0;
@@ -261,8 +305,8 @@ int BPF_KRETPROBE(opd_alloc_ret, __u64 rc)
 			addr = 0;
 	}
 	bpf_map_delete_elem(&opd_alloc_pending, &tid);
-	if (!addr)
-		return 0; /* the allocation failed: nothing was allocated */
+	if (!addr || addr == ~0ULL)
+		return 0; /* the allocation failed (NULL, or MAP_FAILED) */
 	opd_acount(OPD_ACNT_SAMPLED);
 
 	counts = opd_state.gen ? (void *)&opd_alloc1 : (void *)&opd_alloc0;

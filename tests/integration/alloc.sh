@@ -4,13 +4,15 @@
 # alloc_space splits 3:1 within ±15%, and each chain's estimated bytes and objects are
 # within ±15% of what it really allocated. A fixture that leaks one chain (malloc) and
 # frees the other (posix_memalign) shows only the leaking chain in inuse_space, with
-# about the bytes it holds. Also checks the profiles' OTLP shape.
+# about the bytes it holds. Anonymous mmap/munmap count as allocations and frees of
+# large blocks, malloc's own mmap only once. Also checks the profiles' OTLP shape.
 set -uo pipefail
 . "$(dirname "$0")/profiling_lib.sh"
 . "$(dirname "$0")/offcpu_lib.sh"
 require_privileges
 build_fx alloc ratio
 build_fx alloc leak
+build_fx alloc mmap
 
 within() { # within GOT WANT PCT
   awk -v g="$1" -v w="$2" -v p="$3" 'BEGIN { exit !(w > 0 && g >= w * (1 - p / 100) && g <= w * (1 + p / 100)) }'
@@ -22,11 +24,12 @@ start_daemon 19 1s "    memory:
       enabled: true
       sample_bytes: $RATE
       include:
-        comm: ['^opd_(ratio|leak)\$']"
+        comm: ['^opd_(ratio|leak|mmap)\$']"
 # Each fixture waits 2.5 s before allocating: the receiver rescans processes every
 # reporter_interval and probes the new ones' allocator.
 rpid=$("$WORK/opd_ratio" 2500 $MIB) || fail "ratio fixture failed"
 read -r lpid leaked < <("$WORK/opd_leak" 2500 $MIB) || fail "leak fixture failed"
+mpid=$("$WORK/opd_mmap" 2500 64) || fail "mmap fixture failed"
 sleep 1.5
 stop_daemon
 
@@ -55,6 +58,17 @@ within "$held" "$leaked" 15 || fail "leaking chain's inuse_space $held not withi
 [ "$freed" -eq 0 ] || fail "the freeing chain shows $freed bytes in use"
 [ "$freed_alloc" -gt 0 ] || fail "the freeing chain's allocations (posix_memalign) were not seen"
 awk -v a="$others" -v h="$held" 'BEGIN { exit !(a >= h) }' || fail "inuse_space total below the chain's"
+
+# Large blocks: anonymous mmap counts as an allocation and munmap frees it; malloc's own
+# mmap of a large block counts once, under malloc.
+mapped=$(type_sum "$mpid" alloc_space '(^|;)main;opd_fx_mapper;opd_fx_map_one;')
+mapped_held=$(last_window_sum "$mpid" inuse_space '(^|;)main;opd_fx_mapper;opd_fx_map_one;')
+big_malloc=$(type_sum "$mpid" alloc_space '(^|;)main;opd_fx_big_malloc;')
+echo "mmap: alloc_space $mapped (real $((64 << 20))), inuse_space $mapped_held (holds $((32 << 20)));" \
+  "malloc of the same blocks $big_malloc"
+within "$mapped" $((64 << 20)) 15 || fail "mmap chain's alloc_space $mapped not within 15% of 64 MiB"
+within "$mapped_held" $((32 << 20)) 15 || fail "mmap chain's inuse_space $mapped_held not within 15% of 32 MiB"
+within "$big_malloc" $((64 << 20)) 15 || fail "large malloc's alloc_space $big_malloc not within 15% of 64 MiB (counted twice?)"
 
 # OTLP shape of the three memory profiles.
 jq -e -s --arg pid "$lpid" --arg rate "$RATE" '

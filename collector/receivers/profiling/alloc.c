@@ -36,6 +36,8 @@ static const struct probe probes[] = {
     {"posix_memalign", PROG(opd_alloc_posix_memalign), true},
     {"aligned_alloc", PROG(opd_alloc_aligned_alloc), true},
     {"free", PROG(opd_alloc_free), false},
+    {"mmap", PROG(opd_alloc_mmap), true},
+    {"munmap", PROG(opd_alloc_munmap), false},
 };
 #define N_PROBES (sizeof(probes) / sizeof(probes[0]))
 
