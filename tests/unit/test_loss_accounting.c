@@ -105,7 +105,8 @@ static void test_every_exporter_drop_reason(void **state)
     struct opd_eh_retry_config r = {.enabled = true,
                                     .initial_interval_ns = 1000000,
                                     .max_interval_ns = 2000000,
-                                    .max_elapsed_time_ns = 300000000, /* 'r' gives up after 0.3 s */
+                                    .max_elapsed_time_ns =
+                                        1500000000, /* 'r' gives up after 1.5 s */
                                     .multiplier = 1.5};
     struct opd_eh_params p = {.who = "exporter/test",
                               .id = "test",
