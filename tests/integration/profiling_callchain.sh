@@ -10,12 +10,12 @@ build_fixture callchain
 
 HZ=99
 start_daemon $HZ 1s
-cpu=$("$WORK/opd_callchain" 3) || fail "fixture failed"
+cpu=$("$WORK/$FX_callchain" 3) || fail "fixture failed"
 sleep 1.5
 stop_daemon
 
-total=$(folded_sum '^opd_callchain;')
-chain=$(folded_sum '^opd_callchain;(.*;)?main;opd_fx_alpha;opd_fx_beta;opd_fx_gamma( |;)')
+total=$(folded_sum "^$FX_callchain;")
+chain=$(folded_sum "^$FX_callchain;(.*;)?main;opd_fx_alpha;opd_fx_beta;opd_fx_gamma( |;)")
 expected=$(awk -v c="$cpu" -v hz=$HZ 'BEGIN { printf "%d", c * hz }')
 echo "fixture: ${cpu}s CPU, expected ~$expected samples; got $total, $chain with the whole chain"
 [ "$total" -gt 0 ] || fail "no samples of the fixture"
@@ -26,18 +26,18 @@ awk -v c="$chain" -v t="$total" 'BEGIN { exit !(c >= 0.9 * t) }' ||
 
 # OTLP shape, from the JSON lines: the fixture's resource and its profile. Dictionary
 # attributes name their key by string index.
-jq -e -s --arg hz "$HZ" '
+jq -e -s --arg hz "$HZ" --arg fx "$FX_callchain" '
   def akey($d): $d.stringTable[.keyStrindex // 0];
   [ .[] | .dictionary as $d | .resourceProfiles[]
     | select(any(.resource.attributes[]; .key == "process.executable.name"
-                 and .value.stringValue == "opd_callchain"))
+                 and .value.stringValue == $fx))
     | { res: (.resource.attributes | map({(.key): .value}) | add),
         prof: .scopeProfiles[0].profiles[0], scope: .scopeProfiles[0].scope, d: $d } ]
   | length > 0 and all(.[];
       . as $x
       | ($x.res["process.pid"].intValue | tonumber) > 0
-      and ($x.res["process.executable.path"].stringValue | endswith("/opd_callchain"))
-      and $x.res["service.name"].stringValue == "opd_callchain"
+      and ($x.res["process.executable.path"].stringValue | endswith("/" + $fx))
+      and $x.res["service.name"].stringValue == $fx
       and ($x.res["host.name"].stringValue | length) > 0
       and $x.scope.name == "otelprofd"
       and $x.d.stringTable[$x.prof.sampleType.typeStrindex] == "samples"
@@ -52,9 +52,9 @@ jq -e -s --arg hz "$HZ" '
 ' "$WORK/profiles.jsonl" >/dev/null || fail "OTLP shape of the fixture's profiles is wrong"
 
 # Frame types and the executable's build id on its mapping.
-jq -e -s '
+jq -e -s --arg fx "$FX_callchain" '
   [ .[] | .dictionary as $d
-    | $d.mappingTable[]? | select($d.stringTable[.filenameStrindex // 0] | endswith("/opd_callchain"))
+    | $d.mappingTable[]? | select($d.stringTable[.filenameStrindex // 0] | endswith("/" + $fx))
     | [ .attributeIndices[]? | $d.attributeTable[.]
         | select($d.stringTable[.keyStrindex // 0] == "process.executable.build_id.gnu") ]
     | length ] | add > 0

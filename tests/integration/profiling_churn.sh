@@ -17,13 +17,13 @@ for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
   if [ "$(stat -f -c %T "$d" 2>/dev/null)" = "cgroup2fs" ]; then CGROOT=$d; break; fi
 done
 SCOPE=""
-RUN=("$WORK/opd_churn" 2000 5)
+RUN=("$WORK/$FX_churn" 2000 5)
 if [ -n "$CGROOT" ] && mkdir "$CGROOT/opd-churn-$$" 2>/dev/null; then
   CG=/opd-churn-$$
   trap 'rmdir "$CGROOT$CG" 2>/dev/null; cleanup' EXIT
   SCOPE="    include:
       cgroup_prefixes: [\"$CG\"]"
-  RUN=(sh -c "echo \$\$ > $CGROOT$CG/cgroup.procs && exec $WORK/opd_churn 2000 5")
+  RUN=(sh -c "echo \$\$ > $CGROOT$CG/cgroup.procs && exec $WORK/$FX_churn 2000 5")
 else
   echo "no writable cgroup v2 tree: sampling the whole host"
 fi
@@ -42,9 +42,9 @@ echo "churn: $(cat "$WORK/churn.out") children; otelprofd RSS ${rss} KiB, peak $
 [ "$peak" -lt "$BUDGET_KIB" ] || fail "peak RSS $peak KiB over the budget $BUDGET_KIB KiB"
 
 # Children: resources named opd_churn with distinct pids, and their samples.
-read -r pids samples < <(jq -r -s '
+read -r pids samples < <(jq -r -s --arg fx "$FX_churn" '
   [ .[] | .resourceProfiles[]
-    | select(any(.resource.attributes[]; .key == "process.executable.name" and .value.stringValue == "opd_churn"))
+    | select(any(.resource.attributes[]; .key == "process.executable.name" and .value.stringValue == $fx))
     | { pid: (.resource.attributes[] | select(.key == "process.pid") | .value.intValue),
         n: ([ .scopeProfiles[].profiles[].samples[].values[0] | tonumber ] | add) } ]
   | "\(map(.pid) | unique | length) \(map(.n) | add // 0)"' "$WORK/profiles.jsonl")
@@ -55,9 +55,9 @@ echo "attributed: $samples samples over $pids distinct opd_churn pids"
 # The kernel announces each new process on its first sample and the receiver reads /proc
 # right then, so most children, gone long before the drain, keep their executable path
 # and get their frames symbolized.
-named=$(folded_sum '^opd_churn;(.*;)?opd_fx_child_work( |;)')
-withpath=$(jq -r '.resourceProfiles[].resource.attributes | map({(.key): .value}) | add
-  | select(."process.executable.name".stringValue == "opd_churn")
+named=$(folded_sum "^$FX_churn;(.*;)?opd_fx_child_work( |;)")
+withpath=$(jq -r --arg fx "$FX_churn" '.resourceProfiles[].resource.attributes
+  | map({(.key): .value}) | add | select(."process.executable.name".stringValue == $fx)
   | has("process.executable.path")' "$WORK/profiles.jsonl" | grep -c true)
 echo "exited children: $named samples symbolized to opd_fx_child_work; $withpath resources with their path"
 [ "$named" -ge $((samples / 2)) ] || fail "fewer than half of the children's samples are symbolized"

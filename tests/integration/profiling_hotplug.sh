@@ -19,11 +19,11 @@ sleep 0.2
 echo 1 >"$CTL" || fail "cannot bring CPU $CPU back online"
 # One interval for the receiver to notice and reopen the event.
 sleep 2.2
-cpu=$(taskset -c $CPU "$WORK/opd_callchain" 2) || fail "fixture failed"
+cpu=$(taskset -c $CPU "$WORK/$FX_callchain" 2) || fail "fixture failed"
 sleep 1.5
 stop_daemon
 
-total=$(folded_sum '^opd_callchain;')
+total=$(folded_sum "^$FX_callchain;")
 expected=$(awk -v c="$cpu" -v hz=$HZ 'BEGIN { printf "%d", c * hz }')
 echo "pinned fixture after hotplug: $total samples, expected ~$expected"
 grep "CPU $CPU" "$WORK/daemon.log"

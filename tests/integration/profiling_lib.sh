@@ -32,9 +32,17 @@ require_privileges() {
   command -v cc >/dev/null || fail "a C compiler is needed for the fixtures"
 }
 
-# build_fixture NAME: compiles tests/data/profiling/NAME.c with frame pointers to $WORK/opd_NAME.
+# Fixture process names carry this run's number, so that tests running at the same time
+# (ctest -j, or another checkout on the host) never count each other's samples.
+SUF=$(( $$ % 10000 ))
+
+# build_fixture NAME: compiles tests/data/profiling/NAME.c with frame pointers to
+# $WORK/$FX_NAME, where FX_NAME is "opd_" + the first 6 letters of NAME + "_" + SUF (at most
+# 15 characters: the whole name is the process's comm).
 build_fixture() {
-  cc -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -o "$WORK/opd_$1" \
+  local name="opd_${1:0:6}_$SUF"
+  printf -v "FX_$1" '%s' "$name"
+  cc -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -o "$WORK/$name" \
     "$SRC/tests/data/profiling/$1.c" || fail "cannot build fixture $1"
 }
 

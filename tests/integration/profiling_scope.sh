@@ -21,14 +21,14 @@ if [ -n "$CGROOT" ] && mkdir "$CGROOT/opd-scope-$$" 2>/dev/null; then
   start_daemon 99 1s "    include:
       cgroup_prefixes: [\"$CG\"]"
   # The fixture runs inside the subtree (a child cgroup: prefixes cover descendants).
-  sh -c "echo \$\$ > $CGROOT$CG/inner/cgroup.procs && exec $WORK/opd_callchain 1.5" >/dev/null ||
+  sh -c "echo \$\$ > $CGROOT$CG/inner/cgroup.procs && exec $WORK/$FX_callchain 1.5" >/dev/null ||
     fail "cannot run the fixture in $CGROOT$CG/inner"
   # Something outside the subtree burns CPU meanwhile.
-  "$WORK/opd_callchain" 1 >/dev/null
+  "$WORK/$FX_callchain" 1 >/dev/null
   sleep 1.5
   stop_daemon
-  inside=$(folded_sum '^opd_callchain;')
-  others=$(awk '$0 !~ /^opd_callchain;/ { n += $NF } END { print n + 0 }' "$WORK/profiles.folded")
+  inside=$(folded_sum "^$FX_callchain;")
+  others=$(awk -F';' -v p="$FX_callchain" '$1 != p { n += $NF } END { print n + 0 }' "$WORK/profiles.folded")
   pids=$(jq -r '.resourceProfiles[].resource.attributes[] | select(.key == "process.pid") | .value.intValue' \
     "$WORK/profiles.jsonl" | sort -u | wc -l)
   echo "cgroup include: $inside samples inside $CG, $others outside, $pids process(es)"
@@ -42,18 +42,19 @@ fi
 
 # (2) exclude by process name, and (3) exclude by pid: a busy copy of the fixture under
 # another name, started before the daemon.
-cp "$WORK/opd_callchain" "$WORK/opd_busy"
-"$WORK/opd_busy" 4 >/dev/null &
+BUSY_NAME=opd_busy_$SUF
+cp "$WORK/$FX_callchain" "$WORK/$BUSY_NAME"
+"$WORK/$BUSY_NAME" 4 >/dev/null &
 BUSY=$!
 start_daemon 99 1s "    exclude:
-      comm: [\"^opd_callch\"]
+      comm: [\"^$FX_callchain\$\"]
       pids: [\"$BUSY\"]"
-"$WORK/opd_callchain" 1.5 >/dev/null
+"$WORK/$FX_callchain" 1.5 >/dev/null
 wait "$BUSY"
 sleep 1.5
 stop_daemon
-excluded=$(folded_sum '^opd_callchain;')
-busy=$(folded_sum '^opd_busy;')
+excluded=$(folded_sum "^$FX_callchain;")
+busy=$(folded_sum "^$BUSY_NAME;")
 all=$(awk '{ n += $NF } END { print n + 0 }' "$WORK/profiles.folded")
 echo "exclude: $excluded samples of the comm-excluded fixture, $busy of the pid-excluded one, $all in all"
 [ "$excluded" -eq 0 ] || fail "comm-excluded process was sampled ($excluded)"
@@ -63,15 +64,16 @@ rm -f "$WORK/profiles.folded" "$WORK/profiles.jsonl"
 
 # (4) include by name, for a process that starts after the daemon; reporting every 5 s,
 # so without the exec notification it would be out of scope for its whole life.
-cp "$WORK/opd_callchain" "$WORK/opd_late"
+LATE_NAME=opd_late_$SUF
+cp "$WORK/$FX_callchain" "$WORK/$LATE_NAME"
 HZ=99
 start_daemon $HZ 5s "    include:
-      comm: [\"^opd_late\$\"]"
-cpu=$("$WORK/opd_late" 1.5) || fail "fixture failed"
+      comm: [\"^$LATE_NAME\$\"]"
+cpu=$("$WORK/$LATE_NAME" 1.5) || fail "fixture failed"
 sleep 0.5
 stop_daemon
-late=$(folded_sum '^opd_late;')
-other=$(awk '$0 !~ /^opd_late;/ { n += $NF } END { print n + 0 }' "$WORK/profiles.folded")
+late=$(folded_sum "^$LATE_NAME;")
+other=$(awk -F';' -v p="$LATE_NAME" '$1 != p { n += $NF } END { print n + 0 }' "$WORK/profiles.folded")
 expected=$(awk -v c="$cpu" -v hz=$HZ 'BEGIN { printf "%d", c * hz }')
 echo "include by name: $late samples of the late process (expected ~$expected), $other of others"
 awk -v t="$late" -v e="$expected" 'BEGIN { exit !(t >= 0.75 * e && t <= 1.25 * e) }' ||
