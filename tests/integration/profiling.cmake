@@ -11,3 +11,5 @@ foreach(t callchain syscalls churn hotplug scope options)
   opd_add_script_test(profiling_${t} LABELS privileged TIMEOUT 180
     COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/profiling_${t}.sh)
 endforeach()
+# Taking a CPU offline disturbs every other sampling test running at the same time.
+set_tests_properties(profiling_hotplug PROPERTIES RUN_SERIAL TRUE)
