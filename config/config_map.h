@@ -51,6 +51,7 @@ struct opd_config_map {
     const struct opd_config_map *sub;  /* SECTION, SECTIONS */
     size_t elem_size;                  /* SECTIONS */
     const char *const *choices;        /* ENUM: NULL-terminated */
+    bool secret; /* print-config shows "[REDACTED]" instead of the value (tokens, headers) */
 };
 
 #define OPD_CFG_MAP_END {.type = OPD_CFG_END}

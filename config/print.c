@@ -137,6 +137,23 @@ static void value(struct em *m, const struct opd_config_map *e, const void *cfg)
     const void *f = (const char *)cfg + e->offset;
     char buf[64];
 
+    /* Secrets never leave the process through print-config: a set value prints as a
+     * placeholder (every value, for a map such as headers). */
+    if (e->secret && e->type == OPD_CFG_STRING && *(char *const *)f) {
+        string(m, "[REDACTED]");
+        return;
+    }
+    if (e->secret && e->type == OPD_CFG_STRMAP && ((const struct opd_strmap *)f)->n) {
+        const struct opd_strmap *sm = f;
+
+        map_start(m);
+        for (size_t i = 0; i < sm->n; i++) {
+            key(m, sm->keys[i]);
+            string(m, "[REDACTED]");
+        }
+        map_end(m);
+        return;
+    }
     switch (e->type) {
     case OPD_CFG_BOOL:
         plain(m, *(const bool *)f ? "true" : "false");

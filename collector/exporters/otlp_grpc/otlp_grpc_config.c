@@ -52,6 +52,7 @@ const struct opd_config_map opd_otlp_grpc_config_map[] = {
      .sub = opd_tls_config_map},
     {.type = OPD_CFG_STRMAP,
      .name = "headers",
+     .secret = true,
      .offset = offsetof(struct opd_otlp_grpc_config, headers),
      .desc = "extra request metadata (values may use ${env:VAR})"},
     {.type = OPD_CFG_ENUM,

@@ -398,6 +398,7 @@ static const struct opd_config_map oh_map[] = {
      .sub = opd_tls_config_map},
     {.type = OPD_CFG_STRMAP,
      .name = "headers",
+     .secret = true,
      .offset = offsetof(struct otlp_http_cfg, headers),
      .desc = "extra request headers (values may use ${env:VAR})"},
     {.type = OPD_CFG_ENUM,

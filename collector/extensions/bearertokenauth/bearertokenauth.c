@@ -207,6 +207,7 @@ static int bta_validate(const void *cfgp, char *err, size_t len)
 static const struct opd_config_map bta_map[] = {
     {.type = OPD_CFG_STRING,
      .name = "token",
+     .secret = true,
      .offset = offsetof(struct bta_cfg, token),
      .desc = "Static token (use ${env:VAR} to keep it out of the file)"},
     {.type = OPD_CFG_STRING,
