@@ -98,6 +98,9 @@ struct {
 	__type(value, struct opd_bpf_stack);
 } opd_scratch SEC(".maps");
 
+/* CPython frames, appended after the native ones (uses opd_scratch). */
+#include "python.bpf.h"
+
 /* Whether the sample interrupted user mode. The ctx allows only 8-byte loads of the
  * registers, and cs is a 16-bit field in newer kernels' pt_regs: load its whole slot. */
 static __always_inline int opd_user_mode(struct bpf_perf_event_data *ctx)
@@ -220,6 +223,7 @@ static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, voi
 	}
 	if (n >= opd_max_frames)
 		opd_count(OPD_CNT_USTACK_TRUNCATED);
+	n = opd_py_walk(bpf_get_current_pid_tgid() >> 32, n);
 	st->len = n;
 	st->kernel = 0;
 	return opd_store_stack(stacks, st);

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf/python.bpf.h"
 #include "collector/mem.h"
 #include "collector/receivers/profiling/proctab.h"
+#include "collector/receivers/profiling/python/python.h"
 #include "collector/receivers/profiling/symbolizer.h"
 #include "otlp/profiles.h"
 
@@ -256,6 +258,96 @@ static int32_t frame_location(struct builder *bl, int32_t pid, uint64_t pc, uint
     return idx;
 }
 
+/* Cache flag of CPython frame words (python/python.h), apart from every OPD_SYM_* flag. */
+#define PY_FRAME_FLAG 0x80000000u
+
+/* Returns the location index of one CPython frame word of pid (function, file, line from
+ * its code object; frame type cpython) or -ENOMEM. */
+static int32_t python_location(struct builder *bl, int32_t pid, uint64_t word)
+{
+    struct opd_python_frame pf;
+    struct opd_function fn = {0};
+    struct opd_location loc = {0};
+    struct opd_line line = {0};
+    struct loc_slot *slot;
+    int32_t attr, idx;
+    int rc;
+
+    if (bl->cache.n * 2 >= bl->cache.cap && cache_grow(&bl->cache))
+        return -ENOMEM;
+    slot = cache_find(&bl->cache, pid, word, PY_FRAME_FLAG);
+    if (slot->idx)
+        return slot->idx;
+    bl->st->frames++;
+    rc = opd_python_frame(bl->p->py, pid, word, &pf);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc) {
+        /* Freed or unreadable code object: the frame is still a Python frame. */
+        pf.function = pf.name = "<unknown python>";
+        pf.file = "";
+        pf.line = 0;
+    } else {
+        bl->st->frames_named++;
+    }
+    fn.name_strindex = opd_dict_string(bl->dict, pf.function);
+    fn.system_name_strindex = opd_dict_string(bl->dict, pf.name);
+    fn.filename_strindex = opd_dict_string(bl->dict, pf.file);
+    if (fn.name_strindex < 0 || fn.system_name_strindex < 0 || fn.filename_strindex < 0)
+        return -ENOMEM;
+    line.function_index = opd_dict_function(bl->dict, &fn);
+    if (line.function_index < 0)
+        return line.function_index;
+    line.line = pf.line;
+    loc.lines = &line;
+    loc.n_lines = 1;
+    attr = frame_type_attr(bl, "cpython");
+    if (attr < 0)
+        return attr;
+    loc.attr_indices = &attr;
+    loc.n_attr = 1;
+    idx = opd_dict_location(bl->dict, &loc);
+    if (idx <= 0)
+        return idx < 0 ? idx : -EINVAL;
+    slot->pc = word;
+    slot->pid = pid;
+    slot->flags = PY_FRAME_FLAG;
+    slot->idx = idx;
+    bl->cache.n++;
+    return idx;
+}
+
+/* Interns the user frames of us into bl->locs from *n. CPython frame words, which the
+ * sampler appends after the native frames, are merged in where their eval loop frames
+ * are (or dropped without a CPython tracker). Returns 0 or -ENOMEM. */
+static int user_frames(struct builder *bl, int32_t pid, const struct opd_bpf_stack *us, size_t *n)
+{
+    uint64_t merged[OPD_MAX_FRAMES];
+    const uint64_t *ip = (const uint64_t *)us->ip;
+    size_t len = us->len;
+    uint32_t native = 0;
+
+    if (len && (ip[len - 1] & OPD_PY_TAG) && bl->p->py) {
+        len = opd_python_merge(bl->p->py, pid, ip, len, merged, OPD_MAX_FRAMES);
+        ip = merged;
+    }
+    for (size_t i = 0; i < len; i++) {
+        int32_t l;
+
+        if (ip[i] & OPD_PY_TAG) {
+            if (!bl->p->py)
+                continue;
+            l = python_location(bl, pid, ip[i]);
+        } else {
+            l = frame_location(bl, pid, ip[i], native++ ? OPD_SYM_RETURN_ADDRESS : 0);
+        }
+        if (l < 0)
+            return l;
+        bl->locs[(*n)++] = l;
+    }
+    return 0;
+}
+
 /* Interns the stack of record r: kernel frames (leaf first), then user frames. Returns
  * the stack index (0 = no frames at all) or -ENOMEM. */
 static int32_t record_stack(struct builder *bl, const struct opd_drain_record *r)
@@ -273,13 +365,11 @@ static int32_t record_stack(struct builder *bl, const struct opd_drain_record *r
             return l;
         bl->locs[n++] = l;
     }
-    for (uint32_t i = 0; us && i < us->len; i++) {
-        int32_t l =
-            frame_location(bl, (int32_t)r->key.tgid, us->ip[i], i ? OPD_SYM_RETURN_ADDRESS : 0);
+    if (us) {
+        int err = user_frames(bl, (int32_t)r->key.tgid, us, &n);
 
-        if (l < 0)
-            return l;
-        bl->locs[n++] = l;
+        if (err)
+            return err;
     }
     if (n == 0)
         return 0;

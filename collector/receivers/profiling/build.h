@@ -16,11 +16,13 @@
 
 struct opd_batch;
 struct opd_proctab;
+struct opd_python;
 struct opd_symbolizer;
 
 struct opd_build_params {
     struct opd_proctab *tab;    /* required */
     struct opd_symbolizer *sym; /* NULL: frames keep address and mapping only */
+    struct opd_python *py;      /* NULL: CPython frames are dropped, native ones kept */
     const char *host_name;
     const char *scope_version;
     uint32_t samples_per_second;

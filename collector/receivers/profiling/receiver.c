@@ -22,6 +22,7 @@
 #include "collector/receivers/profiling/offcpu.h"
 #include "collector/receivers/profiling/preflight.h"
 #include "collector/receivers/profiling/proctab.h"
+#include "collector/receivers/profiling/python/python.h"
 #include "collector/receivers/profiling/sampler.h"
 #include "collector/receivers/profiling/symbolizer.h"
 #include "collector/telemetry.h"
@@ -101,6 +102,7 @@ struct prof_recv {
     struct opd_alloc *alloc;   /* NULL when memory profiling is off */
     struct opd_proctab *tab;
     struct opd_symbolizer *sym;
+    struct opd_python *py; /* CPython frames; NULL when the BPF map is missing */
     struct opd_drain drain;
     uint64_t window_start; /* CLOCK_REALTIME ns of the current window's start */
     pthread_t thread;
@@ -147,6 +149,7 @@ static void cycle(struct prof_recv *r, bool final)
     struct opd_build_params bp = {
         .tab = r->tab,
         .sym = r->sym,
+        .py = r->py,
         .host_name = r->host_name,
         .scope_version = OPD_VERSION,
         .alloc_sample_bytes = r->mem_sample_bytes,
@@ -268,10 +271,17 @@ static void on_proc_event(void *arg, const struct opd_proc_event *ev)
         pthread_mutex_unlock(&r->filter_lock);
     }
     pthread_mutex_lock(&r->tab_lock);
-    if (ev->kind == OPD_EV_EXEC)
+    if (ev->kind == OPD_EV_EXEC) {
         opd_proctab_invalidate(r->tab, (int32_t)ev->pid);
-    else
-        opd_proctab_get(r->tab, (int32_t)ev->pid, clock_ns(CLOCK_MONOTONIC));
+        if (r->py)
+            opd_python_forget(r->py, (int32_t)ev->pid); /* its next sample announces it anew */
+    } else {
+        const struct opd_proc *proc =
+            opd_proctab_get(r->tab, (int32_t)ev->pid, clock_ns(CLOCK_MONOTONIC));
+
+        if (proc && r->py)
+            opd_python_attach(r->py, proc);
+    }
     pthread_mutex_unlock(&r->tab_lock);
 }
 
@@ -356,6 +366,19 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     r->sampler = opd_sampler_create(&so);
     if (!r->sampler)
         return -errno;
+    {
+        struct opd_python_config pc = {
+            .procfs_root = r->procfs_root,
+            .map_fd = opd_sampler_map_fd(r->sampler, "opd_py_procs"),
+            .max_procs = r->max_processes,
+        };
+
+        if (pc.map_fd >= 0) {
+            r->py = opd_python_create(&pc, r->tel, r->who);
+            if (!r->py)
+                return -errno;
+        }
+    }
     err = opd_sampler_events_open(r->sampler, on_proc_event, r);
     if (err)
         OPD_WARN(r->who, "no process events (%s): short-lived processes may lose metadata",
@@ -438,6 +461,8 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
     r->offcpu = NULL;
     opd_alloc_destroy(r->alloc);
     r->alloc = NULL;
+    opd_python_destroy(r->py); /* before the sampler: it deletes its map entries */
+    r->py = NULL;
     opd_sampler_destroy(r->sampler);
     r->sampler = NULL;
     return 0;
@@ -472,6 +497,7 @@ static void prof_destroy(struct opd_component *self)
         pthread_join(r->watcher, NULL);
     opd_offcpu_destroy(r->offcpu);
     opd_alloc_destroy(r->alloc);
+    opd_python_destroy(r->py);
     opd_sampler_destroy(r->sampler);
     opd_symbolizer_destroy(r->sym);
     opd_proctab_destroy(r->tab);

@@ -276,6 +276,13 @@ struct profile_bpf *opd_sampler_skel(struct opd_sampler *s)
     return s->skel;
 }
 
+int opd_sampler_map_fd(struct opd_sampler *s, const char *name)
+{
+    int fd = bpf_object__find_map_fd_by_name(s->skel->obj, name);
+
+    return fd >= 0 ? fd : -ENOENT;
+}
+
 bool opd_sampler_uses_cycles(const struct opd_sampler *s)
 {
     return s->cycles;

@@ -64,6 +64,10 @@ int opd_sampler_events_open(struct opd_sampler *s, opd_proc_event_fn fn, void *a
  * -errno (-EINTR is harmless). Safe to call from one thread other than the drain's. */
 int opd_sampler_poll_events(struct opd_sampler *s, int timeout_ms);
 
+/* File descriptor of the loaded object's map called name (owned by the sampler), or
+ * -ENOENT. Lets per-runtime helpers (python/) fill the maps their BPF part reads. */
+int opd_sampler_map_fd(struct opd_sampler *s, const char *name);
+
 /* Scope filter. mode is OPD_FILTER_INCLUDE, OPD_FILTER_EXCLUDE or 0 to remove the entry.
  * Returns 0 or -errno (-E2BIG when the filter map is full). */
 int opd_sampler_filter_pid(struct opd_sampler *s, uint32_t pid, int mode);
