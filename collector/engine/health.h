@@ -15,6 +15,11 @@
  *    `failure_threshold` times in a row, and the last failure is younger than `window`
  *    (see struct opd_health_policy). An exporter that never attempted is healthy.
  *
+ * Until a component reports itself, the health_check extension derives the same two
+ * facts from the self-telemetry on each check (otelprofd_profiling_cpus_attached; an
+ * exporter's failure counters growing while otelcol_exporter_sent_profiles does not), so
+ * explicit reports add the reason text and react between checks.
+ *
  * Names are the component's logname ("exporter/otlp_grpc/primary"); the board copies
  * them. Every function is thread-safe and cheap enough for the data path. The board is
  * global because every component of the process reports to the one extension. */
