@@ -586,10 +586,11 @@ static void test_split_over_bound(void **state)
                 msgs += b->resources[ri].scopes[j].profiles[k].n_samples;
     assert_int_equal(peer_start(&p, tmp, "split", 0, NULL), 0);
     exp_init(&e, p.port);
-    e.cfg.max_request_bytes = 32768;
+    e.cfg.max_request_bytes = 131072;
+    e.cfg.timeout_ns = 30000000000LL; /* the peer decodes the parts one by one */
     exp_start(&e);
     opd_component_consume(e.c, b);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)want, 20000);
+    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)want, 90000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     /* Several requests, each under the bound uncompressed, each valid on its own. */
@@ -600,7 +601,7 @@ static void test_split_over_bound(void **state)
     {
         json_int_t len = json_integer_value(
             json_object_get(json_object_get(json_object_get(r, "grpc"), "message"), "length"));
-        assert_true(len > 0 && len <= 32768);
+        assert_true(len > 0 && len <= 131072);
         assert_true(json_is_true(json_object_get(r, "valid")));
     }
     assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), want);
