@@ -170,6 +170,10 @@ static int cmd_run(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    /* A shell starts background jobs with SIGINT ignored, and an ignored signal never
+     * reaches sigwait(): restore the defaults, then block both for sigwait(). */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 

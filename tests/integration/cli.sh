@@ -87,9 +87,10 @@ check run-bad 2 "$bin" --config "$t/bad.yaml"
 
 # A running daemon stops on SIGTERM and on SIGINT with exit 0.
 for sig in TERM INT; do
+  rm -f "$t/run.log"
   "$bin" --config "$t/base.yaml" 2>"$t/run.log" &
   pid=$!
-  for _ in $(seq 50); do grep -q "everything is ready" "$t/run.log" && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -qs "running; SIGTERM" "$t/run.log" && break; sleep 0.1; done
   kill -"$sig" "$pid"
   wait "$pid"
   rc=$?

@@ -12,6 +12,7 @@
 #include "collector/engine/service.h"
 #include "collector/log.h"
 #include "collector/mem.h"
+#include "collector/telemetry.h"
 #include "otlp/profiles.h"
 
 #define NORMAL_TOP_STACKS 5
@@ -31,6 +32,7 @@ struct debug_exporter {
     pthread_mutex_t lock;
     uint64_t second;       /* current second of the log sampler */
     int64_t seen_in_second; /* batches seen in it */
+    struct opd_metric *sent;
 };
 
 static const char *const verbosities[] = {"basic", "normal", "detailed", NULL};
@@ -145,6 +147,9 @@ static int debug_consume(struct opd_component *self, struct opd_batch *b)
 {
     struct debug_exporter *x = (struct debug_exporter *)self;
 
+    /* Logged or sampled out, the samples reached their destination: count them, so that
+     * the loss accounting closes for this exporter too. */
+    opd_metric_add(x->sent, (int64_t)opd_batch_sample_count(b));
     if (sampled(x)) {
         OPD_INFO(self->logname,
                  "Profiles: resource profiles=%zu profiles=%zu samples=%" PRIu64
@@ -176,6 +181,7 @@ static struct opd_component *debug_create(const struct opd_create_params *p, con
 {
     const struct debug_cfg *cfg = cfgp;
     struct debug_exporter *x = opd_calloc(1, sizeof(*x));
+    char labels[512];
 
     if (!x) {
         errno = ENOMEM;
@@ -186,6 +192,10 @@ static struct opd_component *debug_create(const struct opd_create_params *p, con
     x->verbosity = strcmp(cfg->verbosity, "detailed") == 0 ? V_DETAILED
                    : strcmp(cfg->verbosity, "normal") == 0 ? V_NORMAL
                                                            : V_BASIC;
+    snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id);
+    x->sent = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
+                                   "otelcol_exporter_sent_profiles", labels,
+                                   "Profile samples successfully sent to destination.");
     x->initial = cfg->sampling_initial;
     x->thereafter = cfg->sampling_thereafter;
     return &x->base;
