@@ -42,9 +42,13 @@ static const struct probe probes[] = {
 #define N_PROBES (sizeof(probes) / sizeof(probes[0]))
 
 /* One probed allocator file, by identity (a file is probed once whatever the number of
- * processes or paths that map it). */
+ * paths that map it). With a memory scope of pids or names, once per profiled process
+ * (pid): the kernel then puts the breakpoints only into that process, and the others
+ * mapping the same libc do not trap on every malloc. Without (every process in scope),
+ * once for all (pid 0). */
 struct afile {
     uint64_t dev, inode;
+    uint32_t pid;
     char *path; /* the path it was attached through, for logs */
     struct bpf_link *entry[N_PROBES];
     struct bpf_link *ret[N_PROBES];
@@ -264,10 +268,10 @@ static bool in_memory_scope(struct opd_alloc *a, uint32_t pid)
     return in;
 }
 
-static struct afile *file_find(struct opd_alloc *a, uint64_t dev, uint64_t inode)
+static struct afile *file_find(struct opd_alloc *a, uint64_t dev, uint64_t inode, uint32_t pid)
 {
     for (size_t i = 0; i < a->n_files; i++) {
-        if (a->files[i].dev == dev && a->files[i].inode == inode)
+        if (a->files[i].dev == dev && a->files[i].inode == inode && a->files[i].pid == pid)
             return &a->files[i];
     }
     return NULL;
@@ -278,7 +282,7 @@ static struct afile *file_find(struct opd_alloc *a, uint64_t dev, uint64_t inode
  * a library without malloc is not probed at all. */
 static int file_attach(struct opd_alloc *a, struct afile *f, const char *path)
 {
-    int attached = 0;
+    int attached = 0, pid = f->pid ? (int)f->pid : -1;
 
     f->path = opd_strdup(path);
     if (!f->path)
@@ -287,8 +291,8 @@ static int file_attach(struct opd_alloc *a, struct afile *f, const char *path)
         LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = probes[i].func, .retprobe = false);
         LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = probes[i].func, .retprobe = true);
 
-        f->entry[i] =
-            bpf_program__attach_uprobe_opts(prog_at(a->skel, probes[i].prog_off), -1, path, 0, &eo);
+        f->entry[i] = bpf_program__attach_uprobe_opts(prog_at(a->skel, probes[i].prog_off), pid,
+                                                      path, 0, &eo);
         if (!f->entry[i]) {
             OPD_DEBUG(a->who, "memory: %s has no %s (%s)", path, probes[i].func, strerror(errno));
             if (i == 0)
@@ -298,7 +302,7 @@ static int file_attach(struct opd_alloc *a, struct afile *f, const char *path)
         attached++;
         if (probes[i].ret) {
             f->ret[i] =
-                bpf_program__attach_uprobe_opts(a->skel->progs.opd_alloc_ret, -1, path, 0, &ro);
+                bpf_program__attach_uprobe_opts(a->skel->progs.opd_alloc_ret, pid, path, 0, &ro);
             if (!f->ret[i]) {
                 OPD_WARN(a->who, "memory: cannot probe the return of %s in %s: %s", probes[i].func,
                          path, strerror(errno));
@@ -323,6 +327,8 @@ static int scan_maps(struct opd_alloc *a, uint32_t pid)
     FILE *fp;
     int err = 0;
 
+    bool per_pid = a->n_pids || a->n_comm;
+
     snprintf(path, sizeof(path), "%s/%" PRIu32 "/maps", a->procfs_root, pid);
     fp = fopen(path, "re");
     if (!fp)
@@ -343,7 +349,7 @@ static int scan_maps(struct opd_alloc *a, uint32_t pid)
         ((char *)file)[strcspn(file, "\n")] = '\0';
         if (file[0] != '/' || !opd_alloc_is_allocator(file))
             continue;
-        f = file_find(a, ((uint64_t)maj << 32) | min, inode);
+        f = file_find(a, ((uint64_t)maj << 32) | min, inode, per_pid ? pid : 0);
         if (f) {
             f->seen = true;
             continue;
@@ -356,6 +362,7 @@ static int scan_maps(struct opd_alloc *a, uint32_t pid)
         memset(f, 0, sizeof(*f));
         f->dev = ((uint64_t)maj << 32) | min;
         f->inode = inode;
+        f->pid = per_pid ? pid : 0;
         f->seen = true;
         snprintf(path, sizeof(path), "%s/%" PRIu32 "/root%s", a->procfs_root, pid, file);
         err = file_attach(a, f, path);

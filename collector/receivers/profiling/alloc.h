@@ -1,10 +1,12 @@
 /* Memory (allocation) profiles: the allocator uprobes of the sampler's BPF object
  * (alloc.bpf.c). This side picks the processes in the memory scope, attaches the probes
  * to each allocator file they map (libc, jemalloc, tcmalloc: malloc, calloc, realloc,
- * free, posix_memalign, aligned_alloc, mmap, munmap), once per file, detaches them when no profiled
+ * free, posix_memalign, aligned_alloc, mmap, munmap), detaches them when no profiled
  * process maps the file any more, and drains the sampled allocations as alloc_space,
  * alloc_objects and inuse_space records, scaled up to estimates as pprof does for its
- * sampled heap profiles. Not thread-safe: the drain thread drives it. */
+ * sampled heap profiles. With a memory scope (pids, comm) the probes are attached per
+ * process, so that other processes sharing the library pay nothing; without, once per
+ * file for every process. Not thread-safe: the drain thread drives it. */
 #ifndef OPD_PROFILING_ALLOC_H
 #define OPD_PROFILING_ALLOC_H
 
