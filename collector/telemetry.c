@@ -127,6 +127,17 @@ void opd_telemetry_foreach(struct opd_telemetry *t, void (*fn)(const struct opd_
         fn(t->metrics[i], arg);
 }
 
+const char *opd_metric_format(const struct opd_metric *m, char *buf, size_t len)
+{
+    int64_t v = opd_metric_get(m);
+
+    if (m->scale > 1)
+        snprintf(buf, len, "%.9g", (double)v / (double)m->scale);
+    else
+        snprintf(buf, len, "%lld", (long long)v);
+    return buf;
+}
+
 int opd_telemetry_write_prometheus(struct opd_telemetry *t, FILE *out)
 {
     size_t n;
@@ -150,11 +161,13 @@ int opd_telemetry_write_prometheus(struct opd_telemetry *t, FILE *out)
                 const struct opd_metric *s = t->metrics[j];
                 if (strcmp(s->name, m->name) != 0)
                     continue;
+                char v[48];
+
+                opd_metric_format(s, v, sizeof(v));
                 if (s->labels[0])
-                    fprintf(out, "%s{%s} %lld\n", s->name, s->labels,
-                            (long long)opd_metric_get(s));
+                    fprintf(out, "%s{%s} %s\n", s->name, s->labels, v);
                 else
-                    fprintf(out, "%s %lld\n", s->name, (long long)opd_metric_get(s));
+                    fprintf(out, "%s %s\n", s->name, v);
             }
         }
     }

@@ -21,6 +21,9 @@ struct opd_metric {
     char *help;
     enum opd_metric_type type;
     _Atomic int64_t value;
+    /* Values are integers; a metric in base units that needs fractions (seconds) keeps
+     * them in 1/scale units and is exposed as value/scale. 0 or 1 = plain integer. */
+    int64_t scale;
 };
 
 struct opd_telemetry;
@@ -52,6 +55,9 @@ static inline int64_t opd_metric_get(const struct opd_metric *m)
 {
     return m ? atomic_load_explicit(&((struct opd_metric *)m)->value, memory_order_relaxed) : 0;
 }
+
+/* Formats m's exposed value (value/scale) into buf. Returns buf. */
+const char *opd_metric_format(const struct opd_metric *m, char *buf, size_t len);
 
 /* Looks up a metric; NULL when absent. */
 struct opd_metric *opd_telemetry_find(struct opd_telemetry *t, const char *name,

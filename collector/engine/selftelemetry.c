@@ -97,10 +97,10 @@ static void write_registry(const struct snap *s, bool openmetrics, FILE *out)
             continue;
         family_head(out, m->name, m->help, counter, openmetrics);
         for (size_t j = i; j < s->n; j++) {
-            char v[32];
+            char v[48];
             if (strcmp(s->v[j]->name, m->name) != 0)
                 continue;
-            snprintf(v, sizeof(v), "%" PRId64, opd_metric_get(s->v[j]));
+            opd_metric_format(s->v[j], v, sizeof(v));
             sample_line(out, m->name, counter, s->v[j]->labels, v);
         }
     }

@@ -25,6 +25,7 @@
 #include "collector/receivers/profiling/python/python.h"
 #include "collector/receivers/profiling/sampler.h"
 #include "collector/receivers/profiling/symbolizer.h"
+#include "collector/receivers/profiling/unwind_glue.h"
 #include "collector/telemetry.h"
 #include "otlp/profiles.h"
 
@@ -103,6 +104,11 @@ struct prof_recv {
     struct opd_proctab *tab;
     struct opd_symbolizer *sym;
     struct opd_python *py; /* CPython frames; NULL when the BPF map is missing */
+    struct opd_unwind_glue *unw; /* .eh_frame tables; NULL when walking frame pointers */
+    char *unwind_method;
+    char *unwind_id; /* the receiver id, label of the unwinder's metrics */
+    uint64_t unwind_bytes;
+    uint32_t unwind_files;
     struct opd_drain drain;
     uint64_t window_start; /* CLOCK_REALTIME ns of the current window's start */
     pthread_t thread;
@@ -204,6 +210,8 @@ static void cycle(struct prof_recv *r, bool final)
     opd_proctab_sweep(r->tab, clock_ns(CLOCK_MONOTONIC));
     pthread_mutex_unlock(&r->tab_lock);
     update_kernel_metrics(r);
+    if (r->unw)
+        opd_unwind_glue_tick(r->unw);
     opd_metric_set(r->drain_us, (int64_t)((clock_ns(CLOCK_MONOTONIC) - t0) / 1000));
 
     if (batch && batch->n_resources) {
@@ -265,6 +273,11 @@ static void on_proc_event(void *arg, const struct opd_proc_event *ev)
     struct prof_recv *r = arg;
 
     opd_metric_add(r->proc_events, 1);
+    /* Tables first: the process's next samples then unwind through them. */
+    if (r->unw && ev->kind == OPD_EV_EXEC)
+        opd_unwind_glue_exec(r->unw, ev->pid);
+    else if (r->unw)
+        opd_unwind_glue_sync(r->unw, ev->pid);
     if (ev->kind == OPD_EV_EXEC) {
         pthread_mutex_lock(&r->filter_lock);
         opd_prof_filter_exec(&r->scope, r->sampler, ev->pid);
@@ -296,6 +309,8 @@ static void *watch_thread(void *arg)
             OPD_WARN(r->who, "process events unavailable: %s", strerror(-n));
             break;
         }
+        if (r->unw)
+            opd_unwind_glue_poll(r->unw);
     }
     return NULL;
 }
@@ -363,9 +378,37 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         if (!r->sym)
             return -errno;
     }
+    if (strcmp(r->unwind_method, "frame_pointer") != 0) {
+        so.unwind_rows = (uint32_t)(r->unwind_bytes / OPD_UNWIND_GLUE_ROW_BYTES);
+        so.unwind_files = r->unwind_files;
+    }
     r->sampler = opd_sampler_create(&so);
+    if (!r->sampler && so.unwind_rows && strcmp(r->unwind_method, "auto") == 0) {
+        /* Kernels before 5.17 (no bpf_loop) reject the table walk. */
+        OPD_WARN(r->who, "unwinding: the .eh_frame unwinder does not load on this kernel (%s); "
+                         "walking frame pointers",
+                 strerror(errno));
+        so.unwind_rows = 0;
+        r->sampler = opd_sampler_create(&so);
+    }
     if (!r->sampler)
         return -errno;
+    if (so.unwind_rows) {
+        struct opd_unwind_glue_config uc = {
+            .who = r->who,
+            .id = r->unwind_id,
+            .procfs_root = r->procfs_root,
+            .capacity_rows = so.unwind_rows,
+            .max_files = so.unwind_files,
+        };
+
+        r->unw = opd_unwind_glue_create(r->sampler, &uc, r->tel);
+        if (!r->unw)
+            return -errno;
+        OPD_INFO(r->who, "unwinding: .eh_frame tables (%" PRIu64 " MiB, %u files), frame "
+                         "pointers elsewhere",
+                 r->unwind_bytes >> 20, so.unwind_files);
+    }
     {
         struct opd_python_config pc = {
             .procfs_root = r->procfs_root,
@@ -463,6 +506,8 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
     r->alloc = NULL;
     opd_python_destroy(r->py); /* before the sampler: it deletes its map entries */
     r->py = NULL;
+    opd_unwind_glue_destroy(r->unw);
+    r->unw = NULL;
     opd_sampler_destroy(r->sampler);
     r->sampler = NULL;
     return 0;
@@ -498,6 +543,7 @@ static void prof_destroy(struct opd_component *self)
     opd_offcpu_destroy(r->offcpu);
     opd_alloc_destroy(r->alloc);
     opd_python_destroy(r->py);
+    opd_unwind_glue_destroy(r->unw);
     opd_sampler_destroy(r->sampler);
     opd_symbolizer_destroy(r->sym);
     opd_proctab_destroy(r->tab);
@@ -507,6 +553,8 @@ static void prof_destroy(struct opd_component *self)
     free_list(r->debug_dirs, r->n_debug_dirs);
     opd_free(r->procfs_root);
     opd_free(r->cgroup_root);
+    opd_free(r->unwind_method);
+    opd_free(r->unwind_id);
     opd_free(r->who);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
@@ -609,7 +657,10 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     r->max_processes = (size_t)cfg->max_processes;
     r->procfs_root = opd_strdup(cfg->procfs_root ? cfg->procfs_root : "/proc");
     r->cgroup_root = opd_strdup(cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup");
-    if (!r->who || !r->procfs_root || !r->cgroup_root)
+    r->unwind_method = opd_strdup(cfg->unwinding.method ? cfg->unwinding.method : "auto");
+    r->unwind_bytes = (uint64_t)cfg->unwinding.table_memory;
+    r->unwind_files = (uint32_t)cfg->unwinding.max_files;
+    if (!r->who || !r->procfs_root || !r->cgroup_root || !r->unwind_method)
         goto out;
     r->scope.procfs_root = r->procfs_root;
     r->scope.cgroup_root = r->cgroup_root;
@@ -635,6 +686,11 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
         r->host_name[0] = '\0';
 
     id = p->id ? p->id : "profiling";
+    r->unwind_id = opd_strdup(id);
+    if (!r->unwind_id) {
+        err = -ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < N_KMETRICS; i++)
         r->km[i] = metric(r, id, OPD_METRIC_COUNTER, kmetrics[i].name, kmetrics[i].reason,
                           kmetrics[i].help ? kmetrics[i].help
@@ -645,8 +701,10 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
                          "Samples handed to the next component.");
     r->batches = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_batches", NULL,
                         "Batches handed to the next component.");
-    r->drain_us = metric(r, id, OPD_METRIC_GAUGE, "otelprofd_profiling_drain_duration_microseconds",
+    r->drain_us = metric(r, id, OPD_METRIC_GAUGE, "otelprofd_profiling_drain_duration_seconds",
                          NULL, "Time the last drain, batch build and sweep took.");
+    if (r->drain_us)
+        r->drain_us->scale = 1000000; /* kept in microseconds, exposed in seconds */
     r->drain_errors = metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_drain_errors", NULL,
                              "Drains that could not read the whole generation.");
     r->cpus = metric(r, id, OPD_METRIC_GAUGE, "otelprofd_profiling_cpus_attached", NULL,
@@ -736,6 +794,36 @@ static int prof_validate(const void *cfgp, char *err, size_t len)
 }
 
 static const char *const events[] = {"cpu-clock", "cycles", NULL};
+static const char *const unwind_methods[] = {"auto", "frame_pointer", "eh_frame", NULL};
+
+static const struct opd_config_map unwind_map[] = {
+    {.type = OPD_CFG_ENUM,
+     .name = "method",
+     .def = "auto",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_unwind_cfg, method),
+     .desc = "auto (.eh_frame tables where a file has them, frame pointers elsewhere; frame "
+             "pointers only on kernels without bpf_loop), eh_frame (the same, but fail "
+             "instead of falling back) or frame_pointer",
+     .choices = unwind_methods},
+    {.type = OPD_CFG_BYTES,
+     .name = "table_memory",
+     .def = "64MiB",
+     .min = 1 << 20,
+     .max = 1LL << 32,
+     .offset = offsetof(struct opd_profiling_unwind_cfg, table_memory),
+     .desc = "Kernel memory for unwind tables (16 bytes a row; least recently used files "
+             "are evicted)"},
+    {.type = OPD_CFG_INT,
+     .name = "max_files",
+     .def = "4096",
+     .min = 16,
+     .max = 1 << 20,
+     .offset = offsetof(struct opd_profiling_unwind_cfg, max_files),
+     .desc = "Executable files whose tables are loaded at once"},
+    OPD_CFG_MAP_END,
+};
 
 static const struct opd_config_map scope_map[] = {
     {.type = OPD_CFG_STRLIST,
@@ -933,6 +1021,14 @@ const struct opd_config_map opd_profiling_config_map[] = {
      .max = 0,
      .offset = offsetof(struct opd_profiling_config, cgroup_root),
      .desc = "Where the cgroup v2 tree is mounted"},
+    {.type = OPD_CFG_SECTION,
+     .name = "unwinding",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, unwinding),
+     .desc = "How user stacks are walked",
+     .sub = unwind_map},
     OPD_CFG_MAP_END,
 };
 
