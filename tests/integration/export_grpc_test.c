@@ -596,6 +596,9 @@ static void test_split_over_bound(void **state)
     /* Several requests, each under the bound uncompressed, each valid on its own. */
     assert_true(peer_count_status(recs, "OK") >= 4);
     assert_int_equal(peer_error_violations(recs), 0);
+    /* Each part's dictionary holds only what its samples use, once. */
+    assert_int_equal(peer_count_rule(recs, "orphaned_entry"), 0);
+    assert_int_equal(peer_count_rule(recs, "duplicate_entry"), 0);
     assert_int_equal(peer_ok_samples(recs), msgs);
     json_array_foreach(recs, i, r)
     {

@@ -201,6 +201,23 @@ size_t peer_error_violations(json_t *recs)
     return n;
 }
 
+size_t peer_count_rule(json_t *recs, const char *rule)
+{
+    size_t i, j, n = 0;
+    json_t *r, *v;
+
+    json_array_foreach(recs, i, r)
+    {
+        json_array_foreach(json_object_get(r, "violations"), j, v)
+        {
+            const char *k = json_string_value(json_object_get(v, "rule"));
+            if (k && strcmp(k, rule) == 0)
+                n++;
+        }
+    }
+    return n;
+}
+
 size_t peer_ok_samples(json_t *recs)
 {
     size_t i, n = 0;

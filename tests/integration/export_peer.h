@@ -33,6 +33,8 @@ size_t peer_count(json_t *recs, const char *kind);
 size_t peer_count_status(json_t *recs, const char *status);
 /* Counts error-severity violations over all records. */
 size_t peer_error_violations(json_t *recs);
+/* Counts violations (any severity) with this rule over all records. */
+size_t peer_count_rule(json_t *recs, const char *rule);
 /* Sum of summary.samples over export records answered OK. */
 size_t peer_ok_samples(json_t *recs);
 
