@@ -16,6 +16,8 @@ input=$src/tests/data/otlp/sample.jsonl
 [ -x "$shared/peer/otlp-sink" ] || { echo "SKIP: no OTLP peer at $shared/peer"; exit 77; }
 command -v node >/dev/null || { echo "SKIP: node not installed"; exit 77; }
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 NODE_PATH=$("$shared/peer/install-deps.sh" 2>/dev/null) || { echo "SKIP: peer deps"; exit 77; }
 export NODE_PATH
 
