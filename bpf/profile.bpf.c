@@ -10,12 +10,20 @@
 
 #include "profile.h"
 #include "stackwalk.bpf.h"
+#ifdef __TARGET_ARCH_x86 /* the table walk reads x86_64 registers */
+#include <bpf/bpf_endian.h>
+#include "unwind.bpf.h"
+#include "unwind_stackwalk.bpf.h"
+#endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space between open and load. */
 const volatile __u32 opd_kernel_frames = 1;
 const volatile __u32 opd_max_frames = OPD_MAX_FRAMES;
+/* 1: walk user stacks with the .eh_frame tables (frame pointer where none covers a pc);
+ * 0: frame pointers only. Frozen, so the verifier sees one walk or the other. */
+const volatile __u32 opd_unwind_tables = 0;
 
 /* Changed at run time by user space through the mmapped .bss. */
 struct opd_bpf_state opd_state;
@@ -216,7 +224,12 @@ static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, voi
 		opd_count(OPD_CNT_USTACK_FAIL);
 		return OPD_STACK_NONE;
 	}
-	n = opd_walk_user(ctx, &uregs, st->ip, opd_max_frames);
+#ifdef __TARGET_ARCH_x86
+	if (opd_unwind_tables)
+		n = opd_walk_user_cfi(ctx, &uregs, st->ip, opd_max_frames);
+	else
+#endif
+		n = opd_walk_user(ctx, &uregs, st->ip, opd_max_frames);
 	if (n <= 0) {
 		opd_count(OPD_CNT_USTACK_FAIL);
 		return OPD_STACK_NONE;

@@ -403,11 +403,17 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         };
 
         r->unw = opd_unwind_glue_create(r->sampler, &uc, r->tel);
-        if (!r->unw)
+        if (!r->unw && strcmp(r->unwind_method, "auto") != 0)
             return -errno;
-        OPD_INFO(r->who, "unwinding: .eh_frame tables (%" PRIu64 " MiB, %u files), frame "
-                         "pointers elsewhere",
-                 r->unwind_bytes >> 20, so.unwind_files);
+        if (!r->unw) {
+            /* Without published tables every walk takes frame-pointer steps. */
+            OPD_WARN(r->who, "unwinding: no .eh_frame tables (%s); walking frame pointers",
+                     strerror(errno));
+        } else {
+            OPD_INFO(r->who, "unwinding: .eh_frame tables (%" PRIu64 " MiB, %u files), frame "
+                             "pointers elsewhere",
+                     r->unwind_bytes >> 20, so.unwind_files);
+        }
     }
     {
         struct opd_python_config pc = {

@@ -29,6 +29,12 @@ struct opd_profiling_memory_cfg {
     struct opd_profiling_scope_cfg include; /* pids and comm only */
 };
 
+struct opd_profiling_unwind_cfg {
+    char *method;         /* "auto", "frame_pointer" or "eh_frame" */
+    int64_t table_memory; /* bytes of unwind table rows in the kernel */
+    int64_t max_files;    /* executable files whose tables are loaded at once */
+};
+
 struct opd_profiling_config {
     int64_t samples_per_second;
     int64_t reporter_interval; /* ns */
@@ -45,6 +51,7 @@ struct opd_profiling_config {
     int64_t max_processes;
     char *procfs_root;
     char *cgroup_root;
+    struct opd_profiling_unwind_cfg unwinding;
 };
 
 extern const struct opd_config_map opd_profiling_config_map[];

@@ -18,6 +18,7 @@
 #include "collector/receivers/profiling/cpus.h"
 #include "collector/receivers/profiling/alloc.h"
 #include "collector/receivers/profiling/offcpu.h"
+#include "collector/receivers/profiling/unwind_glue.h"
 #include "profile.skel.h"
 
 #define DRAIN_CHUNK 1024
@@ -104,6 +105,7 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
     s->skel->rodata->opd_max_frames = s->opts.max_frames;
     opd_offcpu_configure(s->skel, s->opts.off_cpu);
     opd_alloc_configure(s->skel, s->opts.memory);
+    opd_unwind_glue_configure(s->skel, s->opts.unwind_rows, s->opts.unwind_files);
     if (s->opts.count_entries) {
         bpf_map__set_max_entries(s->skel->maps.opd_counts0, s->opts.count_entries);
         bpf_map__set_max_entries(s->skel->maps.opd_counts1, s->opts.count_entries);

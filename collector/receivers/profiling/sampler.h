@@ -22,6 +22,8 @@ struct opd_sampler_opts {
     uint32_t stack_entries; /* stacks map size per generation */
     bool off_cpu;           /* load the off-CPU program too (offcpu.c attaches it) */
     bool memory;            /* load the allocation probes too (alloc.c attaches them) */
+    uint32_t unwind_rows;   /* .eh_frame table rows (unwind_glue.c); 0: frame pointers */
+    uint32_t unwind_files;  /* table file slots */
 };
 
 /* Opens and loads the BPF object (nothing attached yet). NULL with errno on failure,

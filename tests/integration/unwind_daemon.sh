@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Must show (issue 4) through the daemon: build/otelprofd with the profiling receiver,
+# default unwinding (auto: .eh_frame tables), fixtures built with -O2 -fomit-frame-pointer.
+#  - chain: main → chain_a → chain_b → chain_c → chain_d → chain_leaf (a loop): ≥ 95 % of
+#    its samples carry the whole chain, including chain_d, the leaf's direct caller;
+#  - qsort_cb: CPU burnt in a qsort comparator: ≥ 90 % of the comparator's samples go
+#    through libc's qsort back to sort_once and main;
+#  - the self metrics show table frames, loaded files and walks ending at the outermost
+#    frame; the JSON output holds as many samples of the chain fixture as the folded one;
+#  - the same chain fixture under unwinding.method frame_pointer loses its callers (the
+#    check that the tables, not the build, make the difference).
+set -uo pipefail
+. "$(dirname "$0")/profiling_lib.sh"
+require_privileges
+command -v curl >/dev/null || fail "curl is needed"
+
+SUF=$(( $$ % 10000 ))
+CHAIN="uwchain_$SUF"
+QSORT="uwqsort_$SUF"
+for fx in chain:$CHAIN qsort_cb:$QSORT; do
+  cc -O2 -fomit-frame-pointer -g -o "$WORK/${fx#*:}" "$SRC/tests/data/unwind/${fx%%:*}.c" ||
+    fail "cannot build fixture ${fx%%:*}"
+done
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# run_daemon METHOD: starts otelprofd with unwinding.method METHOD and telemetry on PORT.
+run_daemon() {
+  rm -f "$WORK/profiles.jsonl" "$WORK/profiles.folded"
+  cat >"$WORK/config.yaml" <<YAML
+receivers:
+  profiling:
+    samples_per_second: 99
+    reporter_interval: 1s
+    unwinding:
+      method: $1
+    include:
+      comm: ["^uw(chain|qsort)_$SUF\$"]
+exporters:
+  file/json:
+    path: $WORK/profiles.jsonl
+    format: json
+    flush_interval: 0s
+  file/folded:
+    path: $WORK/profiles.folded
+    format: folded
+    flush_interval: 0s
+service:
+  telemetry:
+    logs:
+      level: info
+    metrics:
+      address: 127.0.0.1:$PORT
+  pipelines:
+    profiles:
+      receivers: [profiling]
+      exporters: [file/json, file/folded]
+YAML
+  "$BIN" --config "$WORK/config.yaml" >"$WORK/daemon.log" 2>&1 &
+  DAEMON_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q "sampling .* CPUs" "$WORK/daemon.log" 2>/dev/null && return 0
+    kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd exited at start"
+    sleep 0.1
+  done
+  fail "otelprofd did not start sampling within 10 s"
+}
+
+metric() {
+  awk -v m="$1" '$1 ~ "^" m "(_total)?({|$)" { n += $2 } END { print n + 0 }' "$WORK/metrics.txt"
+}
+
+# ---- tables (the default) ----
+run_daemon auto
+grep -q "unwinding: .eh_frame tables" "$WORK/daemon.log" || fail "the table unwinder is not on"
+"$WORK/$CHAIN" 3 >/dev/null &
+c_pid=$!
+"$WORK/$QSORT" 3 >/dev/null || fail "qsort fixture failed"
+wait "$c_pid" || fail "chain fixture failed"
+sleep 1.5
+curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" || fail "no self metrics"
+stop_daemon
+
+total=$(folded_sum "^$CHAIN;")
+chain=$(folded_sum "^$CHAIN;(.*;)?main;chain_a;chain_b;chain_c;chain_d;chain_leaf( |;)")
+echo "chain: $chain of $total samples carry main;chain_a;chain_b;chain_c;chain_d;chain_leaf"
+[ "$total" -ge 30 ] || fail "only $total samples of the chain fixture"
+awk -v c="$chain" -v t="$total" 'BEGIN { exit !(c >= 0.95 * t) }' ||
+  { grep "^$CHAIN;" "$WORK/profiles.folded" | sort -t' ' -k2 -nr | head -5
+    fail "only $chain of $total chain samples are complete (need 95 %)"; }
+
+cmp_total=$(folded_sum "^$QSORT;.*;slow_compare( |;)")
+cmp_libc=$(folded_sum "^$QSORT;(.*;)?main;sort_once[^;]*;[^;]+;(.*;)?slow_compare( |;)")
+echo "qsort_cb: $cmp_libc of $cmp_total comparator samples go through libc to sort_once;main"
+[ "$cmp_total" -ge 20 ] || fail "only $cmp_total samples in the comparator"
+awk -v c="$cmp_libc" -v t="$cmp_total" 'BEGIN { exit !(c >= 0.9 * t) }' ||
+  { grep "^$QSORT;" "$WORK/profiles.folded" | sort -t' ' -k2 -nr | head -5
+    fail "only $cmp_libc of $cmp_total comparator samples reach main through libc"; }
+grep -Eq "^$QSORT;(.*;)?sort_once[^;]*;(.*;)?(qsort|msort)[^;]*;(.*;)?slow_compare( |;)" \
+  "$WORK/profiles.folded" || fail "no qsort/msort frame of libc between sort_once and slow_compare"
+
+json=$(jq --arg n "$CHAIN" '[.resourceProfiles[]
+    | select(any(.resource.attributes[]; .key == "process.executable.name"
+                 and .value.stringValue == $n))
+    | .scopeProfiles[].profiles[].samples[] | (.values[0] // 0) | tonumber] | add // 0' \
+  "$WORK/profiles.jsonl" | awk '{ n += $1 } END { print n + 0 }')
+[ "$json" = "$total" ] || fail "JSON holds $json chain samples, folded $total"
+
+frames_table=$(metric otelprofd_unwind_frames_table)
+files=$(metric otelprofd_unwind_files_loaded)
+outermost=$(metric otelprofd_unwind_stop_outermost)
+tbytes=$(metric otelprofd_unwind_table_bytes)
+echo "metrics: table frames $frames_table, files loaded $files, table bytes $tbytes," \
+     "outermost stops $outermost, frame-pointer frames $(metric otelprofd_unwind_frames_frame_pointer)"
+[ "$frames_table" -gt 0 ] || fail "otelprofd_unwind_frames_table is 0"
+[ "$files" -gt 0 ] || fail "otelprofd_unwind_files_loaded is 0"
+[ "$tbytes" -gt 0 ] || fail "otelprofd_unwind_table_bytes is 0"
+[ "$outermost" -gt 0 ] || fail "no walk reached the outermost frame"
+
+# ---- frame pointers only: the same fixture loses its callers ----
+run_daemon frame_pointer
+grep -q "unwinding: .eh_frame tables" "$WORK/daemon.log" && fail "tables on with frame_pointer"
+"$WORK/$CHAIN" 2 >/dev/null || fail "chain fixture failed"
+sleep 1.5
+stop_daemon
+fp_total=$(folded_sum "^$CHAIN;")
+fp_chain=$(folded_sum "^$CHAIN;(.*;)?main;chain_a;chain_b;chain_c;chain_d;chain_leaf( |;)")
+echo "frame pointers: $fp_chain of $fp_total chain samples complete"
+[ "$fp_total" -gt 0 ] || fail "no samples of the chain fixture with frame pointers"
+awk -v c="$fp_chain" -v t="$fp_total" 'BEGIN { exit !(c < 0.5 * t) }' ||
+  fail "frame pointers alone recovered the chain: the fixture does not test the unwinder"
+echo PASS
