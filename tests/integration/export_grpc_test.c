@@ -642,6 +642,40 @@ static void test_reconnect_after_restart(void **state)
     peer_stop(&p);
 }
 
+static void test_ipv6_endpoint(void **state)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    struct peer p;
+    struct exp e;
+    json_t *recs;
+    char ep[64];
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+    /* Only where the host has IPv6 loopback. */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        skip();
+    }
+    close(fd);
+    assert_int_equal(peer_start_on(&p, tmp, "ipv6", "[::1]", 0, NULL), 0);
+    exp_init(&e, p.port);
+    snprintf(ep, sizeof(ep), "[::1]:%d", p.port);
+    set_str(&e.cfg.endpoint, ep);
+    exp_start(&e);
+    exp_send(&e, 1);
+    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    exp_stop(&e, 5000);
+    recs = peer_records(&p);
+    assert_int_equal(peer_count_status(recs, "OK"), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(recs, 0), "headers"), ":authority")),
+                        ep);
+    json_decref(recs);
+    exp_fini(&e);
+    peer_stop(&p);
+}
+
 static void test_keepalive_detects_dead_peer(void **state)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -797,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_split_over_bound),
         cmocka_unit_test(test_reconnect_after_restart),
         cmocka_unit_test(test_keepalive_detects_dead_peer),
+        cmocka_unit_test(test_ipv6_endpoint),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -59,13 +59,19 @@ const char *peer_setup(void)
 int peer_start(struct peer *p, const char *dir, const char *name, int port,
                const char *const *flags)
 {
+    return peer_start_on(p, dir, name, "127.0.0.1", port, flags);
+}
+
+int peer_start_on(struct peer *p, const char *dir, const char *name, const char *host, int port,
+                  const char *const *flags)
+{
     char sink[1100], listen[64];
     const char *argv[64];
     size_t n = 0;
 
     memset(p, 0, sizeof(*p));
     snprintf(sink, sizeof(sink), "%s/peer/otlp-sink", shared_dir);
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(listen, sizeof(listen), "%s:%d", host, port);
     snprintf(p->out, sizeof(p->out), "%s/%s.jsonl", dir, name);
     snprintf(p->portfile, sizeof(p->portfile), "%s/%s.port", dir, name);
     unlink(p->portfile);

@@ -22,6 +22,9 @@ const char *peer_setup(void);
  * records to dir/name.jsonl; waits until it listens. Returns 0 or -1. */
 int peer_start(struct peer *p, const char *dir, const char *name, int port,
                const char *const *flags);
+/* As peer_start, listening on host ("127.0.0.1", "[::1]"). */
+int peer_start_on(struct peer *p, const char *dir, const char *name, const char *host, int port,
+                  const char *const *flags);
 /* Stops the sink (SIGTERM, graceful) and waits for it. */
 void peer_stop(struct peer *p);
 
