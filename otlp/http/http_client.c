@@ -19,6 +19,9 @@ struct opd_http_client {
     char *url, *who, *user_agent;
     struct opd_tls_config tls;
     char *ca_file, *cert_file, *key_file;
+    /* tls.server_name_override: requests go to a URL naming the override (so TLS sends and
+     * verifies it), connect_to routes them to the real host, host_hdr keeps Host real. */
+    char *connect_to, *host_hdr;
     int64_t timeout_ns;
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -135,6 +138,46 @@ static int on_progress(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
     return atomic_load(&c->cancelled) ? 1 : 0;
 }
 
+/* Rewrites c->url for a TLS name override (see the struct). Returns 0, -EINVAL, -ENOMEM. */
+static int override_name(struct opd_http_client *c, const char *name)
+{
+    const char *hp = c->url + 8, *end = hp + strcspn(hp, "/"), *colon;
+    char host[256], port[8] = "443", *url;
+    size_t hl, need, ct_len, hh_len;
+
+    colon = *hp == '[' ? strstr(hp, "]:") : memchr(hp, ':', (size_t)(end - hp));
+    if (colon && colon < end) {
+        if (*hp == '[')
+            colon++;
+        hl = (size_t)(colon - hp);
+        snprintf(port, sizeof(port), "%.*s", (int)(end - colon - 1), colon + 1);
+    } else {
+        hl = (size_t)(end - hp);
+    }
+    if (hl == 0 || hl >= sizeof(host) || strchr(name, ':') || strchr(name, '/')) {
+        OPD_ERR(c->who, "cannot apply tls.server_name_override \"%s\" to %s", name, c->url);
+        return -EINVAL;
+    }
+    memcpy(host, hp, hl);
+    host[hl] = '\0';
+    need = strlen(c->url) + strlen(name) + 16;
+    url = opd_malloc(need);
+    ct_len = strlen(name) + 2 * sizeof(port) + hl + 4;
+    hh_len = hl + sizeof(port) + 8;
+    c->connect_to = opd_malloc(ct_len);
+    c->host_hdr = opd_malloc(hh_len);
+    if (!url || !c->connect_to || !c->host_hdr) {
+        opd_free(url);
+        return -ENOMEM;
+    }
+    snprintf(url, need, "https://%s:%s%s", name, port, end);
+    snprintf(c->connect_to, ct_len, "%s:%s:%s:%s", name, port, host, port);
+    snprintf(c->host_hdr, hh_len, "Host: %s:%s", host, port);
+    opd_free(c->url);
+    c->url = url;
+    return 0;
+}
+
 struct opd_http_client *opd_http_client_create(const struct opd_http_client_opts *o)
 {
     struct opd_http_client *c = opd_calloc(1, sizeof(*c));
@@ -166,9 +209,13 @@ struct opd_http_client *opd_http_client_create(const struct opd_http_client_opts
     DUP(cert_file);
     DUP(key_file);
 #undef DUP
-    if (o->tls.server_name_override && *o->tls.server_name_override)
-        OPD_WARN(c->who, "tls.server_name_override is not supported over HTTP; the URL's host "
-                         "name is verified");
+    if (o->tls.server_name_override && *o->tls.server_name_override &&
+        strncmp(o->url, "https://", 8) == 0) {
+        rc = override_name(c, o->tls.server_name_override);
+        if (rc)
+            goto fail;
+        rc = -ENOMEM;
+    }
     if (o->tls.insecure_skip_verify)
         OPD_WARN(c->who, "tls.insecure_skip_verify is on: the server certificate is NOT "
                          "verified");
@@ -203,6 +250,8 @@ void opd_http_client_destroy(struct opd_http_client *c)
     opd_free(c->ca_file);
     opd_free(c->cert_file);
     opd_free(c->key_file);
+    opd_free(c->connect_to);
+    opd_free(c->host_hdr);
     opd_free(c);
 }
 
@@ -215,7 +264,7 @@ int opd_http_post(struct opd_http_client *c, const char *const *headers, size_t 
                   const uint8_t *body, size_t len, struct opd_http_result *res)
 {
     struct xfer x = {.c = c, .res = res};
-    struct curl_slist *hl = NULL, *t;
+    struct curl_slist *hl = NULL, *t, connect_to = {NULL, NULL};
     char errbuf[CURL_ERROR_SIZE] = "";
     CURL *h;
     CURLcode cc;
@@ -233,6 +282,15 @@ int opd_http_post(struct opd_http_client *c, const char *const *headers, size_t 
     }
     for (size_t i = 0; i < n_headers; i++) {
         t = curl_slist_append(hl, headers[i]);
+        if (!t) {
+            rc = -EAGAIN;
+            snprintf(res->error, sizeof(res->error), "out of memory");
+            goto out;
+        }
+        hl = t;
+    }
+    if (c->host_hdr) {
+        t = curl_slist_append(hl, c->host_hdr);
         if (!t) {
             rc = -EAGAIN;
             snprintf(res->error, sizeof(res->error), "out of memory");
@@ -265,6 +323,10 @@ int opd_http_post(struct opd_http_client *c, const char *const *headers, size_t 
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (c->connect_to) {
+        connect_to.data = c->connect_to;
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, &connect_to);
+    }
     if (c->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
     if (c->cert_file) {

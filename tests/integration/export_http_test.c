@@ -198,6 +198,17 @@ static void set_s(struct exp *e, const char *path, const char *v)
     *p = strdup(v);
 }
 
+static void set_header(struct exp *e, const char *k, const char *v)
+{
+    struct opd_strmap *h = field(e->cfg, "headers");
+
+    h->keys = realloc(h->keys, (h->n + 1) * sizeof(char *));
+    h->values = realloc(h->values, (h->n + 1) * sizeof(char *));
+    h->keys[h->n] = strdup(k);
+    h->values[h->n] = strdup(v);
+    h->n++;
+}
+
 static void exp_init(struct exp *e, const char *url)
 {
     memset(e, 0, sizeof(*e));
@@ -393,6 +404,28 @@ static void test_bearer_and_tls(void **state)
     wait_metric(&e, "otelcol_exporter_send_failed_profiles", (int64_t)fixture_samples, 10000);
     assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), fixture_samples);
     exp_fini(&e);
+    /* tls.server_name_override decides the name verified: one in the certificate works
+     * whatever the URL says, one that is not never does. */
+    url_of(&s, "https", "127.0.0.1", url, sizeof(url));
+    exp_init(&e, url);
+    set_s(&e, "tls.ca_file", ca);
+    set_s(&e, "tls.server_name_override", "localhost");
+    set_header(&e, "Authorization", "Bearer tok");
+    exp_start(&e);
+    exp_send(&e, 1);
+    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), fixture_samples);
+    exp_fini(&e);
+    exp_init(&e, url);
+    set_s(&e, "tls.ca_file", ca);
+    set_s(&e, "tls.server_name_override", "wrong.example");
+    exp_start(&e);
+    exp_send(&e, 1);
+    wait_metric(&e, "otelcol_exporter_send_retries", 2, 5000);
+    assert_true(m(&e, "otelcol_exporter_send_retries") >= 2);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 0);
+    exp_fini(&e);
+    url_of(&s, "https", "localhost", url, sizeof(url));
     /* A CA that did not sign the server: never delivered, never dropped while retrying. */
     snprintf(ca, sizeof(ca), "%s/ca2.pem", tmp);
     exp_init(&e, url);

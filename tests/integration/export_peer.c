@@ -260,7 +260,7 @@ int peer_make_certs(const char *dir)
     char cmd[4096];
 
     snprintf(cmd, sizeof(cmd),
-             "set -e; cd '%s'; K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';"
+             "(set -e; cd '%s'; K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';"
              "openssl req -x509 $K -keyout ca.key -out ca.pem -days 2 -subj /CN=opd-test-ca;"
              "openssl req -x509 $K -keyout ca2.key -out ca2.pem -days 2 -subj /CN=opd-other-ca;"
              "openssl req $K -keyout server.key -out server.csr -subj /CN=localhost;"
@@ -269,8 +269,7 @@ int peer_make_certs(const char *dir)
              "-out server.pem -days 2 -extfile san.ext;"
              "openssl req $K -keyout client.key -out client.csr -subj /CN=opd-client;"
              "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-             "-out client.pem -days 2",
+             "-out client.pem -days 2) >/dev/null 2>&1",
              dir);
-    strncat(cmd, " >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
     return system(cmd) == 0 ? 0 : -1;
 }
