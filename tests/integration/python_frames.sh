@@ -4,6 +4,8 @@
 #     inner -> middle -> outer innermost first as cpython frames with chain.py and the
 #     marked lines, and the interpreter's native eval frame (_PyEval_EvalFrameDefault)
 #     root-side of them;
+#     the same chain (90%, file and line) under every other CPython found on the machine
+#     (pyenv builds of 3.10-3.13 with a shared libpython), one process each;
 #  2. native_call.py calling a native library through ctypes: a stack with the library's
 #     opd_py_burn as a native frame leaf-side of the Python frames call_native, via_python.
 # Runs otelprofd with the profiling receiver and the file exporter (json and folded).
@@ -40,12 +42,24 @@ stacks() {
 
 HZ=99
 start_daemon $HZ 1s
-"$PY" "$FIXDIR/chain.py" 3 >/dev/null &
+# Each fixture stays alive LINGER seconds after burning: code objects are read from the
+# live process at the drain (every second here), and the host may be busy.
+LINGER=3
+"$PY" "$FIXDIR/chain.py" 3 $LINGER >/dev/null &
 CHAIN=$!
-"$PY" "$FIXDIR/native_call.py" "$FIXDIR/libopdburn.so" 3 &
+"$PY" "$FIXDIR/native_call.py" "$FIXDIR/libopdburn.so" 3 $LINGER &
 NATIVE=$!
 wait $CHAIN || fail "chain.py failed"
 wait $NATIVE || fail "native_call.py failed"
+# Then each other interpreter alone, so that on a busy host its samples are not mostly
+# interpreter start-up.
+declare -A OTHER=()
+for other in /root/.pyenv/versions/3.1[0-9].*/bin/python3.1[0-9]; do
+  [ -x "$other" ] || continue
+  "$other" "$FIXDIR/chain.py" 3 1 >/dev/null &
+  OTHER[$!]=$other
+  wait $! || fail "chain.py under $other failed"
+done
 sleep 1.5
 stop_daemon
 
@@ -53,23 +67,37 @@ stop_daemon
 F=$FIXDIR/chain.py
 stacks $CHAIN >"$WORK/chain.txt"
 fr() { printf '%s[|]%s[|]%s[|]%s' "$1" "$2" "$3" "$4"; }
-re="$(fr cpython inner "$F" "$(mark chain.py inner)");$(fr cpython middle "$F" "$(mark chain.py middle)");$(fr cpython outer "$F" "$(mark chain.py outer)")(;|\$)"
+# Native frames may sit between them: 3.10 runs each Python frame in its own eval call.
+nat="(native[|][^;]*;)*"
+re="$(fr cpython inner "$F" "$(mark chain.py inner)");$nat$(fr cpython middle "$F" "$(mark chain.py middle)");$nat$(fr cpython outer "$F" "$(mark chain.py outer)")(;|\$)"
 eval_re="native[|]_PyEval_EvalFrameDefault[|]"
 sum() { awk -v re="$1" '$0 ~ re { n += $1 } END { print n + 0 }' "$2"; }
 total=$(awk '{ n += $1 } END { print n + 0 }' "$WORK/chain.txt")
 chain=$(sum "$re" "$WORK/chain.txt")
-with_eval=$(sum "$eval_re" "$WORK/chain.txt")
+with_eval=$(awk -v a="$re" -v b="$eval_re" '$0 ~ a && $0 ~ b { n += $1 } END { print n + 0 }' \
+  "$WORK/chain.txt")
 under=$(sum "${re%'(;|$)'};(.*;)?$eval_re" "$WORK/chain.txt")
 echo "chain.py: $total samples, $chain with inner;middle;outer at the marked lines;" \
-  "$with_eval reach the eval loop natively, $under of them under the chain"
+  "$with_eval of these reach the eval loop natively, $under with it under the chain"
 [ "$total" -gt 0 ] || fail "no samples of chain.py (pid $CHAIN)"
 awk -v c="$chain" -v t="$total" 'BEGIN { exit !(c >= 0.9 * t) }' ||
   { head -5 "$WORK/chain.txt"; fail "only $chain of $total samples show the Python chain"; }
-# The chain must sit on (leaf side of) the eval loop wherever the native walk reached it.
+# The chain must sit on (leaf side of) the eval loop wherever the native walk reached it
+# (startup samples without the chain do not count).
 [ "$with_eval" -gt 0 ] ||
   echo "note: no native walk reached _PyEval_EvalFrameDefault (needs the .eh_frame unwinder)"
 awk -v c="$under" -v t="$with_eval" 'BEGIN { exit !(c >= 0.9 * t) }' ||
   { grep _PyEval "$WORK/chain.txt" | head -5; fail "only $under of $with_eval samples with the eval loop have the chain over it"; }
+
+for p in "${!OTHER[@]}"; do
+  stacks "$p" >"$WORK/chain.$p.txt"
+  t=$(awk '{ n += $1 } END { print n + 0 }' "$WORK/chain.$p.txt")
+  c=$(sum "$re" "$WORK/chain.$p.txt")
+  echo "chain.py under ${OTHER[$p]}: $t samples, $c with the chain"
+  [ "$t" -gt 0 ] || fail "no samples of chain.py under ${OTHER[$p]}"
+  awk -v c="$c" -v t="$t" 'BEGIN { exit !(c >= 0.9 * t) }' ||
+    { head -3 "$WORK/chain.$p.txt"; fail "only $c of $t samples under ${OTHER[$p]} show the chain"; }
+done
 
 F=$FIXDIR/native_call.py
 stacks $NATIVE >"$WORK/native.txt"

@@ -254,6 +254,9 @@ static void test_merge(void **state)
     const uint64_t cut[] = {0x5010, PY(0xa0, 1), PY(0xb0, 1)};
     const uint64_t cut_want[] = {PY(0xa0, 1), 0x5010, PY(0xb0, 1)};
     const uint64_t plain[] = {0x1, 0x2, 0x3};
+    /* A tagged garbage word among the native frames is dropped, not taken as Python. */
+    const uint64_t junk[] = {0x100, PY(0xd0, 0), 0x5010, PY(0xa0, 1)};
+    const uint64_t junk_want[] = {0x100, PY(0xa0, 1), 0x5010};
     uint64_t out[16];
     size_t n;
 
@@ -267,6 +270,9 @@ static void test_merge(void **state)
     n = opd_python_merge_with(plain, 3, fake_eval, NULL, out, 16);
     assert_int_equal(n, 3);
     assert_memory_equal(out, plain, sizeof(plain));
+    n = opd_python_merge_with(junk, 4, fake_eval, NULL, out, 16);
+    assert_int_equal(n, 3);
+    assert_memory_equal(out, junk_want, sizeof(junk_want));
     /* A short output buffer is never overrun. */
     n = opd_python_merge_with(ip, 8, fake_eval, NULL, out, 4);
     assert_int_equal(n, 4);

@@ -318,25 +318,26 @@ static int32_t python_location(struct builder *bl, int32_t pid, uint64_t word)
 }
 
 /* Interns the user frames of us into bl->locs from *n. CPython frame words, which the
- * sampler appends after the native frames, are merged in where their eval loop frames
- * are (or dropped without a CPython tracker). Returns 0 or -ENOMEM. */
+ * sampler appends after the native frames of a tracked CPython process, are merged in
+ * where their eval loop frames are. In other processes every word is a native frame
+ * (a frame-pointer walk can read any garbage). Returns 0 or -ENOMEM. */
 static int user_frames(struct builder *bl, int32_t pid, const struct opd_bpf_stack *us, size_t *n)
 {
     uint64_t merged[OPD_MAX_FRAMES];
     const uint64_t *ip = (const uint64_t *)us->ip;
     size_t len = us->len;
     uint32_t native = 0;
+    bool py = bl->p->py && len && (ip[len - 1] & OPD_PY_TAG) &&
+              opd_python_tracked(bl->p->py, pid);
 
-    if (len && (ip[len - 1] & OPD_PY_TAG) && bl->p->py) {
+    if (py) {
         len = opd_python_merge(bl->p->py, pid, ip, len, merged, OPD_MAX_FRAMES);
         ip = merged;
     }
     for (size_t i = 0; i < len; i++) {
         int32_t l;
 
-        if (ip[i] & OPD_PY_TAG) {
-            if (!bl->p->py)
-                continue;
+        if (py && (ip[i] & OPD_PY_TAG)) {
             l = python_location(bl, pid, ip[i]);
         } else {
             l = frame_location(bl, pid, ip[i], native++ ? OPD_SYM_RETURN_ADDRESS : 0);

@@ -1,10 +1,12 @@
 """Fixture: Python calling into a native library (ctypes) that burns CPU.
 
-argv[1] is the library built from burn.c, argv[2] the seconds to burn. The Python side is
+argv[1] is the library built from burn.c, argv[2] the seconds to burn, argv[3] the
+seconds to stay alive afterwards (default 0). The Python side is
 call_native <- via_python <- <module>; samples should show opd_py_burn over them.
 """
 import ctypes
 import sys
+import time
 
 lib = ctypes.CDLL(sys.argv[1])
 lib.opd_py_burn.argtypes = [ctypes.c_double]
@@ -21,3 +23,4 @@ def via_python(seconds):
 
 if __name__ == "__main__":
     via_python(float(sys.argv[2]))
+    time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 0)

@@ -76,7 +76,8 @@ static int scan_symbols(Elf *elf, Elf_Scn *scn, struct opd_py_elf *out, uint32_t
         } else if (strcmp(name, "_PyEval_EvalFrameDefault") == 0) {
             out->eval_start = sym.st_value;
             out->eval_end = sym.st_value + (sym.st_size ? sym.st_size : 1);
-        } else if (strcmp(name, "Py_Version") == 0 && sym.st_size == 4) {
+        } else if (strcmp(name, "Py_Version") == 0 && (sym.st_size == 4 || sym.st_size == 8)) {
+            /* const unsigned long: the value is in its low 4 bytes (x86_64 is LE). */
             if (read_sym_u32(elf, &sym, version) == 0)
                 *have_version = 1;
         }

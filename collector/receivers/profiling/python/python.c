@@ -357,12 +357,16 @@ bool opd_python_tracked(struct opd_python *py, int32_t pid)
 size_t opd_python_merge_with(const uint64_t *ip, size_t len, bool (*is_eval)(void *, uint64_t),
                              void *arg, uint64_t *out, size_t cap)
 {
-    size_t n_native = 0, py = 0, o = 0;
+    size_t n_native = len, py, o = 0;
 
-    while (n_native < len && !(ip[n_native] & OPD_PY_TAG))
-        n_native++;
+    /* The Python words are the tagged suffix; a tagged word among the native frames is
+     * garbage from the native walk (never a user address) and is dropped. */
+    while (n_native > 0 && (ip[n_native - 1] & OPD_PY_TAG))
+        n_native--;
     py = n_native;
     for (size_t i = 0; i < n_native; i++) {
+        if (ip[i] & OPD_PY_TAG)
+            continue;
         if (py < len && is_eval(arg, ip[i])) {
             /* This eval call's frames: up to and including the next entry frame. */
             while (py < len && o < cap) {

@@ -66,8 +66,9 @@ bool opd_python_tracked(struct opd_python *py, int32_t pid);
  * Python frame words (OPD_PY_TAG). Writes into out (cap entries) the native frames with
  * each eval-call segment of Python frames placed just before (leaf side of) the
  * _PyEval_EvalFrameDefault frame it belongs to; segments left over (the native walk
- * ended early) go after the last native frame. Returns the number written. Stacks
- * without Python words are copied unchanged. */
+ * ended early) go after the last native frame. Python words are the tagged suffix of
+ * ip; tagged words before it (garbage of a frame-pointer walk) are dropped. Returns the
+ * number written. Stacks without Python words are copied unchanged. */
 size_t opd_python_merge(struct opd_python *py, int32_t pid, const uint64_t *ip, size_t len,
                         uint64_t *out, size_t cap);
 
