@@ -14,6 +14,7 @@
 #include "collector/exporters/otlp_grpc/otlp_grpc_config.h"
 #include "collector/extensions/file_storage/file_storage.h"
 #include "collector/mem.h"
+#include "otlp/http/http_client.h"
 
 extern const struct opd_factory opd_otlp_grpc_exporter_factory;
 extern const struct opd_factory opd_otlp_http_exporter_factory;
@@ -124,6 +125,20 @@ static void test_file_storage_path(void **state)
     opd_component_destroy(x);
 }
 
+static void test_retry_after(void **state)
+{
+    /* Sun, 06 Nov 1994 08:49:37 GMT is 784111777. */
+    assert_int_equal(opd_http_parse_retry_after("120", 0), 120000000000LL);
+    assert_int_equal(opd_http_parse_retry_after(" 0", 0), 0);
+    assert_int_equal(opd_http_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111770),
+                     7000000000LL);
+    assert_int_equal(opd_http_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111800), 0);
+    assert_int_equal(opd_http_parse_retry_after("soon", 0), -1);
+    assert_int_equal(opd_http_parse_retry_after("-5", 0), -1);
+    assert_int_equal(opd_http_parse_retry_after("12abc", 0), -1);
+    assert_int_equal(opd_http_parse_retry_after("99999999999", 0), -1); /* > a week */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_http_defaults),
         cmocka_unit_test(test_bearertokenauth_validate),
         cmocka_unit_test(test_file_storage_path),
+        cmocka_unit_test(test_retry_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
