@@ -51,11 +51,11 @@ YAML
 }
 stop() { kill -INT $D; wait $D || true; D=""; }
 
-echo "# pairs cpu_s wall_s cpu_ns_per_pair"
+echo "# pairs cpu_s wall_s cpu_ns_per_pair malloc_probed"
 for r in $(seq "$ROUNDS"); do
   echo "off    $("$W/opd_membench" 0 "$N")"
   daemon '^opd_membench$'
-  echo "probed $("$W/opd_membench" 2500 "$N")"
+  echo "probed $("$W/opd_membench" 10000 "$N")"
   stop
   "$W/opd_idle" & I=$!
   daemon '^opd_idle$'

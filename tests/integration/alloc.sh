@@ -25,11 +25,11 @@ start_daemon 19 1s "    memory:
       sample_bytes: $RATE
       include:
         comm: ['^opd_(ratio|leak|mmap)\$']"
-# Each fixture waits 4 s before allocating: the receiver rescans processes every
-# reporter_interval and probes the new ones' allocator.
-rpid=$("$WORK/opd_ratio" 4000 $MIB) || fail "ratio fixture failed"
-read -r lpid leaked < <("$WORK/opd_leak" 4000 $MIB) || fail "leak fixture failed"
-mpid=$("$WORK/opd_mmap" 4000 64) || fail "mmap fixture failed"
+# Each fixture waits (at most 10 s) until its allocator is probed: the receiver rescans
+# processes every reporter_interval and probes the new ones' allocator.
+rpid=$("$WORK/opd_ratio" 10000 $MIB) || fail "ratio fixture failed"
+read -r lpid leaked < <("$WORK/opd_leak" 10000 $MIB) || fail "leak fixture failed"
+mpid=$("$WORK/opd_mmap" 10000 64) || fail "mmap fixture failed"
 sleep 1.5
 stop_daemon
 

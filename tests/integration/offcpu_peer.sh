@@ -55,7 +55,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 "$WORK/opd_sleep" 5 100 >/dev/null || fail "sleep fixture failed"
-"$WORK/opd_leak" 4000 16 >/dev/null || fail "leak fixture failed"
+"$WORK/opd_leak" 10000 16 >/dev/null || fail "leak fixture failed"
 sleep 1.5
 stop_daemon
 kill -INT $SINK 2>/dev/null

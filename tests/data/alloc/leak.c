@@ -2,11 +2,13 @@
  * other frees every block:
  *   main → opd_fx_leaker → opd_fx_leak_one: argv[2] MiB by malloc(8192), kept
  *   main → opd_fx_freer → opd_fx_free_one: argv[2] MiB by posix_memalign(64, 8192), freed
- * Waits argv[1] ms before (so that the profiler finds it) and after, still holding the
+ * Waits until probed (at most argv[1] ms) before, and 2.5 s after, still holding the
  * leaked blocks. Prints its pid and the bytes leaked. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "probed.h"
 
 static void *volatile sink;
 
@@ -54,12 +56,12 @@ int main(int argc, char **argv)
     void **kept;
     size_t n, leaked;
 
-    usleep((useconds_t)wait_ms * 1000);
+    opd_fx_wait_probed(wait_ms);
     leaked = opd_fx_leaker(mib << 20, &kept, &n);
     opd_fx_freer(mib << 20);
     printf("%d %zu\n", (int)getpid(), leaked);
     fflush(stdout);
-    usleep((useconds_t)wait_ms * 1000);
+    usleep(2500 * 1000); /* two reporter intervals of the tests, alive */
     for (size_t i = 0; i < n; i++)
         free(kept[i]);
     free(kept);

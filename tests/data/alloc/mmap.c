@@ -3,12 +3,14 @@
  *     second half is unmapped again, the first half kept
  *   main → opd_fx_big_malloc: argv[2] blocks of 1 MiB by malloc (which glibc serves with
  *     mmap itself: must count once), all freed
- * Waits argv[1] ms before (so that the profiler finds it) and after, still holding the
+ * Waits until probed (at most argv[1] ms) before, and 2.5 s after, still holding the
  * kept mappings. Prints its pid. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "probed.h"
 
 #define BLOCK (1 << 20)
 
@@ -47,11 +49,11 @@ int main(int argc, char **argv)
 
     if (!maps)
         return 1;
-    usleep((useconds_t)wait_ms * 1000);
+    opd_fx_wait_probed(wait_ms);
     opd_fx_mapper(maps, n);
     opd_fx_big_malloc(n);
     printf("%d\n", (int)getpid());
     fflush(stdout);
-    usleep((useconds_t)wait_ms * 1000);
+    usleep(2500 * 1000); /* two reporter intervals of the tests, alive */
     return 0;
 }

@@ -2,10 +2,12 @@
  * every block freed at once:
  *   main → opd_fx_alloc_big → opd_fx_alloc_a: 3 × argv[2] MiB by malloc(4096)
  *   main → opd_fx_alloc_small → opd_fx_alloc_b: argv[2] MiB by calloc(16, 64)
- * Waits argv[1] ms before (so that the profiler finds it) and after. Prints its pid. */
+ * Waits until probed (at most argv[1] ms) before, and 2.5 s after. Prints its pid. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "probed.h"
 
 static void *volatile sink;
 
@@ -42,7 +44,7 @@ int main(int argc, char **argv)
     long wait_ms = argc > 1 ? atol(argv[1]) : 2000;
     size_t mib = argc > 2 ? (size_t)atol(argv[2]) : 64;
 
-    usleep((useconds_t)wait_ms * 1000);
+    opd_fx_wait_probed(wait_ms);
     /* Interleaved in slices, so that both chains see the same conditions. */
     for (int i = 0; i < 16; i++) {
         opd_fx_alloc_big(3 * (mib << 20) / 16);
@@ -50,6 +52,6 @@ int main(int argc, char **argv)
     }
     printf("%d\n", (int)getpid());
     fflush(stdout);
-    usleep((useconds_t)wait_ms * 1000);
+    usleep(2500 * 1000); /* two reporter intervals of the tests, alive */
     return 0;
 }

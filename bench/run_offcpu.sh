@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Off-CPU profiling overhead (bench/RESULTS.mem.md): a pipe ping-pong between two
+# processes (tests/data/offcpu/pingpong.c, two context switches per round trip) without
+# the daemon, with the daemon at off_cpu_threshold 0 (CPU sampling only), 0.1 and 1,
+# alternated ROUNDS times. Needs root (or CAP_BPF+CAP_PERFMON). Usage:
+#   bench/run_offcpu.sh [build dir] [round trips] [rounds]
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$SRC/build}
+N=${2:-200000}
+ROUNDS=${3:-3}
+BIN=$BUILD/otelprofd
+W=$(mktemp -d /tmp/opd-offcpubench.XXXXXX)
+D=""
+trap '[ -n "$D" ] && kill -KILL $D 2>/dev/null; rm -rf "$W"' EXIT
+cc -O2 -o "$W/opd_pingpong" "$SRC/tests/data/offcpu/pingpong.c"
+
+daemon() { # threshold
+  cat >"$W/c.yaml" <<YAML
+receivers:
+  profiling:
+    reporter_interval: 1s
+    off_cpu_threshold: $1
+exporters:
+  file:
+    path: $W/out.jsonl
+    format: json
+service:
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    profiles: { receivers: [profiling], exporters: [file] }
+YAML
+  "$BIN" --config "$W/c.yaml" >"$W/d.log" 2>&1 &
+  D=$!
+  for _ in $(seq 100); do grep -q "sampling .* CPUs" "$W/d.log" && return; sleep 0.1; done
+  echo "daemon did not start"; cat "$W/d.log"; exit 1
+}
+stop() { kill -INT $D; wait $D || true; D=""; }
+
+echo "# round_trips wall_s wall_ns_per_round_trip"
+for r in $(seq "$ROUNDS"); do
+  echo "none   $("$W/opd_pingpong" "$N")"
+  for t in 0 0.1 1; do
+    daemon $t
+    echo "t=$t  $("$W/opd_pingpong" "$N")"
+    stop
+  done
+done
