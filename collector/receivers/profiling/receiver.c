@@ -128,6 +128,7 @@ struct prof_recv {
     struct opd_metric *km[N_KMETRICS];
     struct opd_metric *proc_events, *exported, *batches, *drain_us, *drain_errors, *cpus, *frames,
         *frames_named, *comm_filtered, *accepted, *refused;
+    struct opd_metric *mem[OPD_ACNT__MAX]; /* memory profiling kernel counters */
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -146,6 +147,14 @@ static void update_kernel_metrics(struct prof_recv *r)
         return;
     for (size_t i = 0; i < N_KMETRICS; i++)
         opd_metric_set(r->km[i], (int64_t)c[kmetrics[i].idx]);
+    if (r->alloc) {
+        uint64_t a[OPD_ACNT__MAX];
+
+        if (opd_alloc_counters(r->alloc, a) == 0) {
+            for (size_t i = 0; i < OPD_ACNT__MAX; i++)
+                opd_metric_set(r->mem[i], (int64_t)a[i]);
+        }
+    }
 }
 
 /* One interval's work. final: the last one, at shutdown: sampling stops first, so the
@@ -726,6 +735,20 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
                          "Profile samples pushed into the pipeline.");
     r->refused = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_refused_profiles", NULL,
                         "Profile samples the pipeline refused.");
+    if (cfg->memory.enabled) {
+        r->mem[OPD_ACNT_SAMPLED] =
+            metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_memory_allocations_sampled",
+                   NULL, "Allocations sampled by the memory profiler.");
+        r->mem[OPD_ACNT_LIVE_FULL] =
+            metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_memory_blocks_untracked", NULL,
+                   "Sampled blocks not tracked for inuse_space: the live-block map was full.");
+        r->mem[OPD_ACNT_MAP_FULL] =
+            metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_memory_samples_lost", NULL,
+                   "Sampled allocations lost: the counts map was full.");
+        r->mem[OPD_ACNT_FREED] =
+            metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_memory_blocks_freed", NULL,
+                   "Sampled blocks seen freed (free, realloc, munmap).");
+    }
     err = 0;
 out:
     if (err) {
