@@ -21,7 +21,8 @@
 bool opd_prof_filter_any(const struct opd_scope_filter *s)
 {
     return s->include.n_pids || s->include.n_comm || s->include.n_cgroup_prefixes ||
-           s->exclude.n_pids || s->exclude.n_comm || s->exclude.n_cgroup_prefixes;
+           s->exclude.n_pids || s->exclude.n_comm || s->exclude.n_cgroup_prefixes ||
+           s->pods_scoped;
 }
 
 bool opd_prof_filter_cgroup_match(const char *prefix, const char *p)
@@ -146,6 +147,15 @@ static int walk_cb(const char *fpath, const struct stat *sb, int type, struct FT
             return walk.err ? FTW_STOP : 0;
         }
     }
+    for (size_t i = 0; i < s->n_pods; i++) {
+        size_t n = strlen(s->pods[i]);
+
+        /* A pod directory and what is below it, never a sibling sharing its text. */
+        if (strncmp(s->pods[i], rel, n) == 0 && (rel[n] == '\0' || rel[n] == '/')) {
+            walk.err = idset_add(walk.inc, sb->st_ino);
+            return walk.err ? FTW_STOP : 0;
+        }
+    }
     return 0;
 }
 
@@ -175,7 +185,7 @@ static int scan_cgroups(struct opd_scope_filter *s, struct idset *inc, struct id
     char root[512];
     int expected = 0, err;
 
-    if (!s->include.n_cgroup_prefixes && !s->exclude.n_cgroup_prefixes)
+    if (!s->include.n_cgroup_prefixes && !s->exclude.n_cgroup_prefixes && !s->n_pods)
         return 0;
     if (v2_root(s, root, sizeof(root))) {
         OPD_WARN(who,
@@ -284,7 +294,7 @@ int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *sp, 
                     &s->cap_dyn_cgroups, NULL, 0);
     opd_sampler_all_execs(sp, s->include.n_comm || s->exclude.n_comm);
     opd_sampler_include_active(sp, s->include.n_pids || s->include.n_comm ||
-                                       s->include.n_cgroup_prefixes);
+                                       s->include.n_cgroup_prefixes || s->pods_scoped);
     if (err)
         OPD_WARN(who, "scope filter refresh incomplete: %s", strerror(-err));
     opd_free(pinc.v);
@@ -341,8 +351,26 @@ static void rules_fini(struct opd_prof_filter_rules *r)
     memset(r, 0, sizeof(*r));
 }
 
+static void free_pods(struct opd_scope_filter *s)
+{
+    for (size_t i = 0; i < s->n_pods; i++)
+        opd_free(s->pods[i]);
+    opd_free(s->pods);
+    s->pods = NULL;
+    s->n_pods = 0;
+}
+
+void opd_prof_filter_set_pods(struct opd_scope_filter *s, char **paths, size_t n)
+{
+    free_pods(s);
+    s->pods = paths;
+    s->n_pods = n;
+    s->pods_scoped = true;
+}
+
 void opd_prof_filter_fini(struct opd_scope_filter *s)
 {
+    free_pods(s);
     rules_fini(&s->include);
     rules_fini(&s->exclude);
     opd_free(s->dyn_pids);

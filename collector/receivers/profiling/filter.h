@@ -31,6 +31,12 @@ struct opd_scope_filter {
     uint64_t *dyn_cgroups;
     size_t n_dyn_cgroups, cap_dyn_cgroups;
     bool active; /* any include or exclude rule */
+    /* The Kubernetes scope: pod cgroup directories (relative to the v2 root) whose
+     * cgroups, and everything below them, are included. pods_scoped makes the include set
+     * binding even while it is empty. Owned. */
+    char **pods;
+    size_t n_pods;
+    bool pods_scoped;
 };
 
 /* Returns whether any rule needs the kernel filter. */
@@ -45,6 +51,10 @@ int opd_prof_filter_refresh(struct opd_scope_filter *s, struct opd_sampler *samp
  * next refresh), so a short-lived process is in or out of scope from its start. No-op
  * without name rules or when the process is already gone. Returns 0 or -errno. */
 int opd_prof_filter_exec(struct opd_scope_filter *s, struct opd_sampler *sampler, uint32_t pid);
+
+/* Replaces the Kubernetes scope's pod cgroup directories with paths (taking ownership of
+ * the array and its strings) and makes the scope binding; applied at the next refresh. */
+void opd_prof_filter_set_pods(struct opd_scope_filter *s, char **paths, size_t n);
 
 /* Frees the rules and the refresh state (regexes included). */
 void opd_prof_filter_fini(struct opd_scope_filter *s);

@@ -19,6 +19,7 @@
 #include "collector/receivers/profiling/alloc.h"
 #include "collector/receivers/profiling/build.h"
 #include "collector/receivers/profiling/filter.h"
+#include "collector/receivers/profiling/k8s_scope_glue.h"
 #include "collector/receivers/profiling/offcpu.h"
 #include "collector/receivers/profiling/preflight.h"
 #include "collector/receivers/profiling/proctab.h"
@@ -40,6 +41,9 @@
 #define MIN_ENTRIES       4096
 #define MAX_COUNT_ENTRIES 65536
 #define MAX_STACK_ENTRIES 16384
+
+/* How long start waits for the first LIST of the Kubernetes scope's pods. */
+#define K8S_SYNC_TIMEOUT_NS (10 * 1000000000ull)
 
 static uint32_t map_entries(uint32_t hz, uint64_t interval_ns, uint32_t max)
 {
@@ -95,6 +99,7 @@ struct prof_recv {
     char **debug_dirs;
     size_t n_debug_dirs;
     struct opd_scope_filter scope;
+    struct opd_prof_k8s_scope *k8s; /* scope.namespaces / pod_selector; NULL without */
     char host_name[256];
 
     /* Run state. */
@@ -242,6 +247,8 @@ static void cycle(struct prof_recv *r, bool final)
         return;
     /* Keep up with the host: new processes and cgroups for the filter, hot-added CPUs. */
     pthread_mutex_lock(&r->filter_lock);
+    if (r->k8s)
+        opd_prof_k8s_scope_refresh(r->k8s, &r->scope);
     opd_prof_filter_refresh(&r->scope, r->sampler, r->who);
     pthread_mutex_unlock(&r->filter_lock);
     if (opd_sampler_attach(r->sampler) > 0)
@@ -443,8 +450,12 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
                  strerror(-err));
     else if (pthread_create(&r->watcher, NULL, watch_thread, r) == 0)
         r->watching = true;
+    if (r->k8s && (err = opd_prof_k8s_scope_start(r->k8s, r->tel, K8S_SYNC_TIMEOUT_NS)))
+        return err;
     /* The filter goes in before the first sample is taken. */
     pthread_mutex_lock(&r->filter_lock);
+    if (r->k8s)
+        opd_prof_k8s_scope_refresh(r->k8s, &r->scope);
     err = opd_prof_filter_refresh(&r->scope, r->sampler, r->who);
     pthread_mutex_unlock(&r->filter_lock);
     if (err && err != -E2BIG)
@@ -525,6 +536,7 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
     r->unw = NULL;
     opd_sampler_destroy(r->sampler);
     r->sampler = NULL;
+    opd_prof_k8s_scope_stop(r->k8s);
     return 0;
 }
 
@@ -564,6 +576,7 @@ static void prof_destroy(struct opd_component *self)
     opd_proctab_destroy(r->tab);
     opd_drain_fini(&r->drain);
     opd_prof_filter_fini(&r->scope);
+    opd_prof_k8s_scope_destroy(r->k8s);
     free_rules(&r->mem_rules);
     free_list(r->debug_dirs, r->n_debug_dirs);
     opd_free(r->procfs_root);
@@ -697,6 +710,13 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
         err = copy_rules(&r->mem_rules, &cfg->memory.include);
     if (err)
         goto out;
+    if (opd_prof_k8s_scope_configured(&cfg->scope)) {
+        r->k8s = opd_prof_k8s_scope_create(&cfg->scope, r->cgroup_root, r->who);
+        if (!r->k8s) {
+            err = -errno;
+            goto out;
+        }
+    }
     if (gethostname(r->host_name, sizeof(r->host_name) - 1))
         r->host_name[0] = '\0';
 
@@ -808,6 +828,15 @@ static int prof_validate(const void *cfgp, char *err, size_t len)
         check_rules(&cfg->exclude, "exclude", err, len) ||
         check_rules(&cfg->memory.include, "memory.include", err, len))
         return -EINVAL;
+    if (opd_prof_k8s_scope_check(&cfg->scope, err, len))
+        return -EINVAL;
+    if (opd_prof_k8s_scope_configured(&cfg->scope) &&
+        (cfg->include.pids.n || cfg->include.comm.n || cfg->include.cgroup_prefixes.n)) {
+        /* Include rules widen what is sampled; the scope must only ever narrow it. */
+        snprintf(err, len, "scope (namespaces, pod_selector) and include rules cannot be "
+                           "combined: narrow the scope with exclude instead");
+        return -EINVAL;
+    }
     if (cfg->memory.include.cgroup_prefixes.n) {
         /* The receiver's own cgroup scope applies to memory profiles in the kernel. */
         snprintf(err, len,
@@ -1036,6 +1065,15 @@ const struct opd_config_map opd_profiling_config_map[] = {
      .max = 1 << 20,
      .offset = offsetof(struct opd_profiling_config, max_processes),
      .desc = "Bound on processes whose metadata is kept"},
+    {.type = OPD_CFG_SECTION,
+     .name = "scope",
+     .def = NULL,
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, scope),
+     .desc = "Kubernetes scope: only processes of the pods in these namespaces / with these "
+             "labels are sampled, filtered in the kernel",
+     .sub = opd_prof_k8s_scope_map},
     {.type = OPD_CFG_STRING,
      .name = "procfs_root",
      .def = "/proc",

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "collector/component.h"
+#include "collector/receivers/profiling/k8s_scope_glue.h"
 #include "config/config_map.h"
 
 struct opd_profiling_scope_cfg {
@@ -51,6 +52,7 @@ struct opd_profiling_config {
     int64_t max_processes;
     char *procfs_root;
     char *cgroup_root;
+    struct opd_prof_k8s_scope_cfg scope; /* Kubernetes namespaces / pod labels */
     struct opd_profiling_unwind_cfg unwinding;
 };
 
