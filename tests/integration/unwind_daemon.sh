@@ -69,6 +69,23 @@ metric() {
   awk -v m="$1" '$1 ~ "^" m "(_total)?({|$)" { n += $2 } END { print n + 0 }' "$WORK/metrics.txt"
 }
 
+# ---- config: a bad method or budget is a config error with its position ----
+cat >"$WORK/bad.yaml" <<'YAML'
+receivers:
+  profiling:
+    unwinding: { method: dwarf, table_memory: 10KiB }
+exporters:
+  debug: {}
+service:
+  pipelines: { profiles: { receivers: [profiling], exporters: [debug] } }
+YAML
+"$BIN" validate --config "$WORK/bad.yaml" >"$WORK/validate.txt" 2>&1
+rc=$?
+[ "$rc" = 2 ] || fail "validate of a bad unwinding section exited $rc, not 2"
+grep -q 'bad.yaml:3:.*unwinding::method: invalid value "dwarf"' "$WORK/validate.txt" &&
+  grep -q 'unwinding::table_memory: value 10KiB out of range' "$WORK/validate.txt" ||
+  { cat "$WORK/validate.txt"; fail "validate does not name both unwinding errors"; }
+
 # ---- tables (the default) ----
 run_daemon auto
 grep -q "unwinding: .eh_frame tables" "$WORK/daemon.log" || fail "the table unwinder is not on"

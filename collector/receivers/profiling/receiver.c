@@ -17,6 +17,7 @@
 #include "collector/log.h"
 #include "collector/mem.h"
 #include "collector/receivers/profiling/alloc.h"
+#include "collector/receivers/profiling/bpf_runtime.h"
 #include "collector/receivers/profiling/build.h"
 #include "collector/receivers/profiling/filter.h"
 #include "collector/receivers/profiling/k8s_scope_glue.h"
@@ -110,6 +111,7 @@ struct prof_recv {
     struct opd_symbolizer *sym;
     struct opd_python *py; /* CPython frames; NULL when the BPF map is missing */
     struct opd_unwind_glue *unw; /* .eh_frame tables; NULL when walking frame pointers */
+    struct opd_bpf_runtime *bpfrt; /* NULL without a metrics registry */
     char *unwind_method;
     char *unwind_id; /* the receiver id, label of the unwinder's metrics */
     uint64_t unwind_bytes;
@@ -226,6 +228,7 @@ static void cycle(struct prof_recv *r, bool final)
     update_kernel_metrics(r);
     if (r->unw)
         opd_unwind_glue_tick(r->unw);
+    opd_bpf_runtime_update(r->bpfrt);
     opd_metric_set(r->drain_us, (int64_t)((clock_ns(CLOCK_MONOTONIC) - t0) / 1000));
 
     if (batch && batch->n_resources) {
@@ -409,6 +412,8 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     }
     if (!r->sampler)
         return -errno;
+    if (r->tel && !(r->bpfrt = opd_bpf_runtime_create(r->sampler, r->tel, r->unwind_id)))
+        return -errno;
     if (so.unwind_rows) {
         struct opd_unwind_glue_config uc = {
             .who = r->who,
@@ -534,6 +539,8 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
     r->py = NULL;
     opd_unwind_glue_destroy(r->unw);
     r->unw = NULL;
+    opd_bpf_runtime_destroy(r->bpfrt);
+    r->bpfrt = NULL;
     opd_sampler_destroy(r->sampler);
     r->sampler = NULL;
     opd_prof_k8s_scope_stop(r->k8s);
@@ -571,6 +578,7 @@ static void prof_destroy(struct opd_component *self)
     opd_alloc_destroy(r->alloc);
     opd_python_destroy(r->py);
     opd_unwind_glue_destroy(r->unw);
+    opd_bpf_runtime_destroy(r->bpfrt);
     opd_sampler_destroy(r->sampler);
     opd_symbolizer_destroy(r->sym);
     opd_proctab_destroy(r->tab);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -40,12 +41,11 @@ struct opd_unwind_glue {
     struct opd_unwind_range_sink range_sink;
     struct opd_unwind_cache *cache;
     struct opd_unwind_procs *procs;
-    int unknown_fd, stats_fd, prog_fd;
+    int unknown_fd, stats_fd;
     struct tracked *tracked;
     size_t n_tracked, cap_tracked;
-    uint64_t last_run_ns, last_run_cnt;
     struct opd_metric *stat[OPD_UNW__MAX];
-    struct opd_metric *m_procs, *m_keys, *m_sync_fail, *m_run_ns, *m_run_cnt, *m_run_avg;
+    struct opd_metric *m_procs, *m_keys, *m_sync_fail, *m_syncs, *m_sync_us;
 };
 
 /* The BPF table walk exists for x86_64 only (bpf/profile.bpf.c): elsewhere the object has
@@ -80,8 +80,9 @@ static uint64_t proc_start(const struct opd_unwind_glue *g, uint32_t pid)
     buf[n] = '\0';
     /* The name may hold spaces and parentheses: fields start after the last ')'. */
     p = strrchr(buf, ')');
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-                            "%*d %*d %*d %*d %llu",
+    if (!p || sscanf(p + 1,
+                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+                     "%*d %*d %*d %*d %llu",
                      &v) != 1)
         return 0;
     return v;
@@ -106,6 +107,8 @@ static int sync_locked(struct opd_unwind_glue *g, uint32_t pid)
 {
     struct tracked *t = find_tracked(g, pid);
     uint64_t start = proc_start(g, pid);
+    struct timespec t0, t1;
+    long us;
     int err;
 
     if (!start) {
@@ -127,14 +130,20 @@ static int sync_locked(struct opd_unwind_glue *g, uint32_t pid)
         t->pid = pid;
     }
     t->start = start;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     err = opd_unwind_procs_sync_proc(g->procs, pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    opd_metric_add(g->m_syncs, 1);
+    opd_metric_add(g->m_sync_us, us);
+    if (us > 50000)
+        OPD_DEBUG(g->who, "unwind: publishing pid %u took %ld ms", pid, us / 1000);
     if (err == -ESRCH) {
         untrack(g, t);
     } else if (err) {
         /* Whatever was published stays: those mappings still unwind with tables. */
         opd_metric_add(g->m_sync_fail, 1);
-        OPD_DEBUG(g->who, "unwind: cannot publish the mappings of pid %u: %s", pid,
-                  strerror(-err));
+        OPD_DEBUG(g->who, "unwind: cannot publish the mappings of pid %u: %s", pid, strerror(-err));
     }
     return err;
 }
@@ -198,25 +207,6 @@ static void drain_unknown(struct opd_unwind_glue *g)
     }
 }
 
-/* The sampler's run time from the kernel's BPF statistics, which count only while
- * kernel.bpf_stats_enabled is 1 (run_cnt stays 0 otherwise). */
-static void update_run_time(struct opd_unwind_glue *g)
-{
-    struct bpf_prog_info info;
-    __u32 len = sizeof(info);
-
-    memset(&info, 0, sizeof(info));
-    if (bpf_obj_get_info_by_fd(g->prog_fd, &info, &len) || !info.run_cnt)
-        return;
-    opd_metric_set(g->m_run_ns, (int64_t)info.run_time_ns);
-    opd_metric_set(g->m_run_cnt, (int64_t)info.run_cnt);
-    if (info.run_cnt > g->last_run_cnt && info.run_time_ns >= g->last_run_ns)
-        opd_metric_set(g->m_run_avg, (int64_t)((info.run_time_ns - g->last_run_ns) /
-                                                (info.run_cnt - g->last_run_cnt)));
-    g->last_run_ns = info.run_time_ns;
-    g->last_run_cnt = info.run_cnt;
-}
-
 void opd_unwind_glue_poll(struct opd_unwind_glue *g)
 {
     pthread_mutex_lock(&g->lock);
@@ -238,7 +228,6 @@ void opd_unwind_glue_tick(struct opd_unwind_glue *g)
         for (unsigned i = 0; i < OPD_UNW__MAX; i++)
             opd_metric_set(g->stat[i], (int64_t)v[i]);
     }
-    update_run_time(g);
 }
 
 static const char *const stat_help[OPD_UNW__MAX] = {
@@ -265,10 +254,9 @@ static struct opd_metric *metric(struct opd_telemetry *tel, enum opd_metric_type
 
 static void register_metrics(struct opd_unwind_glue *g, struct opd_telemetry *tel, const char *id)
 {
-    char l[256], lp[320];
+    char l[256];
 
     snprintf(l, sizeof(l), "receiver=\"%s\"", id);
-    snprintf(lp, sizeof(lp), "receiver=\"%s\",program=\"opd_sample\"", id);
     for (unsigned i = 0; i < OPD_UNW__MAX; i++)
         g->stat[i] = metric(tel, OPD_METRIC_COUNTER, opd_unwind_stat_name(i), l, stat_help[i]);
     g->m_procs = metric(tel, OPD_METRIC_GAUGE, "otelprofd_unwind_processes", l,
@@ -277,12 +265,10 @@ static void register_metrics(struct opd_unwind_glue *g, struct opd_telemetry *te
                        "Address-range keys published to the unwinder.");
     g->m_sync_fail = metric(tel, OPD_METRIC_COUNTER, "otelprofd_unwind_sync_failures", l,
                             "Processes whose mappings could not all be published.");
-    g->m_run_ns = metric(tel, OPD_METRIC_COUNTER, "otelprofd_profiling_bpf_run_time_ns", lp,
-                         "Kernel time spent in the sampler program (kernel.bpf_stats_enabled).");
-    g->m_run_cnt = metric(tel, OPD_METRIC_COUNTER, "otelprofd_profiling_bpf_run_count", lp,
-                          "Runs of the sampler program (kernel.bpf_stats_enabled).");
-    g->m_run_avg = metric(tel, OPD_METRIC_GAUGE, "otelprofd_profiling_bpf_run_time_per_sample_ns",
-                          lp, "Mean sampler program run time over the last interval.");
+    g->m_syncs = metric(tel, OPD_METRIC_COUNTER, "otelprofd_unwind_syncs", l,
+                        "Times a process's mappings were (re)published.");
+    g->m_sync_us = metric(tel, OPD_METRIC_COUNTER, "otelprofd_unwind_sync_time_microseconds", l,
+                          "Time spent publishing mappings, table builds included.");
 }
 
 struct opd_unwind_glue *opd_unwind_glue_create(struct opd_sampler *s,
@@ -309,12 +295,11 @@ struct opd_unwind_glue *opd_unwind_glue_create(struct opd_sampler *s,
     g->maps.ranges_fd = bpf_map__fd(skel->maps.opd_unwind_ranges);
     g->unknown_fd = bpf_map__fd(skel->maps.opd_unwind_unknown);
     g->stats_fd = bpf_map__fd(skel->maps.opd_unwind_stats);
-    g->prog_fd = bpf_program__fd(skel->progs.opd_sample);
     opd_unwind_bpf_sinks(&g->maps, &g->table_sink, &g->range_sink);
     register_metrics(g, tel, cfg->id ? cfg->id : "profiling");
     g->cache = opd_unwind_cache_create(
-        &(struct opd_unwind_cache_config){cfg->capacity_rows, cfg->max_files}, &g->table_sink,
-        tel, cfg->id ? cfg->id : "profiling");
+        &(struct opd_unwind_cache_config){cfg->capacity_rows, cfg->max_files}, &g->table_sink, tel,
+        cfg->id ? cfg->id : "profiling");
     if (!g->cache) {
         err = -errno;
         goto out;

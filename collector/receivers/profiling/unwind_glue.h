@@ -1,7 +1,7 @@
 /* The .eh_frame table unwinder as the profiling receiver runs it: sizes its BPF maps
  * before the sampler loads, keeps the unwind tables and per-process ranges in step with
  * the processes the sampler sees (first sample, exec, dlopen, exit, pid reuse), and turns
- * the kernel-side walk counters and the sampler's BPF run time into self metrics.
+ * the kernel-side walk counters into self metrics.
  *
  * Thread safe: the receiver calls opd_unwind_glue_sync() from its process watcher and
  * opd_unwind_glue_tick() from its drain thread. */
@@ -59,8 +59,8 @@ int opd_unwind_glue_exec(struct opd_unwind_glue *g, uint32_t pid);
  * table builds do not delay the drain. */
 void opd_unwind_glue_poll(struct opd_unwind_glue *g);
 
-/* Once per drain interval: what opd_unwind_glue_poll() does, then drops the ranges of processes that exited or whose pid was
- * reused, and updates the metrics. */
+/* Once per drain interval: what opd_unwind_glue_poll() does, then drops the ranges of
+ * processes that exited or whose pid was reused, and updates the metrics. */
 void opd_unwind_glue_tick(struct opd_unwind_glue *g);
 
 #endif

@@ -1,0 +1,24 @@
+/* The sampler program's kernel run time as self metrics, from the kernel's BPF statistics
+ * (run_time_ns / run_cnt of bpf_prog_info). The kernel counts them only while
+ * kernel.bpf_stats_enabled is 1; otherwise the metrics stay at 0. */
+#ifndef OPD_PROFILING_BPF_RUNTIME_H
+#define OPD_PROFILING_BPF_RUNTIME_H
+
+struct opd_sampler;
+struct opd_telemetry;
+struct opd_bpf_runtime;
+
+/* Registers otelprofd_profiling_bpf_run_time_ns, _bpf_run_count and
+ * _bpf_run_time_per_sample_ns (mean over the last update interval) with labels
+ * receiver="<id>",program="opd_sample". s and tel are borrowed and must outlive it. NULL
+ * with errno EINVAL (no registry) or ENOMEM. */
+struct opd_bpf_runtime *opd_bpf_runtime_create(struct opd_sampler *s, struct opd_telemetry *tel,
+                                               const char *id);
+
+/* Reads the program's statistics and sets the metrics. */
+void opd_bpf_runtime_update(struct opd_bpf_runtime *rt);
+
+/* Frees it. NULL is a no-op. */
+void opd_bpf_runtime_destroy(struct opd_bpf_runtime *rt);
+
+#endif
