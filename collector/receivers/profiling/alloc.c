@@ -391,7 +391,6 @@ int opd_alloc_refresh(struct opd_alloc *a)
     int fd = bpf_map__fd(a->skel->maps.opd_alloc_pids);
     uint32_t one = 1, *tmp;
     struct dirent *de;
-    size_t keep = 0;
     DIR *d;
     int err = 0;
 
@@ -411,37 +410,44 @@ int opd_alloc_refresh(struct opd_alloc *a)
             continue;
         if (!in_memory_scope(a, (uint32_t)pid))
             continue;
-        if (scan_maps(a, (uint32_t)pid) == -ENOMEM) {
-            err = -ENOMEM;
-            break;
-        }
         slot = OPD_VEC_PUSH_SLOT(a->scan, a->n_scan, a->cap_scan);
         if (!slot) {
             err = -ENOMEM;
             break;
         }
         *slot = (uint32_t)pid;
+        /* Into the pid map before its probes go in: the process may allocate as soon as
+         * they are, and what it allocates then must count. */
+        if (bpf_map_update_elem(fd, slot, &one, BPF_ANY)) {
+            a->n_scan--;
+            if (!a->warned_full) {
+                a->warned_full = true;
+                OPD_WARN(a->who, "memory: more processes in scope than can be profiled (%s)",
+                         strerror(errno));
+            }
+            continue;
+        }
+        if (scan_maps(a, (uint32_t)pid) == -ENOMEM) {
+            err = -ENOMEM;
+            break;
+        }
     }
     closedir(d);
-    if (err)
-        return err;
     qsort(a->scan, a->n_scan, sizeof(*a->scan), cmp_u32);
+    if (err) {
+        /* Keep the previous set: take out of the map what this pass added to it. */
+        for (size_t i = 0; i < a->n_scan; i++) {
+            if (!has_pid(a->profiled, a->n_profiled, a->scan[i]))
+                bpf_map_delete_elem(fd, &a->scan[i]);
+        }
+        return err;
+    }
 
-    /* Leave: processes gone or out of scope. Enter: the new ones, while the map has room. */
+    /* Leave: processes gone or out of scope. */
     for (size_t i = 0; i < a->n_profiled; i++) {
         if (!has_pid(a->scan, a->n_scan, a->profiled[i]))
             bpf_map_delete_elem(fd, &a->profiled[i]);
     }
-    for (size_t i = 0; i < a->n_scan; i++) {
-        if (bpf_map_update_elem(fd, &a->scan[i], &one, BPF_ANY) == 0) {
-            a->scan[keep++] = a->scan[i];
-        } else if (!a->warned_full) {
-            a->warned_full = true;
-            OPD_WARN(a->who, "memory: more processes in scope than can be profiled (%s)",
-                     strerror(errno));
-        }
-    }
-    a->n_scan = keep;
     tmp = a->profiled;
     a->profiled = a->scan;
     a->scan = tmp;
