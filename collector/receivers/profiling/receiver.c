@@ -21,6 +21,7 @@
 #include "collector/receivers/profiling/build.h"
 #include "collector/receivers/profiling/filter.h"
 #include "collector/receivers/profiling/k8s_scope_glue.h"
+#include "collector/receivers/profiling/pidns.h"
 #include "collector/receivers/profiling/offcpu.h"
 #include "collector/receivers/profiling/preflight.h"
 #include "collector/receivers/profiling/proctab.h"
@@ -355,6 +356,29 @@ static int preflight(struct prof_recv *r)
     return 0;
 }
 
+/* The sampled process ids are the host's: procfs_root must number processes the same way
+ * (see pidns.h). An unreadable procfs_root is only warned about here; the process table
+ * reports what it cannot read. */
+static int check_pidns(struct prof_recv *r)
+{
+    struct opd_pidns_facts f;
+    char msg[640];
+    int err = opd_pidns_gather(r->procfs_root, &f);
+
+    if (err) {
+        OPD_WARN(r->who, "procfs_root %s: cannot read %s/self: %s", r->procfs_root,
+                 r->procfs_root, strerror(-err));
+        return 0;
+    }
+    err = opd_pidns_check(r->procfs_root, &f, msg, sizeof(msg));
+    if (err)
+        OPD_ERR(r->who, "%s", msg);
+    else if (!f.own_is_init)
+        OPD_INFO(r->who, "running in a pid namespace of its own; process ids are read from "
+                         "the host's procfs at %s", r->procfs_root);
+    return err;
+}
+
 static int prof_start(struct opd_component *self, struct opd_host *host)
 {
     struct prof_recv *r = (struct prof_recv *)self;
@@ -379,6 +403,9 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     int err;
 
     err = preflight(r);
+    if (err)
+        return err;
+    err = check_pidns(r);
     if (err)
         return err;
     r->tab = opd_proctab_create(&pc, r->tel, r->who);
