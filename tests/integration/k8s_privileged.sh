@@ -85,7 +85,7 @@ PY
 
 build_fixture callchain
 # The fixture moves itself into the pod's container cgroup before it starts burning CPU.
-sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" 60' sh "$cg" "$WORK/opd_callchain" >/dev/null &
+sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" 60' sh "$cg" "$WORK/$FX_callchain" >/dev/null &
 fx=$!
 sleep 0.2
 grep -q "cri-containerd-$cid.scope" "/proc/$fx/cgroup" || fail "fixture is not in $cg"
