@@ -511,7 +511,11 @@ static void test_peer_down_then_up(void **state)
     assert_int_equal(dropped(&e, "queue_full"), 2 * fixture_samples);
     assert_int_equal(m(&e, "otelcol_exporter_queue_size"), 3);
     assert_int_equal(m(&e, "otelcol_exporter_queue_capacity"), 3);
-    sleep(1);
+    /* A 30 s outage: longer than any backoff step, shorter than max_elapsed_time. Nothing
+     * queued may be dropped meanwhile. */
+    sleep(30);
+    assert_int_equal(dropped(&e, "queue_full"), 2 * fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
     assert_int_equal(peer_start(&p, tmp, "downup", port, NULL), 0);
     wait_metric(&e, "otelcol_exporter_sent_profiles", 4 * (int64_t)fixture_samples, 20000);
     exp_stop(&e, 5000);
