@@ -38,10 +38,11 @@ wait_lines 2 || { echo "FAIL: good lines around bad ones not exported"; cat "$t/
 grep -q "$t/in/a.jsonl:2: skipping line" "$t/log" || { echo "FAIL: line 2 not reported"; cat "$t/log"; exit 1; }
 grep -q "$t/in/a.jsonl:3: skipping line" "$t/log" || { echo "FAIL: line 3 not reported"; cat "$t/log"; exit 1; }
 # Appended while running, including a line written in two pieces.
-sed -n 3p "$sample" | head -c 100 >>"$t/in/a.jsonl"
+line3=$(sed -n 3p "$sample")
+printf '%s' "${line3:0:100}" >>"$t/in/a.jsonl"
 sleep 0.3
 [ "$(lines)" -eq 2 ] || { echo "FAIL: a partial line was consumed"; exit 1; }
-sed -n 3p "$sample" | tail -c +101 >>"$t/in/a.jsonl"
+printf '%s\n' "${line3:100}" >>"$t/in/a.jsonl"
 wait_lines 3 || { echo "FAIL: appended line not picked up"; cat "$t/log"; exit 1; }
 # A new file matching the glob is read whole.
 cp "$sample" "$t/in/b.jsonl"
