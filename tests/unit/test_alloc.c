@@ -70,6 +70,8 @@ static void test_is_allocator(void **state)
     assert_true(opd_alloc_is_allocator("/usr/lib/libjemalloc.so.2"));
     assert_true(opd_alloc_is_allocator("/usr/lib/libtcmalloc.so.4"));
     assert_true(opd_alloc_is_allocator("/usr/lib/libtcmalloc_minimal.so.4.5.9"));
+    assert_true(opd_alloc_is_allocator("/usr/lib/libtcmalloc_minimal_debug.so.4"));
+    assert_false(opd_alloc_is_allocator("/usr/lib/libjemalloc.a"));
     assert_true(opd_alloc_is_allocator("libc.so.6"));
     assert_false(opd_alloc_is_allocator("/usr/lib/libc-client.so.2007e"));
     assert_false(opd_alloc_is_allocator("/usr/lib/libcrypto.so.3"));

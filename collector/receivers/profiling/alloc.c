@@ -25,6 +25,7 @@ struct probe {
     const char *func;
     size_t prog_off; /* offset of the entry program in struct profile_bpf's progs */
     bool ret;
+    bool libc_only; /* other allocators map their large blocks through libc's */
 };
 
 #define PROG(name) offsetof(struct profile_bpf, progs.name)
@@ -36,8 +37,8 @@ static const struct probe probes[] = {
     {"posix_memalign", PROG(opd_alloc_posix_memalign), true},
     {"aligned_alloc", PROG(opd_alloc_aligned_alloc), true},
     {"free", PROG(opd_alloc_free), false},
-    {"mmap", PROG(opd_alloc_mmap), true},
-    {"munmap", PROG(opd_alloc_munmap), false},
+    {"mmap", PROG(opd_alloc_mmap), true, true},
+    {"munmap", PROG(opd_alloc_munmap), false, true},
 };
 #define N_PROBES (sizeof(probes) / sizeof(probes[0]))
 
@@ -138,19 +139,18 @@ void opd_alloc_scale(uint64_t count, uint64_t bytes, uint64_t rate, uint64_t *ob
 bool opd_alloc_is_allocator(const char *path)
 {
     const char *base = strrchr(path, '/');
-    static const char *const prefixes[] = {"libc.so", "libc-", "libjemalloc.so", "libtcmalloc.so",
-                                           "libtcmalloc_minimal.so"};
+    /* jemalloc and tcmalloc come in variants (libtcmalloc_minimal, _debug, ...): any
+     * shared object of theirs. */
+    static const char *const families[] = {"libjemalloc", "libtcmalloc"};
 
     base = base ? base + 1 : path;
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        size_t n = strlen(prefixes[i]);
-
-        if (strncmp(base, prefixes[i], n) != 0)
-            continue;
-        /* "libc-2.31.so" but not "libc-client.so". */
-        if (strcmp(prefixes[i], "libc-") == 0 && !isdigit((unsigned char)base[n]))
-            continue;
+    /* libc.so.6, or libc-2.31.so but not libc-client.so. */
+    if (strncmp(base, "libc.so", 7) == 0 ||
+        (strncmp(base, "libc-", 5) == 0 && isdigit((unsigned char)base[5])))
         return true;
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        if (strncmp(base, families[i], strlen(families[i])) == 0 && strstr(base, ".so"))
+            return true;
     }
     return false;
 }
@@ -283,6 +283,7 @@ static struct afile *file_find(struct opd_alloc *a, uint64_t dev, uint64_t inode
 static int file_attach(struct opd_alloc *a, struct afile *f, const char *path)
 {
     int attached = 0, pid = f->pid ? (int)f->pid : -1;
+    bool libc = !strstr(path, "jemalloc") && !strstr(path, "tcmalloc");
 
     f->path = opd_strdup(path);
     if (!f->path)
@@ -291,6 +292,8 @@ static int file_attach(struct opd_alloc *a, struct afile *f, const char *path)
         LIBBPF_OPTS(bpf_uprobe_opts, eo, .func_name = probes[i].func, .retprobe = false);
         LIBBPF_OPTS(bpf_uprobe_opts, ro, .func_name = probes[i].func, .retprobe = true);
 
+        if (probes[i].libc_only && !libc)
+            continue;
         f->entry[i] = bpf_program__attach_uprobe_opts(prog_at(a->skel, probes[i].prog_off), pid,
                                                       path, 0, &eo);
         if (!f->entry[i]) {
