@@ -48,7 +48,7 @@ within "$small" $((MIB << 20)) 15 || fail "small chain's alloc_space $small not 
 within "$big_n" $((3 * (MIB << 20) / 4096)) 15 || fail "big chain's alloc_objects $big_n off by more than 15%"
 within "$small_n" $(((MIB << 20) / 1024)) 15 || fail "small chain's alloc_objects $small_n off by more than 15%"
 
-held=$(last_window_sum "$lpid" inuse_space '(^|;)main;opd_fx_leaker;opd_fx_leak_one;')
+held=$(max_window_sum "$lpid" inuse_space '(^|;)main;opd_fx_leaker;opd_fx_leak_one;')
 freed=$(type_sum "$lpid" inuse_space '(^|;)main;opd_fx_freer;')
 others=$(type_sum "$lpid" inuse_space '.')
 freed_alloc=$(type_sum "$lpid" alloc_space '(^|;)main;opd_fx_freer;opd_fx_free_one;')
@@ -62,7 +62,7 @@ awk -v a="$others" -v h="$held" 'BEGIN { exit !(a >= h) }' || fail "inuse_space 
 # Large blocks: anonymous mmap counts as an allocation and munmap frees it; malloc's own
 # mmap of a large block counts once, under malloc.
 mapped=$(type_sum "$mpid" alloc_space '(^|;)main;opd_fx_mapper;opd_fx_map_one;')
-mapped_held=$(last_window_sum "$mpid" inuse_space '(^|;)main;opd_fx_mapper;opd_fx_map_one;')
+mapped_held=$(max_window_sum "$mpid" inuse_space '(^|;)main;opd_fx_mapper;opd_fx_map_one;')
 big_malloc=$(type_sum "$mpid" alloc_space '(^|;)main;opd_fx_big_malloc;')
 echo "mmap: alloc_space $mapped (real $((64 << 20))), inuse_space $mapped_held (holds $((32 << 20)));" \
   "malloc of the same blocks $big_malloc"

@@ -35,7 +35,7 @@ stop_daemon
 
 for e in "${pids[@]}"; do
   read -r pid leaked lib <<<"$e"
-  held=$(last_window_sum "$pid" inuse_space '(^|;)main;opd_fx_leaker;opd_fx_leak_one;')
+  held=$(max_window_sum "$pid" inuse_space '(^|;)main;opd_fx_leaker;opd_fx_leak_one;')
   freed=$(type_sum "$pid" inuse_space '(^|;)main;opd_fx_freer;')
   echo "$(basename "$lib"): inuse_space of the leaking chain $held (holds $leaked), of the freeing chain $freed"
   within "$held" "$leaked" 15 || fail "$(basename "$lib"): leaking chain's inuse_space $held not within 15% of $leaked"

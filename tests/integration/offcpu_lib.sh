@@ -38,3 +38,12 @@ last_window_sum() {
     $1 == t { if ($4 != last) { last = $4; n = 0 } if ($2 ~ re) n += $3 }
     END { printf "%.0f\n", n + 0 }'
 }
+
+# max_window_sum PID TYPE REGEX: the largest per-batch sum of TYPE samples of PID whose
+# stack matches REGEX (for snapshot profiles: the fixture's state while it holds its
+# blocks, whatever stays live in libc after it lets them go).
+max_window_sum() {
+  prof_lines "$1" | awk -F'\t' -v t="$2" -v re="$3" '
+    $1 == t && $2 ~ re { n[$4] += $3 }
+    END { m = 0; for (b in n) if (n[b] > m) m = n[b]; printf "%.0f\n", m }'
+}

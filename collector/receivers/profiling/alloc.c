@@ -371,7 +371,13 @@ static int scan_maps(struct opd_alloc *a, uint32_t pid)
         err = file_attach(a, f, path);
         if (err == -ENOMEM)
             break;
-        err = 0; /* attach failures leave a tombstone: not retried every scan */
+        if (err) {
+            /* Forgotten, so that the next scan tries again: a process caught while its
+             * loader maps the library, or gone meanwhile, is no reason to give up. */
+            OPD_DEBUG(a->who, "memory: cannot probe %s: %s", path, strerror(-err));
+            a->n_files--;
+        }
+        err = 0;
     }
     fclose(fp);
     return err;
