@@ -154,7 +154,7 @@ static __always_inline int opd_alloc_enter(struct pt_regs *ctx, __u64 size, __u6
 
 	if (!opd_alloc_sample_bytes)
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
+	pid_tgid = opd_pid_tgid();
 	tgid = pid_tgid >> 32;
 	tid = (__u32)pid_tgid;
 	if (!bpf_map_lookup_elem(&opd_alloc_pids, &tgid))
@@ -206,7 +206,7 @@ static __always_inline void opd_alloc_forget(__u64 addr)
 
 	if (!addr || !opd_alloc_sample_bytes)
 		return;
-	lk.tgid = bpf_get_current_pid_tgid() >> 32;
+	lk.tgid = opd_pid_tgid() >> 32;
 	lk.addr = addr;
 	if (bpf_map_delete_elem(&opd_alloc_live, &lk) == 0)
 		opd_acount(OPD_ACNT_FREED);
@@ -282,7 +282,7 @@ int BPF_KRETPROBE(opd_alloc_ret, __u64 rc)
 	struct opd_alloc_pending *p;
 	struct opd_alloc_value one, *v;
 	struct opd_alloc_thread *t;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)opd_pid_tgid();
 	__u64 addr = rc;
 	void *counts;
 	long err;

@@ -129,7 +129,7 @@ int BPF_PROG(opd_offcpu_switch, bool preempt, struct task_struct *prev, struct t
 		return 0;
 	if (thr != 0xffffffff && bpf_get_prandom_u32() >= thr)
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
+	pid_tgid = opd_pid_tgid(); /* 0 outside the daemon's pid namespace */
 	__builtin_memset(&start, 0, sizeof(start));
 	start.key.tgid = pid_tgid >> 32;
 	start.key.tid = (__u32)pid_tgid;

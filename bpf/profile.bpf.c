@@ -12,6 +12,9 @@
 #include "stackwalk.bpf.h"
 #ifdef __TARGET_ARCH_x86 /* the table walk reads x86_64 registers */
 #include <bpf/bpf_endian.h>
+/* Changed at run time by user space through the mmapped .bss. */
+struct opd_bpf_state opd_state;
+#include "pidns.bpf.h"
 #include "unwind.bpf.h"
 #include "unwind_stackwalk.bpf.h"
 #endif
@@ -24,9 +27,6 @@ const volatile __u32 opd_max_frames = OPD_MAX_FRAMES;
 /* 1: walk user stacks with the .eh_frame tables (frame pointer where none covers a pc);
  * 0: frame pointers only. Frozen, so the verifier sees one walk or the other. */
 const volatile __u32 opd_unwind_tables = 0;
-
-/* Changed at run time by user space through the mmapped .bss. */
-struct opd_bpf_state opd_state;
 
 /* max_entries of the maps below are set by user space before load. */
 struct {
@@ -236,7 +236,7 @@ static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, voi
 	}
 	if (n >= opd_max_frames)
 		opd_count(OPD_CNT_USTACK_TRUNCATED);
-	n = opd_py_walk(bpf_get_current_pid_tgid() >> 32, n);
+	n = opd_py_walk(opd_pid_tgid() >> 32, n);
 	st->len = n;
 	st->kernel = 0;
 	return opd_store_stack(stacks, st);
@@ -277,6 +277,15 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 	if (key.tid == 0) {
 		opd_count(OPD_CNT_IDLE);
 		return 0;
+	}
+	if (opd_state.pidns_ino) {
+		pid_tgid = opd_pid_tgid();
+		key.tgid = pid_tgid >> 32;
+		key.tid = (__u32)pid_tgid;
+		if (!pid_tgid) {
+			opd_count(OPD_CNT_FILTERED); /* outside the daemon's pid namespace */
+			return 0;
+		}
 	}
 	key.cgroup_id = bpf_get_current_cgroup_id();
 	if (opd_filtered(key.tgid, key.cgroup_id)) {
@@ -323,9 +332,9 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 SEC("raw_tp/sched_process_exec") /* raw: needs no tracefs mount, unlike tp/ */
 int opd_exec(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = opd_pid_tgid() >> 32; /* 0 outside the daemon's pid namespace */
 
-	if (bpf_map_delete_elem(&opd_seen, &tgid) == 0 || opd_state.all_execs)
+	if (tgid && (bpf_map_delete_elem(&opd_seen, &tgid) == 0 || opd_state.all_execs))
 		opd_emit(tgid, OPD_EV_EXEC);
 	return 0;
 }

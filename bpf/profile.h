@@ -80,6 +80,8 @@ struct opd_bpf_state {
 	__u32 cgroup_rules;   /* the cgroup filter map has entries */
 	__u32 all_execs;      /* announce every exec (user space filters by process name) */
 	__u32 pad;
+	__u64 pidns_dev;      /* nonzero ino: ids as this pid namespace numbers them, see */
+	__u64 pidns_ino;      /* pidns.bpf.h; threads outside it are not recorded */
 };
 
 #endif

@@ -5,6 +5,10 @@
 #ifndef OPD_BPF_UNWIND_STACKWALK_H
 #define OPD_BPF_UNWIND_STACKWALK_H
 
+#ifndef OPD_PID_TGID /* objects without pidns.bpf.h */
+#define OPD_PID_TGID() bpf_get_current_pid_tgid()
+#endif
+
 /* Whether the perf sample interrupted user mode: its pc is in the user half of the
  * address space. The load is written in assembly because the verifier rejects ctx
  * accesses through a modified ctx pointer, and clang reuses a ctx + offset it computed
@@ -31,7 +35,7 @@ static __always_inline int opd_walk_user_cfi(struct bpf_perf_event_data *ctx,
                                              struct pt_regs *uregs, __u64 *frames, int max)
 {
     struct opd_unwind_state *s = NULL;
-    __u32 pid = bpf_get_current_pid_tgid() >> 32;
+    __u32 pid = OPD_PID_TGID() >> 32;
     int n;
 
     if (max <= 0 || max > OPD_UNWIND_MAX_FRAMES)

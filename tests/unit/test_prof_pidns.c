@@ -1,5 +1,6 @@
-/* The pid namespace check of the profiling receiver's procfs root: which combinations of
- * the daemon's namespace and the procfs root's are refused, and what gather reads. */
+/* The pid namespace of the profiling receiver's procfs root: which combinations of the
+ * daemon's namespace and the procfs root's need the sampled ids translated, and what
+ * gather reads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,25 +14,25 @@
 
 #include "collector/receivers/profiling/pidns.h"
 
-static void test_check(void **state)
+static void test_translation(void **state)
 {
-    struct opd_pidns_facts f = {.own_is_init = true, .root_is_own = true, .self_in_root = 7};
-    char err[640] = "";
+    struct opd_pidns_facts f = {.own_is_init = true, .root_is_own = true, .self_in_root = 7,
+                                .own_ino = 0xEFFFFFFCul, .own_dev = 4};
 
     (void)state;
-    /* The host's namespace reading its own /proc: fine. */
-    assert_int_equal(opd_pidns_check("/proc", &f, err, sizeof(err)), 0);
-    /* A container reading the host's procfs: fine. */
+    /* The host's namespace reading its own /proc: host ids. */
+    assert_false(opd_pidns_needs_translation(&f));
+    /* A container reading the host's procfs: host ids. */
     f.own_is_init = false;
-    f.root_is_own = false;
-    assert_int_equal(opd_pidns_check("/host/proc", &f, err, sizeof(err)), 0);
-    /* A container reading its own /proc: refused, saying what to do. */
-    f.root_is_own = true;
     f.own_ino = 4026532000ul;
-    assert_int_equal(opd_pidns_check("/proc", &f, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, "pid namespace other than the host's"));
-    assert_non_null(strstr(err, "procfs_root"));
-    assert_non_null(strstr(err, "4026532000"));
+    f.root_is_own = false;
+    assert_false(opd_pidns_needs_translation(&f));
+    /* A container reading its own /proc: the namespace's ids. */
+    f.root_is_own = true;
+    assert_true(opd_pidns_needs_translation(&f));
+    /* Without the namespace's inode there is nothing to translate by. */
+    f.own_ino = 0;
+    assert_false(opd_pidns_needs_translation(&f));
 }
 
 static void test_gather(void **state)
@@ -43,6 +44,7 @@ static void test_gather(void **state)
     assert_int_equal(opd_pidns_gather("/proc", &f), 0);
     assert_true(f.root_is_own);
     assert_int_equal(f.self_in_root, (long)getpid());
+    assert_true(f.own_ino != 0);
     /* Not a procfs: no "self". */
     assert_non_null(mkdtemp(dir));
     assert_int_equal(opd_pidns_gather(dir, &f), -ENOENT);
@@ -53,7 +55,7 @@ static void test_gather(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_translation),
         cmocka_unit_test(test_gather),
     };
 

@@ -17,7 +17,12 @@ int opd_pidns_gather(const char *procfs_root, struct opd_pidns_facts *f)
     ssize_t n;
     char *end;
 
-    f->own_ino = stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long)st.st_ino : 0;
+    f->own_ino = 0;
+    f->own_dev = 0;
+    if (stat("/proc/self/ns/pid", &st) == 0) {
+        f->own_ino = (unsigned long)st.st_ino;
+        f->own_dev = (unsigned long)st.st_dev;
+    }
     /* Without the ns file (no /proc of our own) assume the initial namespace; the root
      * check below still tells a foreign procfs. */
     f->own_is_init = f->own_ino == 0 || f->own_ino == PID_INIT_INO;
@@ -35,17 +40,7 @@ int opd_pidns_gather(const char *procfs_root, struct opd_pidns_facts *f)
     return 0;
 }
 
-int opd_pidns_check(const char *procfs_root, const struct opd_pidns_facts *f, char *err,
-                    size_t len)
+bool opd_pidns_needs_translation(const struct opd_pidns_facts *f)
 {
-    if (f->own_is_init || !f->root_is_own)
-        return 0;
-    snprintf(err, len,
-             "otelprofd runs in a pid namespace other than the host's (pid %ld, namespace "
-             "inode %lu) and procfs_root %s is that namespace's: the sampled process ids are "
-             "the host's and would name other processes there. Mount the host's /proc "
-             "(e.g. a hostPath volume at /host/proc) and set procfs_root to it, or run with "
-             "the host's pid namespace (hostPID)",
-             f->self_in_root, f->own_ino, procfs_root);
-    return -EINVAL;
+    return !f->own_is_init && f->root_is_own && f->own_ino;
 }

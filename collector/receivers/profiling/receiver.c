@@ -356,13 +356,13 @@ static int preflight(struct prof_recv *r)
     return 0;
 }
 
-/* The sampled process ids are the host's: procfs_root must number processes the same way
- * (see pidns.h). An unreadable procfs_root is only warned about here; the process table
- * reports what it cannot read. */
+/* The kernel names processes by their host ids; procfs_root must number them the same way
+ * (see pidns.h). When it is the /proc of a pid namespace otelprofd runs in, the sampler
+ * translates ids into that namespace and drops threads outside it. An unreadable
+ * procfs_root is only warned about here; the process table reports what it cannot read. */
 static int check_pidns(struct prof_recv *r)
 {
     struct opd_pidns_facts f;
-    char msg[640];
     int err = opd_pidns_gather(r->procfs_root, &f);
 
     if (err) {
@@ -370,13 +370,17 @@ static int check_pidns(struct prof_recv *r)
                  r->procfs_root, strerror(-err));
         return 0;
     }
-    err = opd_pidns_check(r->procfs_root, &f, msg, sizeof(msg));
-    if (err)
-        OPD_ERR(r->who, "%s", msg);
-    else if (!f.own_is_init)
-        OPD_INFO(r->who, "running in a pid namespace of its own; process ids are read from "
-                         "the host's procfs at %s", r->procfs_root);
-    return err;
+    if (!opd_pidns_needs_translation(&f)) {
+        if (!f.own_is_init)
+            OPD_INFO(r->who, "running in a pid namespace of its own; process ids are read "
+                             "from the host's procfs at %s", r->procfs_root);
+        return 0;
+    }
+    opd_sampler_pidns(r->sampler, f.own_dev, f.own_ino);
+    OPD_INFO(r->who, "running in pid namespace %lu with its /proc at %s: only the processes "
+                     "of this namespace are profiled, under their ids here",
+             f.own_ino, r->procfs_root);
+    return 0;
 }
 
 static int prof_start(struct opd_component *self, struct opd_host *host)
@@ -403,9 +407,6 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     int err;
 
     err = preflight(r);
-    if (err)
-        return err;
-    err = check_pidns(r);
     if (err)
         return err;
     r->tab = opd_proctab_create(&pc, r->tel, r->who);
@@ -439,6 +440,9 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     }
     if (!r->sampler)
         return -errno;
+    err = check_pidns(r);
+    if (err)
+        return err;
     if (r->tel && !(r->bpfrt = opd_bpf_runtime_create(r->sampler, r->tel, r->unwind_id)))
         return -errno;
     if (so.unwind_rows) {

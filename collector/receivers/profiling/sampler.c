@@ -487,3 +487,9 @@ void opd_sampler_include_active(struct opd_sampler *s, bool on)
 {
     __atomic_store_n(&s->skel->bss->opd_state.include_active, on ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
+
+void opd_sampler_pidns(struct opd_sampler *s, uint64_t dev, uint64_t ino)
+{
+    s->skel->bss->opd_state.pidns_dev = dev;
+    __atomic_store_n(&s->skel->bss->opd_state.pidns_ino, ino, __ATOMIC_SEQ_CST);
+}

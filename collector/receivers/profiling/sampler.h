@@ -79,4 +79,9 @@ void opd_sampler_all_execs(struct opd_sampler *s, bool on);
 /* When on, only threads matching an include entry are sampled. */
 void opd_sampler_include_active(struct opd_sampler *s, bool on);
 
+/* Keys every record by the ids of the pid namespace with this nsfs device and inode (a
+ * stat of /proc/self/ns/pid) and drops threads outside it (counted as filtered); ino 0
+ * keeps the host's ids. Set before attaching. */
+void opd_sampler_pidns(struct opd_sampler *s, uint64_t dev, uint64_t ino);
+
 #endif
