@@ -9,7 +9,8 @@
 #  - A is profiled; B appears in no output (file json, file folded), not even its pid or
 #    its function names, and the kernel's filtered counter (self-metrics) covers at least
 #    the samples B's CPU time accounts for, so B was dropped in the kernel;
-#  - C is not profiled while its pod is unknown, and is once the pod appears.
+#  - C is not profiled while its pod is unknown, and is once the pod appears;
+#  - then with scope.pod_selector {app: fx-b} alone (every namespace), only B is profiled.
 # Each fixture's functions are renamed at build time, so folded stacks tell them apart.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -213,4 +214,22 @@ if grep -q -e "${cid[b]}" -e "${uid[b]}" profiles.jsonl profiles.folded; then
 fi
 a_folded=$(folded_sum "^opd_sca_$SUF;.*opd_sca_gamma")
 [ "$a_folded" -gt 50 ] || fail "pod A's stacks are missing from the folded output ($a_folded)"
-echo "PASS: A $(pid_samples a) samples, C $(pid_samples c), B 0 (kernel filtered $(( f1 - f0 )) while B ran)"
+summary="A $(pid_samples a) samples, C $(pid_samples c), B 0 (kernel filtered $(( f1 - f0 )) while B ran)"
+
+# pod_selector alone: only B (label app=fx-b), whatever its namespace.
+rm -f profiles.jsonl profiles.folded
+sed -i 's/^      namespaces: \[scope-in\]$/      pod_selector: {app: fx-b}/' config.yaml
+grep -q "pod_selector: {app: fx-b}" config.yaml || fail "cannot rewrite the config"
+KUBECONFIG=$WORK/kubeconfig "$BIN" --config config.yaml >daemon.log 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 100); do
+  [ "$(pid_samples b)" -gt 20 ] && break
+  kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd exited"
+  sleep 0.2
+done
+[ "$(pid_samples b)" -gt 20 ] || fail "pod B was not profiled under pod_selector app=fx-b"
+stop_daemon
+[ "$(pid_samples a)" -eq 0 ] && [ "$(pid_samples c)" -eq 0 ] ||
+  fail "pods A or C (other labels) were profiled under pod_selector app=fx-b"
+grep -q -e "opd_sca_" -e "opd_scc_" profiles.folded && fail "A's or C's stacks in the folded output"
+echo "PASS: $summary; with pod_selector app=fx-b: B $(pid_samples b), A 0, C 0"
