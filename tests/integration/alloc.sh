@@ -24,12 +24,12 @@ start_daemon 19 1s "    memory:
       enabled: true
       sample_bytes: $RATE
       include:
-        comm: ['^opd_(ratio|leak|mmap)\$']"
+        comm: ['^opd_(ratio|leak|mmap)_$SUF\$']"
 # Each fixture waits (at most 10 s) until its allocator is probed: the receiver rescans
 # processes every reporter_interval and probes the new ones' allocator.
-rpid=$("$WORK/opd_ratio" 10000 $MIB) || fail "ratio fixture failed"
-read -r lpid leaked < <("$WORK/opd_leak" 10000 $MIB) || fail "leak fixture failed"
-mpid=$("$WORK/opd_mmap" 10000 64) || fail "mmap fixture failed"
+rpid=$("$WORK/$FX_ratio" 10000 $MIB) || fail "ratio fixture failed"
+read -r lpid leaked < <("$WORK/$FX_leak" 10000 $MIB) || fail "leak fixture failed"
+mpid=$("$WORK/$FX_mmap" 10000 64) || fail "mmap fixture failed"
 sleep 1.5
 stop_daemon
 

@@ -24,10 +24,10 @@ start_daemon 19 1s "    memory:
       enabled: true
       sample_bytes: 65536
       include:
-        comm: ['^opd_leak\$']"
+        comm: ['^$FX_leak\$']"
 pids=()
 for l in "${libs[@]}"; do
-  read -r pid leaked < <(LD_PRELOAD=$l "$WORK/opd_leak" 10000 64) || fail "leak fixture failed under $l"
+  read -r pid leaked < <(LD_PRELOAD=$l "$WORK/$FX_leak" 10000 64) || fail "leak fixture failed under $l"
   pids+=("$pid $leaked $l")
 done
 sleep 1.5

@@ -25,8 +25,8 @@ check_chain() { # check_chain PID SECONDS REGEX WHAT
 
 # --- every switch -------------------------------------------------------------------
 start_daemon 19 1s "    off_cpu_threshold: 1"
-read -r spid sslept < <("$WORK/opd_sleep" 10 100) || fail "sleep fixture failed"
-read -r ppid pblocked < <("$WORK/opd_pipe" 10 100) || fail "pipe fixture failed"
+read -r spid sslept < <("$WORK/$FX_sleep" 10 100) || fail "sleep fixture failed"
+read -r ppid pblocked < <("$WORK/$FX_pipe" 10 100) || fail "pipe fixture failed"
 sleep 1.5
 stop_daemon
 
@@ -56,7 +56,7 @@ jq -e -s --arg pid "$spid" '
 # --- half of the switches, scaled back up ---------------------------------------------
 rm -f "$WORK/profiles.jsonl" "$WORK/profiles.folded"
 start_daemon 19 1s "    off_cpu_threshold: 0.5"
-read -r spid sslept < <("$WORK/opd_sleep" 400 5) || fail "sleep fixture failed"
+read -r spid sslept < <("$WORK/$FX_sleep" 400 5) || fail "sleep fixture failed"
 sleep 1.5
 stop_daemon
 check_chain "$spid" "$sslept" '(^|;)main;opd_fx_sleeper;opd_fx_nap;' "nanosleep at 0.5"

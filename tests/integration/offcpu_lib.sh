@@ -1,8 +1,13 @@
 # Shared helpers of the off-CPU and allocation tests (sourced after profiling_lib.sh).
 
-# build_fx DIR NAME: compiles tests/data/DIR/NAME.c with frame pointers to $WORK/opd_NAME.
+# build_fx DIR NAME: compiles tests/data/DIR/NAME.c with frame pointers to $WORK/$FX_NAME,
+# named like profiling_lib.sh's fixtures ("opd_" + 6 letters + "_" + a per-run suffix), so
+# that a test run elsewhere on the host at the same time, whose daemon selects its own
+# fixtures by name, never takes ours.
 build_fx() {
-  cc -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -o "$WORK/opd_$2" \
+  local name="opd_${2:0:6}_$SUF"
+  printf -v "FX_$2" '%s' "$name"
+  cc -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -o "$WORK/$name" \
     "$SRC/tests/data/$1/$2.c" -lpthread || fail "cannot build fixture $1/$2"
 }
 

@@ -33,7 +33,7 @@ receivers:
       enabled: true
       sample_bytes: 64KiB
       include:
-        comm: ['^opd_leak\$']
+        comm: ['^$FX_leak\$']
 exporters:
   otlp_grpc/peer:
     endpoint: 127.0.0.1:$(cat "$WORK/sink.port")
@@ -54,8 +54,8 @@ for _ in $(seq 100); do
   kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd exited at start"
   sleep 0.1
 done
-"$WORK/opd_sleep" 5 100 >/dev/null || fail "sleep fixture failed"
-"$WORK/opd_leak" 10000 16 >/dev/null || fail "leak fixture failed"
+"$WORK/$FX_sleep" 5 100 >/dev/null || fail "sleep fixture failed"
+"$WORK/$FX_leak" 10000 16 >/dev/null || fail "leak fixture failed"
 sleep 1.5
 stop_daemon
 kill -INT $SINK 2>/dev/null
