@@ -196,7 +196,14 @@ uint64_t opd_batch_sample_count(const struct opd_batch *b)
         for (s = 0; s < b->resources[r].n_scopes; s++)
             for (p = 0; p < b->resources[r].scopes[s].n_profiles; p++) {
                 const struct opd_profile *pr = &b->resources[r].scopes[s].profiles[p];
+                const char *unit = opd_dict_str(&b->dict, pr->sample_type.unit_strindex);
 
+                /* Values in other units (off-CPU nanoseconds, allocated bytes) are not
+                 * sample counts: such a profile counts one per Sample record. */
+                if (unit[0] && strcmp(unit, "count") != 0) {
+                    total += pr->n_samples;
+                    continue;
+                }
                 for (i = 0; i < pr->n_samples; i++) {
                     const struct opd_sample *sm = &pr->samples[i];
 

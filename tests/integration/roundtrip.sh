@@ -74,7 +74,6 @@ while off < len(data):
     off += ln
     n += 1
 assert off == len(data), 'trailing bytes in proto output'
-print(n)
 PY
 nmsg=$(ls "$t"/msg*.pb | wc -l)
 [ "$nmsg" -eq "$want" ] || { echo "FAIL: $nmsg proto messages, want $want"; exit 1; }
