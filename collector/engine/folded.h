@@ -22,7 +22,8 @@ struct opd_folded {
     size_t n, cap;
 };
 
-/* Aggregates every sample of b by (process, stack) into f (appending to what f holds,
+/* Aggregates every sample of b's count-valued profiles (CPU samples; profiles in
+ * nanoseconds or bytes are left out) by (process, stack) into f (appending to what f holds,
  * then merging equal stacks and sorting by count, highest first). Returns 0 or -ENOMEM. */
 int opd_folded_collect(struct opd_folded *f, const struct opd_batch *b);
 /* Merges equal stacks and sorts by count descending (then by name). */
