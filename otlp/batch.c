@@ -187,6 +187,16 @@ bool opd_profile_id_set(const struct opd_profile *p)
     return p->has_profile_id && memcmp(p->profile_id, zero, sizeof(zero)) != 0;
 }
 
+bool opd_profile_counts_samples(const struct opd_batch *b, const struct opd_profile *p)
+{
+    const char *type = opd_dict_str(&b->dict, p->sample_type.type_strindex);
+    const char *unit = opd_dict_str(&b->dict, p->sample_type.unit_strindex);
+
+    if (unit[0] && strcmp(unit, "count") != 0)
+        return false;
+    return strncmp(type, "alloc_", 6) != 0 && strncmp(type, "inuse_", 6) != 0;
+}
+
 uint64_t opd_batch_sample_count(const struct opd_batch *b)
 {
     uint64_t total = 0;
@@ -196,11 +206,10 @@ uint64_t opd_batch_sample_count(const struct opd_batch *b)
         for (s = 0; s < b->resources[r].n_scopes; s++)
             for (p = 0; p < b->resources[r].scopes[s].n_profiles; p++) {
                 const struct opd_profile *pr = &b->resources[r].scopes[s].profiles[p];
-                const char *unit = opd_dict_str(&b->dict, pr->sample_type.unit_strindex);
 
                 /* Values in other units (off-CPU nanoseconds, allocated bytes) are not
                  * sample counts: such a profile counts one per Sample record. */
-                if (unit[0] && strcmp(unit, "count") != 0) {
+                if (!opd_profile_counts_samples(b, pr)) {
                     total += pr->n_samples;
                     continue;
                 }

@@ -258,9 +258,14 @@ const struct opd_value *opd_attrs_get(const struct opd_attrs *a, const char *key
 /* Removes key if present; returns true when it was there. */
 bool opd_attrs_remove(struct opd_attrs *a, const char *key);
 
-/* Number of samples the batch represents: per sample, the first value when values are
- * present, otherwise the number of timestamps. */
+/* Number of samples the batch represents: in profiles that count samples
+ * (opd_profile_counts_samples), the sum of each sample's values, or its number of
+ * timestamps; in every other profile, one per Sample record. */
 uint64_t opd_batch_sample_count(const struct opd_batch *b);
+/* True when p's values are sample counts (CPU samples, as "samples"/"count"): not
+ * nanoseconds, bytes, or allocation object counts, which weigh something else. */
+bool opd_profile_counts_samples(const struct opd_batch *b, const struct opd_profile *p);
+
 /* Number of Profile messages in the batch. */
 size_t opd_batch_profile_count(const struct opd_batch *b);
 

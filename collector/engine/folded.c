@@ -175,11 +175,10 @@ int opd_folded_collect(struct opd_folded *f, const struct opd_batch *b)
         for (size_t si = 0; si < r->n_scopes && !err; si++)
             for (size_t pi = 0; pi < r->scopes[si].n_profiles && !err; pi++) {
                 const struct opd_profile *p = &r->scopes[si].profiles[pi];
-                const char *unit = opd_dict_str(&b->dict, p->sample_type.unit_strindex);
 
                 /* One folded file holds one kind of weight: sample counts. Off-CPU
-                 * nanoseconds and allocated bytes would not add up with them. */
-                if (unit[0] && strcmp(unit, "count") != 0)
+                 * nanoseconds and allocations would not add up with them. */
+                if (!opd_profile_counts_samples(b, p))
                     continue;
                 for (size_t k = 0; k < p->n_samples && !err; k++) {
                     struct opd_folded_entry *e;
