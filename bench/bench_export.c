@@ -78,7 +78,7 @@ static int wire(const char *endpoint, int batches, size_t per_batch, const char 
         c->ops->start(c, &host))
         return 1;
     sent =
-        opd_telemetry_find(tel, "otelcol_exporter_sent_profiles", "exporter=\"otlp_grpc/bench\"");
+        opd_telemetry_find(tel, "otelcol_exporter_sent_profile_samples", "exporter=\"otlp_grpc/bench\"");
     t0 = now_s();
     for (int i = 0; i < batches; i++)
         opd_component_consume(c, bs[i]);

@@ -16,7 +16,7 @@ enum opd_metric_type {
 };
 
 struct opd_metric {
-    char *name;   /* e.g. "otelcol_exporter_sent_profiles" */
+    char *name;   /* e.g. "otelcol_exporter_sent_profile_samples" */
     char *labels; /* rendered label set, e.g. exporter="otlp_grpc/primary"; may be "" */
     char *help;
     enum opd_metric_type type;

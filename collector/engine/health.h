@@ -17,7 +17,7 @@
  *
  * Until a component reports itself, the health_check extension derives the same two
  * facts from the self-telemetry on each check (otelprofd_profiling_cpus_attached; an
- * exporter's failure counters growing while otelcol_exporter_sent_profiles does not), so
+ * exporter's failure counters growing while otelcol_exporter_sent_profile_samples does not), so
  * explicit reports add the reason text and react between checks.
  *
  * Names are the component's logname ("exporter/otlp_grpc/primary"); the board copies

@@ -334,12 +334,12 @@ static void loss_pass_values(const struct opd_metric *m, void *arg)
             common_drop(c, reason, v);
     } else if (strcmp(m->name, "otelprofd_profiling_samples_comm_filtered") == 0) {
         common_drop(c, "comm_filtered", v);
-    } else if (strcmp(m->name, "otelcol_receiver_refused_profiles") == 0) {
+    } else if (strcmp(m->name, "otelcol_receiver_refused_profile_samples") == 0) {
         /* Not a drop: behind a fanout an error from one exporter refuses the batch while
          * the others took it, and that exporter counts its own drop. */
         if (!is_profiling_receiver(c, who))
             c->entered += v;
-    } else if (strcmp(m->name, "otelcol_receiver_accepted_profiles") == 0) {
+    } else if (strcmp(m->name, "otelcol_receiver_accepted_profile_samples") == 0) {
         if (!is_profiling_receiver(c, who))
             c->entered += v;
     } else if (strcmp(m->name, "otelprofd_processor_dropped_profiles") == 0) {
@@ -351,7 +351,7 @@ static void loss_pass_values(const struct opd_metric *m, void *arg)
     } else if ((strncmp(m->name, "otelcol_exporter_", 17) == 0 ||
                 strcmp(m->name, "otelprofd_exporter_queue_samples") == 0) &&
                label_value(m->labels, "exporter", who, sizeof(who))) {
-        if (strcmp(m->name, "otelcol_exporter_sent_profiles") == 0) {
+        if (strcmp(m->name, "otelcol_exporter_sent_profile_samples") == 0) {
             row = row_get(c, who);
             if (row)
                 row->delivered += v;
@@ -368,7 +368,7 @@ static void loss_pass_values(const struct opd_metric *m, void *arg)
                 row->pending_in_samples = true;
                 row->pending += v;
             }
-        } else if (strcmp(m->name, "otelcol_exporter_dropped_profiles") == 0) {
+        } else if (strcmp(m->name, "otelcol_exporter_dropped_profile_samples") == 0) {
             row = row_get(c, who);
             if (!label_value(m->labels, "reason", reason, sizeof(reason)))
                 snprintf(reason, sizeof(reason), "unknown");

@@ -9,9 +9,9 @@
  *     delivered(E) + dropped(E, reason…) + pending(E)
  * where
  *   entered   = Σ profiling receivers: otelprofd_profiling_samples_taken
- *             + Σ other receivers:     otelcol_receiver_accepted_profiles
- *                                      + otelcol_receiver_refused_profiles
- *   delivered = otelcol_exporter_sent_profiles{exporter=E}
+ *             + Σ other receivers:     otelcol_receiver_accepted_profile_samples
+ *                                      + otelcol_receiver_refused_profile_samples
+ *   delivered = otelcol_exporter_sent_profile_samples{exporter=E}
  *   dropped   = idle, filtered, map_full (otelprofd_profiling_samples_lost / _idle),
  *               comm_filtered (otelprofd_profiling_samples_comm_filtered),
  *               processor drops (otelprofd_processor_dropped_profiles{processor,reason}:
@@ -19,11 +19,11 @@
  *               processor's own otelprofd_<type>_dropped_samples{processor} counts too,
  *               as reason <type>),
  *               queue_full, permanent, retries_exhausted, shutdown, storage
- *               (otelcol_exporter_dropped_profiles{exporter=E,reason})
+ *               (otelcol_exporter_dropped_profile_samples{exporter=E,reason})
  *   pending   = otelprofd_exporter_queue_samples{exporter=E} (samples queued), or
  *               otelcol_exporter_queue_size{exporter=E} when that is absent (right only
  *               with the items sizer: it counts in the queue's sizer units)
- * A receiver's otelcol_receiver_refused_profiles is not a drop: behind a fanout, one
+ * A receiver's otelcol_receiver_refused_profile_samples is not a drop: behind a fanout, one
  * exporter's error refuses a batch the other exporters took, and the failing exporter
  * counts its own drop.
  * It is published as otelprofd_loss_samples_{entered,delivered,dropped}_total and the

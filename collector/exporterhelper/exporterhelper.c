@@ -93,12 +93,12 @@ static int register_metrics(struct opd_exporterhelper *eh, struct opd_telemetry 
     if (!t)
         return 0;
     snprintf(labels, sizeof(labels), "exporter=\"%s\"", eh->id);
-    eh->m_sent = metric(t, OPD_METRIC_COUNTER, "otelcol_exporter_sent_profiles", labels,
+    eh->m_sent = metric(t, OPD_METRIC_COUNTER, "otelcol_exporter_sent_profile_samples", labels,
                         "Profile samples successfully sent to the destination.");
-    eh->m_send_failed = metric(t, OPD_METRIC_COUNTER, "otelcol_exporter_send_failed_profiles",
+    eh->m_send_failed = metric(t, OPD_METRIC_COUNTER, "otelcol_exporter_send_failed_profile_samples",
                                labels, "Profile samples that failed to be sent.");
     eh->m_enqueue_failed =
-        metric(t, OPD_METRIC_COUNTER, "otelcol_exporter_enqueue_failed_profiles", labels,
+        metric(t, OPD_METRIC_COUNTER, "otelcol_exporter_enqueue_failed_profile_samples", labels,
                "Profile samples that failed to be added to the sending queue.");
     eh->m_queue_size = metric(t, OPD_METRIC_GAUGE, "otelcol_exporter_queue_size", labels,
                               "Current size of the retry queue (in sizer units).");
@@ -111,7 +111,7 @@ static int register_metrics(struct opd_exporterhelper *eh, struct opd_telemetry 
     for (int i = 0; i < DROP_N; i++) {
         char l[320];
         snprintf(l, sizeof(l), "%s,reason=\"%s\"", labels, drop_names[i]);
-        eh->m_drop[i] = metric(t, OPD_METRIC_COUNTER, "otelcol_exporter_dropped_profiles", l,
+        eh->m_drop[i] = metric(t, OPD_METRIC_COUNTER, "otelcol_exporter_dropped_profile_samples", l,
                                "Profile samples dropped, by reason.");
         if (!eh->m_drop[i])
             return -errno;

@@ -4,11 +4,11 @@
  * bytes plus the number of profile samples they hold) and a send callback; consume()
  * then never waits for the network.
  *
- * Metrics (label exporter="<id>"): otelcol_exporter_sent_profiles,
- * otelcol_exporter_send_failed_profiles, otelcol_exporter_enqueue_failed_profiles (samples),
+ * Metrics (label exporter="<id>"): otelcol_exporter_sent_profile_samples,
+ * otelcol_exporter_send_failed_profile_samples, otelcol_exporter_enqueue_failed_profile_samples (samples),
  * otelcol_exporter_queue_size, otelcol_exporter_queue_capacity (gauges),
  * otelcol_exporter_send_retries (attempts after the first), otelcol_exporter_sent_bytes,
- * and otelcol_exporter_dropped_profiles{reason="queue_full|permanent|retries_exhausted|
+ * and otelcol_exporter_dropped_profile_samples{reason="queue_full|permanent|retries_exhausted|
  * shutdown|storage"} which splits every drop by its cause. */
 #ifndef OPD_EXPORTERHELPER_H
 #define OPD_EXPORTERHELPER_H

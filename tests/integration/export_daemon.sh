@@ -165,14 +165,14 @@ metric() { # name → value for this exporter (0 when absent)
     awk -v n="$1" '$1 ~ "^"n"(_total)?[{]" && $1 ~ /exporter="otlp_grpc\/peer"/ && $1 !~ /reason/ { print $2; f=1 } END { if (!f) print 0 }'
 }
 for _ in $(seq 100); do
-  sent=$(metric otelcol_exporter_sent_profiles)
-  failed=$(metric otelcol_exporter_enqueue_failed_profiles)
+  sent=$(metric otelcol_exporter_sent_profile_samples)
+  failed=$(metric otelcol_exporter_enqueue_failed_profile_samples)
   [ "$((sent + failed))" -ge "$want_items" ] && break
   sleep 0.1
 done
 sleep 0.3
-sent=$(metric otelcol_exporter_sent_profiles)
-failed=$(metric otelcol_exporter_enqueue_failed_profiles)
+sent=$(metric otelcol_exporter_sent_profile_samples)
+failed=$(metric otelcol_exporter_enqueue_failed_profile_samples)
 kill -TERM "$d"; wait "$d" || { echo "FAIL: otelprofd exit $?"; cat "$t/d1b.log"; exit 1; }
 got=$(peer_items "$t/down.jsonl")
 [ "$failed" -gt 0 ] || { echo "FAIL: the one-request queue never overflowed"; cat "$t/d1b.log"; exit 1; }

@@ -136,7 +136,7 @@ static int64_t dropped(struct exp *e, const char *reason)
 {
     char l[128];
     snprintf(l, sizeof(l), "exporter=\"otlp_grpc/test\",reason=\"%s\"", reason);
-    return opd_metric_get(opd_telemetry_find(e->tel, "otelcol_exporter_dropped_profiles", l));
+    return opd_metric_get(opd_telemetry_find(e->tel, "otelcol_exporter_dropped_profile_samples", l));
 }
 
 static void wait_metric(struct exp *e, const char *name, int64_t want, int ms)
@@ -171,12 +171,12 @@ static void test_h2c_gzip(void **state)
     exp_init(&e, p.port);
     exp_start(&e);
     exp_send(&e, 3);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", 3 * (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", 3 * (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 3);
     assert_int_equal(peer_error_violations(recs), 0);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 3 * fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), 3 * fixture_samples);
     json_array_foreach(recs, i, r)
     {
         json_t *g = json_object_get(r, "grpc"), *h = json_object_get(r, "headers");
@@ -213,14 +213,14 @@ static void test_zstd_falls_back(void **state)
     e.cfg.retry_on_failure.max_interval_ns = 30000000000LL;
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     /* grpc-js accepts identity, deflate and gzip only: the zstd call is refused with
      * grpc-accept-encoding, and the exporter switches to gzip and resends. */
     assert_int_equal(peer_count_status(recs, "OK"), 1);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), fixture_samples);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
     /* Resent at once with gzip, not after a retry backoff. */
     assert_int_equal(m(&e, "otelcol_exporter_send_retries"), 1);
     json_decref(recs);
@@ -253,7 +253,7 @@ static void test_tls_and_mtls(void **state)
     set_str(&e.cfg.tls.ca_file, ca);
     exp_start(&e);
     exp_send(&e, 2);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", 2 * (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", 2 * (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 2);
@@ -281,7 +281,7 @@ static void test_tls_and_mtls(void **state)
     set_str(&e.cfg.tls.key_file, key);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 1);
@@ -346,8 +346,8 @@ static void test_tls_wrong_ca_and_name(void **state)
     exp_send(&e, 1);
     wait_metric(&e, "otelcol_exporter_send_retries", 2, 5000);
     assert_true(m(&e, "otelcol_exporter_send_retries") >= 2);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), 0);
     exp_stop(&e, 100);
     assert_int_equal(dropped(&e, "shutdown"), fixture_samples);
     recs = peer_records(&p);
@@ -381,7 +381,7 @@ static void test_bearer_token(void **state)
     set_str(&e.cfg.auth.authenticator, "bearertokenauth/t");
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     /* The file changes: the next request carries the new token (and is refused). */
     sleep(1);
     f = fopen(tokfile, "w");
@@ -389,9 +389,9 @@ static void test_bearer_token(void **state)
     fputs("rotated\n", f);
     fclose(f);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_send_failed_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_send_failed_profile_samples", (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), fixture_samples);
     /* UNAUTHENTICATED is permanent: dropped, counted, not retried. */
     assert_int_equal(dropped(&e, "permanent"), fixture_samples);
     assert_int_equal(m(&e, "otelcol_exporter_send_retries"), 0);
@@ -405,9 +405,9 @@ static void test_bearer_token(void **state)
     e.cfg.headers.n = 1;
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), fixture_samples);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 2);
     assert_int_equal(peer_count_status(recs, "UNAUTHENTICATED"), 1);
@@ -427,14 +427,14 @@ static void test_fail_first_retried(void **state)
     exp_init(&e, p.port);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 15000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 15000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "UNAVAILABLE"), 3);
     assert_int_equal(peer_count_status(recs, "OK"), 1);
     assert_int_equal(m(&e, "otelcol_exporter_send_retries"), 3);
     /* What the exporter says it sent is what the peer accepted. */
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), fixture_samples);
     assert_int_equal(peer_ok_samples(recs), fixture_sample_msgs);
     json_decref(recs);
     exp_fini(&e);
@@ -455,7 +455,7 @@ static void test_retry_info_honoured(void **state)
     exp_start(&e);
     t0 = opd_grpc_now_ns();
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     /* RESOURCE_EXHAUSTED with RetryInfo is retryable, and not before the asked delay. */
     assert_true(opd_grpc_now_ns() - t0 >= 700000000ULL);
     exp_stop(&e, 5000);
@@ -477,13 +477,13 @@ static void test_permanent_dropped(void **state)
     exp_init(&e, p.port);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_send_failed_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_send_failed_profile_samples", (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     assert_int_equal(peer_count(recs, "export"), 1);
     assert_int_equal(dropped(&e, "permanent"), fixture_samples);
     assert_int_equal(m(&e, "otelcol_exporter_send_retries"), 0);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), 0);
     json_decref(recs);
     exp_fini(&e);
     peer_stop(&p);
@@ -507,7 +507,7 @@ static void test_peer_down_then_up(void **state)
         usleep(10000); /* the consumer holds the first request (retrying) */
     assert_int_equal(m(&e, "otelcol_exporter_queue_size"), 0);
     exp_send(&e, 5);
-    assert_int_equal(m(&e, "otelcol_exporter_enqueue_failed_profiles"), 2 * fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_enqueue_failed_profile_samples"), 2 * fixture_samples);
     assert_int_equal(dropped(&e, "queue_full"), 2 * fixture_samples);
     assert_int_equal(m(&e, "otelcol_exporter_queue_size"), 3);
     assert_int_equal(m(&e, "otelcol_exporter_queue_capacity"), 3);
@@ -515,14 +515,14 @@ static void test_peer_down_then_up(void **state)
      * queued may be dropped meanwhile. */
     sleep(30);
     assert_int_equal(dropped(&e, "queue_full"), 2 * fixture_samples);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
     assert_int_equal(peer_start(&p, tmp, "downup", port, NULL), 0);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", 4 * (int64_t)fixture_samples, 20000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", 4 * (int64_t)fixture_samples, 20000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 4);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 4 * fixture_samples);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), 4 * fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
     assert_int_equal(peer_error_violations(recs), 0);
     json_decref(recs);
     exp_fini(&e);
@@ -543,7 +543,7 @@ static void test_deadline_exceeded_retried(void **state)
     exp_send(&e, 1);
     wait_metric(&e, "otelcol_exporter_send_retries", 2, 10000);
     assert_true(m(&e, "otelcol_exporter_send_retries") >= 2);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
     exp_stop(&e, 200);
     recs = peer_records(&p);
     /* The peer saw the calls and their client-side cancellation (grpc-timeout). */
@@ -568,7 +568,7 @@ static void test_partial_success(void **state)
     exp_init(&e, p.port);
     exp_start(&e);
     exp_send(&e, 2);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", 2 * (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", 2 * (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
     assert_int_equal(m(&e, "otelcol_exporter_partial_success_rejected_profiles"), 4);
     exp_fini(&e);
@@ -594,7 +594,7 @@ static void test_split_over_bound(void **state)
     e.cfg.timeout_ns = 30000000000LL; /* the peer decodes the parts one by one */
     exp_start(&e);
     opd_component_consume(e.c, b);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)want, 90000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)want, 90000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     /* Several requests, each under the bound uncompressed, each valid on its own. */
@@ -611,7 +611,7 @@ static void test_split_over_bound(void **state)
         assert_true(len > 0 && len <= 131072);
         assert_true(json_is_true(json_object_get(r, "valid")));
     }
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), want);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), want);
     assert_true(m(&e, "otelcol_exporter_split_requests") >= 3);
     json_decref(recs);
     exp_fini(&e);
@@ -630,15 +630,15 @@ static void test_reconnect_after_restart(void **state)
     exp_init(&e, port);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     /* The peer goes away gracefully (GOAWAY) and comes back on the same port. */
     peer_stop(&p);
     assert_int_equal(peer_start(&p, tmp, "restart2", port, NULL), 0);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", 2 * (int64_t)fixture_samples, 15000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", 2 * (int64_t)fixture_samples, 15000);
     exp_stop(&e, 5000);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 2 * fixture_samples);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), 2 * fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 1);
     json_decref(recs);
@@ -668,7 +668,7 @@ static void test_ipv6_endpoint(void **state)
     set_str(&e.cfg.endpoint, ep);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 1);
@@ -780,12 +780,12 @@ static void test_persistent_kill9(void **state)
     add_ext(&e.host, &opd_file_storage_extension_factory, "file_storage/q", &fcfg);
     set_str(&e.cfg.sending_queue.storage, "file_storage/q");
     exp_start(&e);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", 4 * (int64_t)fixture_samples, 20000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", 4 * (int64_t)fixture_samples, 20000);
     exp_stop(&e, 5000);
     recs = peer_records(&p);
     assert_int_equal(peer_count_status(recs, "OK"), 4);
     assert_int_equal(peer_error_violations(recs), 0);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 4 * fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), 4 * fixture_samples);
     json_decref(recs);
     exp_fini(&e);
     peer_stop(&p);

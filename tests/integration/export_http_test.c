@@ -281,7 +281,7 @@ static void test_proto_gzip(void **state)
     exp_init(&e, url);
     exp_start(&e);
     exp_send(&e, 3);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", 3 * (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", 3 * (int64_t)fixture_samples, 10000);
     recs = server_records(&s);
     assert_int_equal(count_status(recs, 200), 3);
     json_array_foreach(recs, i, r)
@@ -296,7 +296,7 @@ static void test_proto_gzip(void **state)
                     json_integer_value(json_object_get(r, "bytes")));
     }
     assert_int_equal(server_delivered(recs, false), 3 * fixture_samples);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 3 * fixture_samples);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), 3 * fixture_samples);
     json_decref(recs);
     exp_fini(&e);
     server_stop(&s);
@@ -319,7 +319,7 @@ static void test_json_retry_after(void **state)
     exp_start(&e);
     t0 = opd_grpc_now_ns();
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     /* Two 503s with Retry-After: 1 → at least two seconds, though backoff alone is ~50 ms. */
     assert_true(opd_grpc_now_ns() - t0 >= 2000000000ULL);
     recs = server_records(&s);
@@ -345,8 +345,8 @@ static void test_429_retried_400_dropped(void **state)
     exp_init(&e, url);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), fixture_samples);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), fixture_samples);
     assert_int_equal(m(&e, "otelcol_exporter_send_retries"), 1);
     exp_fini(&e);
     server_stop(&s);
@@ -356,8 +356,8 @@ static void test_429_retried_400_dropped(void **state)
     exp_init(&e, url);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_send_failed_profiles", (int64_t)fixture_samples, 10000);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), fixture_samples);
+    wait_metric(&e, "otelcol_exporter_send_failed_profile_samples", (int64_t)fixture_samples, 10000);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), fixture_samples);
     assert_int_equal(m(&e, "otelcol_exporter_send_retries"), 0);
     exp_fini(&e);
     server_stop(&s);
@@ -390,7 +390,7 @@ static void test_bearer_and_tls(void **state)
         opd_component_init_base(e.host.ext, &opd_bearertokenauth_extension_factory, bp.id), 0);
     exp_start(&e);
     exp_send(&e, 2);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", 2 * (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", 2 * (int64_t)fixture_samples, 10000);
     recs = server_records(&s);
     assert_int_equal(count_status(recs, 200), 2);
     assert_int_equal(server_delivered(recs, false), 2 * fixture_samples);
@@ -401,8 +401,8 @@ static void test_bearer_and_tls(void **state)
     set_s(&e, "tls.ca_file", ca);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_send_failed_profiles", (int64_t)fixture_samples, 10000);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), fixture_samples);
+    wait_metric(&e, "otelcol_exporter_send_failed_profile_samples", (int64_t)fixture_samples, 10000);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), fixture_samples);
     exp_fini(&e);
     /* tls.server_name_override decides the name verified: one in the certificate works
      * whatever the URL says, one that is not never does. */
@@ -413,8 +413,8 @@ static void test_bearer_and_tls(void **state)
     set_header(&e, "Authorization", "Bearer tok");
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), fixture_samples);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), fixture_samples);
     exp_fini(&e);
     exp_init(&e, url);
     set_s(&e, "tls.ca_file", ca);
@@ -423,7 +423,7 @@ static void test_bearer_and_tls(void **state)
     exp_send(&e, 1);
     wait_metric(&e, "otelcol_exporter_send_retries", 2, 5000);
     assert_true(m(&e, "otelcol_exporter_send_retries") >= 2);
-    assert_int_equal(m(&e, "otelcol_exporter_sent_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_sent_profile_samples"), 0);
     exp_fini(&e);
     url_of(&s, "https", "localhost", url, sizeof(url));
     /* A CA that did not sign the server: never delivered, never dropped while retrying. */
@@ -434,7 +434,7 @@ static void test_bearer_and_tls(void **state)
     exp_send(&e, 1);
     wait_metric(&e, "otelcol_exporter_send_retries", 2, 5000);
     assert_true(m(&e, "otelcol_exporter_send_retries") >= 2);
-    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    assert_int_equal(m(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
     exp_fini(&e);
     server_stop(&s);
 }
@@ -451,13 +451,13 @@ static void test_partial_success(void **state)
     exp_init(&e, url);
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     exp_fini(&e);
     exp_init(&e, url);
     set_s(&e, "encoding", "json");
     exp_start(&e);
     exp_send(&e, 1);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)fixture_samples, 10000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)fixture_samples, 10000);
     assert_int_equal(m(&e, "otelcol_exporter_partial_success_rejected_profiles"), 3);
     exp_fini(&e);
     server_stop(&s);
@@ -480,7 +480,7 @@ static void test_split_json(void **state)
     *(int64_t *)field(e.cfg, "max_request_bytes") = 65536;
     exp_start(&e);
     opd_component_consume(e.c, b);
-    wait_metric(&e, "otelcol_exporter_sent_profiles", (int64_t)want, 20000);
+    wait_metric(&e, "otelcol_exporter_sent_profile_samples", (int64_t)want, 20000);
     recs = server_records(&s);
     /* Several JSON bodies, each under the bound, each decoding to a valid request. */
     assert_true(count_status(recs, 200) >= 3);

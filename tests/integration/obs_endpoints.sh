@@ -100,7 +100,7 @@ grep -qF 'function="other"} 3.9' "$WORK/short.txt" || fail "top_n 3: other shoul
 curl -s "http://127.0.0.1:$P_TEL/metrics" >"$WORK/tel.txt"
 grep -q '^otelcol_process_cpu_seconds_total ' "$WORK/tel.txt" || fail "no process CPU seconds"
 grep -q '^otelcol_process_memory_rss_bytes [1-9]' "$WORK/tel.txt" || fail "no process RSS"
-grep -qF 'otelcol_receiver_accepted_profiles_total{receiver="otlpjsonfile"} 280' "$WORK/tel.txt" ||
+grep -qF 'otelcol_receiver_accepted_profile_samples_total{receiver="otlpjsonfile"} 280' "$WORK/tel.txt" ||
   fail "receiver counter missing"
 grep -qF 'otelprofd_loss_samples_entered_total 280' "$WORK/tel.txt" || fail "entered != 280"
 for e in prometheus prometheus/short file; do

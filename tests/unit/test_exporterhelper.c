@@ -138,7 +138,7 @@ static int64_t dropped(struct env *e, const char *reason)
 {
     char l[128];
     snprintf(l, sizeof(l), "exporter=\"test\",reason=\"%s\"", reason);
-    return opd_metric_get(opd_telemetry_find(e->tel, "otelcol_exporter_dropped_profiles", l));
+    return opd_metric_get(opd_telemetry_find(e->tel, "otelcol_exporter_dropped_profile_samples", l));
 }
 
 static void env_fini(struct env *e)
@@ -166,9 +166,9 @@ static void test_delivers_and_counts(void **state)
         assert_int_equal(opd_eh_submit(e.eh, payload(10, (uint8_t)i), 10, 7), 0);
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
     assert_int_equal(e.f.delivered_items, 140);
-    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 140);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profile_samples"), 140);
     assert_int_equal(metric(&e, "otelcol_exporter_sent_bytes"), 200);
-    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
     assert_int_equal(metric(&e, "otelcol_exporter_queue_capacity"), 100);
     assert_int_equal(metric(&e, "otelcol_exporter_queue_size"), 0);
     /* After shutdown nothing is taken. */
@@ -189,9 +189,9 @@ static void test_retry_then_deliver(void **state)
     assert_int_equal(opd_eh_submit(e.eh, payload(4, 1), 4, 3), 0);
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
     assert_int_equal(e.f.calls, 4);
-    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 3);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profile_samples"), 3);
     assert_int_equal(metric(&e, "otelcol_exporter_send_retries"), 3);
-    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profiles"), 0);
+    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profile_samples"), 0);
     env_fini(&e);
 }
 
@@ -207,7 +207,7 @@ static void test_permanent_not_retried(void **state)
     assert_int_equal(opd_eh_submit(e.eh, payload(4, 1), 4, 9), 0);
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
     assert_int_equal(e.f.calls, 1);
-    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profiles"), 9);
+    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profile_samples"), 9);
     assert_int_equal(dropped(&e, "permanent"), 9);
     assert_int_equal(metric(&e, "otelcol_exporter_send_retries"), 0);
     env_fini(&e);
@@ -228,7 +228,7 @@ static void test_retries_exhausted(void **state)
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
     assert_true(e.f.calls >= 3 && e.f.calls < 16);
     assert_int_equal(dropped(&e, "retries_exhausted"), 2);
-    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profiles"), 2);
+    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profile_samples"), 2);
     env_fini(&e);
 }
 
@@ -250,11 +250,11 @@ static void test_queue_full_counted(void **state)
             full++;
     assert_int_equal(full, 2);
     assert_int_equal(metric(&e, "otelcol_exporter_queue_size"), 30);
-    assert_int_equal(metric(&e, "otelcol_exporter_enqueue_failed_profiles"), 20);
+    assert_int_equal(metric(&e, "otelcol_exporter_enqueue_failed_profile_samples"), 20);
     assert_int_equal(dropped(&e, "queue_full"), 20);
     fake_release(&e.f);
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
-    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 40);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profile_samples"), 40);
     env_fini(&e);
 }
 
@@ -296,7 +296,7 @@ static void test_block_on_overflow(void **state)
     pthread_join(t, NULL);
     assert_int_equal(s.rc, 0);
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
-    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 9);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profile_samples"), 9);
     env_fini(&e);
 
     /* ...and a shutdown releases a blocked caller, counting its samples as dropped. */
@@ -334,9 +334,9 @@ static void test_shutdown_deadline_drops(void **state)
     assert_int_equal(opd_eh_shutdown(e.eh, t0 + 50000000), -ETIMEDOUT);
     assert_true(now_ns() - t0 < 2000000000ULL);
     /* Every sample is accounted for exactly once: none sent, all dropped at shutdown. */
-    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 0);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profile_samples"), 0);
     assert_int_equal(dropped(&e, "shutdown"), 20);
-    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profiles"), 20);
+    assert_int_equal(metric(&e, "otelcol_exporter_send_failed_profile_samples"), 20);
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns()), 0); /* idempotent */
     env_fini(&e);
 }
@@ -356,7 +356,7 @@ static void test_retry_after_honoured(void **state)
     assert_int_equal(opd_eh_submit(e.eh, payload(4, 1), 4, 1), 0);
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
     assert_true(now_ns() - t0 >= 200000000ULL);
-    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 1);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profile_samples"), 1);
     env_fini(&e);
 }
 
@@ -559,7 +559,7 @@ static void test_persistent_across_restart(void **state)
     assert_int_equal(opd_eh_start(e.eh, &storage), 0);
     assert_int_equal(opd_eh_shutdown(e.eh, now_ns() + 5000000000ULL), 0);
     assert_int_equal(e.f.delivered_items, 50);
-    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 50);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profile_samples"), 50);
     env_fini(&e);
     /* Third life: nothing left. */
     env_init(&e, 1, 100, "requests");
@@ -584,7 +584,7 @@ static void test_sync_when_queue_disabled(void **state)
     assert_int_equal(opd_eh_submit(e.eh, payload(2, 0), 2, 4), -EIO);
     assert_int_equal(e.f.calls, 2);
     assert_int_equal(opd_eh_submit(e.eh, payload(2, 0), 2, 4), 0);
-    assert_int_equal(metric(&e, "otelcol_exporter_sent_profiles"), 4);
+    assert_int_equal(metric(&e, "otelcol_exporter_sent_profile_samples"), 4);
     assert_int_equal(dropped(&e, "permanent"), 4);
     opd_eh_shutdown(e.eh, now_ns());
     env_fini(&e);

@@ -153,7 +153,7 @@ static void test_json_lines_decode_back(void **state)
         opd_batch_unref(b);
     }
     assert_int_equal(data[len - 1], '\n');
-    assert_int_equal(opd_metric_get(opd_telemetry_find(tel, "otelcol_exporter_sent_profiles",
+    assert_int_equal(opd_metric_get(opd_telemetry_find(tel, "otelcol_exporter_sent_profile_samples",
                                                        "exporter=\"file\"")),
                      9 + 13);
     free(data);
@@ -267,7 +267,7 @@ static void test_write_error_counted(void **state)
     c = exporter("    path: /dev/full\n    flush_interval: 0s\n", tel, &cfg);
     assert_true(opd_component_consume(c, make_batch(2)) < 0);
     assert_int_equal(opd_metric_get(opd_telemetry_find(
-                         tel, "otelcol_exporter_send_failed_profiles", "exporter=\"file\"")),
+                         tel, "otelcol_exporter_send_failed_profile_samples", "exporter=\"file\"")),
                      3);
     c->ops->shutdown(c, opd_now_ns());
     opd_component_destroy(c);

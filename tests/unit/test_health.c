@@ -209,7 +209,7 @@ static void test_extension_reads_telemetry(void **state)
                                 "receiver=\"profiling\"", "");
     retries = opd_telemetry_metric(tel, OPD_METRIC_COUNTER, "otelcol_exporter_send_retries",
                                    "exporter=\"otlp_grpc\"", "");
-    sent = opd_telemetry_metric(tel, OPD_METRIC_COUNTER, "otelcol_exporter_sent_profiles",
+    sent = opd_telemetry_metric(tel, OPD_METRIC_COUNTER, "otelcol_exporter_sent_profile_samples",
                                 "exporter=\"otlp_grpc\"", "");
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     c = make_extension(cfg, addr, "/");

@@ -1,6 +1,6 @@
 /* Loss accounting harness: a real exporter helper (queue, retries, shutdown) driven
  * through every drop reason it owns, behind a stand-in receiver that counts what it
- * accepts the way receivers do (otelcol_receiver_accepted_profiles). At the end the
+ * accepts the way receivers do (otelcol_receiver_accepted_profile_samples). At the end the
  * self-telemetry ledger must close exactly: entered = delivered + Σ dropped + pending,
  * with each reason's count exact. The kernel-side reasons (idle, filtered, map_full) come
  * from the profiling receiver's counters and are covered by test_selftelemetry's table. */
@@ -119,18 +119,18 @@ static void test_every_exporter_drop_reason(void **state)
     struct opd_loss_row row;
     const char *l = "exporter=\"test\"";
 
-    accepted = opd_telemetry_metric(t, OPD_METRIC_COUNTER, "otelcol_receiver_accepted_profiles",
+    accepted = opd_telemetry_metric(t, OPD_METRIC_COUNTER, "otelcol_receiver_accepted_profile_samples",
                                     "receiver=\"fake\"", "accepted");
     eh = opd_eh_create(&p);
     assert_non_null(eh);
     assert_int_equal(opd_eh_start(eh, NULL), 0);
 
     assert_int_equal(submit(eh, 'o', 10), 0);
-    wait_for(t, "otelcol_exporter_sent_profiles", l, 10);
+    wait_for(t, "otelcol_exporter_sent_profile_samples", l, 10);
     assert_int_equal(submit(eh, 'p', 20), 0);
-    wait_for(t, "otelcol_exporter_dropped_profiles", "exporter=\"test\",reason=\"permanent\"", 20);
+    wait_for(t, "otelcol_exporter_dropped_profile_samples", "exporter=\"test\",reason=\"permanent\"", 20);
     assert_int_equal(submit(eh, 'r', 30), 0);
-    wait_for(t, "otelcol_exporter_dropped_profiles",
+    wait_for(t, "otelcol_exporter_dropped_profile_samples",
              "exporter=\"test\",reason=\"retries_exhausted\"", 30);
     /* The consumer hangs on 'b'; two more fill the queue; the next one finds it full. */
     assert_int_equal(submit(eh, 'b', 5), 0);
@@ -163,7 +163,7 @@ static void test_every_exporter_drop_reason(void **state)
     assert_int_equal(dropped(&row, "shutdown"), 5 + 7 + 8);
     assert_int_equal(row.pending, 0);
     assert_int_equal(row.unaccounted, 0);
-    assert_int_equal(value(t, "otelcol_exporter_sent_profiles", l), 10);
+    assert_int_equal(value(t, "otelcol_exporter_sent_profile_samples", l), 10);
     opd_telemetry_destroy(t);
 }
 

@@ -340,7 +340,7 @@ static void test_exporter_scrape(void **state)
     assert_non_null(strstr(resp, "application/openmetrics-text; version=1.0.0"));
     assert_non_null(strstr(resp, "# EOF\n"));
     free(resp);
-    assert_int_equal(opd_metric_get(opd_telemetry_find(tel, "otelcol_exporter_sent_profiles",
+    assert_int_equal(opd_metric_get(opd_telemetry_find(tel, "otelcol_exporter_sent_profile_samples",
                                                        "exporter=\"prometheus\"")),
                      50);
     assert_int_equal(c->ops->shutdown(c, 0), 0);

@@ -42,18 +42,18 @@ static void test_exposition(void **state)
     struct opd_metric *g;
     char *text;
 
-    counter(t, "otelcol_exporter_sent_profiles", "exporter=\"a\"", 5);
+    counter(t, "otelcol_exporter_sent_profile_samples", "exporter=\"a\"", 5);
     g = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_exporter_queue_size", "exporter=\"a\"",
                              "Queue\nsize \\ now");
     opd_metric_set(g, 3);
-    counter(t, "otelcol_exporter_sent_profiles", "exporter=\"b\"", 7);
+    counter(t, "otelcol_exporter_sent_profile_samples", "exporter=\"b\"", 7);
     counter(t, "already_total", "", 1);
 
     text = render(t, false);
     /* One family head, both series under it, _total on the wire. */
-    assert_non_null(strstr(text, "# TYPE otelcol_exporter_sent_profiles_total counter\n"
-                                 "otelcol_exporter_sent_profiles_total{exporter=\"a\"} 5\n"
-                                 "otelcol_exporter_sent_profiles_total{exporter=\"b\"} 7\n"));
+    assert_non_null(strstr(text, "# TYPE otelcol_exporter_sent_profile_samples_total counter\n"
+                                 "otelcol_exporter_sent_profile_samples_total{exporter=\"a\"} 5\n"
+                                 "otelcol_exporter_sent_profile_samples_total{exporter=\"b\"} 7\n"));
     assert_non_null(strstr(text, "# HELP otelcol_exporter_queue_size Queue\\nsize \\\\ now\n"));
     assert_non_null(strstr(text, "otelcol_exporter_queue_size{exporter=\"a\"} 3\n"));
     assert_non_null(strstr(text, "# TYPE already_total counter\nalready_total 1\n"));
@@ -65,8 +65,8 @@ static void test_exposition(void **state)
 
     text = render(t, true);
     /* OpenMetrics: the family is named without _total, its samples with it. */
-    assert_non_null(strstr(text, "# TYPE otelcol_exporter_sent_profiles counter\n"));
-    assert_non_null(strstr(text, "otelcol_exporter_sent_profiles_total{exporter=\"b\"} 7\n"));
+    assert_non_null(strstr(text, "# TYPE otelcol_exporter_sent_profile_samples counter\n"));
+    assert_non_null(strstr(text, "otelcol_exporter_sent_profile_samples_total{exporter=\"b\"} 7\n"));
     assert_non_null(strstr(text, "# TYPE already counter\nalready_total 1\n"));
     assert_int_equal(strcmp(text + strlen(text) - 6, "# EOF\n"), 0);
     free(text);
@@ -108,8 +108,8 @@ static void test_loss_equation(void **state)
     counter(t, "otelprofd_profiling_samples_lost",
             "receiver=\"profiling\",reason=\"user_stack_failed\"", 99);
     counter(t, "otelprofd_profiling_samples_comm_filtered", "receiver=\"profiling\"", 30);
-    counter(t, "otelcol_receiver_accepted_profiles", "receiver=\"profiling\"", 850);
-    counter(t, "otelcol_receiver_refused_profiles", "receiver=\"profiling\"", 20);
+    counter(t, "otelcol_receiver_accepted_profile_samples", "receiver=\"profiling\"", 850);
+    counter(t, "otelcol_receiver_refused_profile_samples", "receiver=\"profiling\"", 20);
     counter(t, "otelprofd_processor_dropped_profiles",
             "processor=\"redaction\",reason=\"processor_filtered\"", 15);
     counter(t, "otelprofd_processor_dropped_profiles",
@@ -119,20 +119,20 @@ static void test_loss_equation(void **state)
     /* Same suffix without a processor label: not a processor drop. */
     counter(t, "otelprofd_other_dropped_samples", "", 1000);
 
-    counter(t, "otelcol_exporter_sent_profiles", "exporter=\"otlp_grpc\"", 700);
-    counter(t, "otelcol_exporter_dropped_profiles", "exporter=\"otlp_grpc\",reason=\"queue_full\"",
+    counter(t, "otelcol_exporter_sent_profile_samples", "exporter=\"otlp_grpc\"", 700);
+    counter(t, "otelcol_exporter_dropped_profile_samples", "exporter=\"otlp_grpc\",reason=\"queue_full\"",
             60);
-    counter(t, "otelcol_exporter_dropped_profiles", "exporter=\"otlp_grpc\",reason=\"permanent\"",
+    counter(t, "otelcol_exporter_dropped_profile_samples", "exporter=\"otlp_grpc\",reason=\"permanent\"",
             40);
-    counter(t, "otelcol_exporter_dropped_profiles",
+    counter(t, "otelcol_exporter_dropped_profile_samples",
             "exporter=\"otlp_grpc\",reason=\"retries_exhausted\"", 20);
-    counter(t, "otelcol_exporter_dropped_profiles", "exporter=\"otlp_grpc\",reason=\"shutdown\"",
+    counter(t, "otelcol_exporter_dropped_profile_samples", "exporter=\"otlp_grpc\",reason=\"shutdown\"",
             5);
     q = opd_telemetry_metric(t, OPD_METRIC_GAUGE, "otelcol_exporter_queue_size",
                              "exporter=\"otlp_grpc\"", "q");
     opd_metric_set(q, 10);
-    counter(t, "otelcol_exporter_sent_profiles", "exporter=\"file\"", 830);
-    counter(t, "otelcol_exporter_dropped_profiles", "exporter=\"file\",reason=\"shutdown\"", 5);
+    counter(t, "otelcol_exporter_sent_profile_samples", "exporter=\"file\"", 830);
+    counter(t, "otelcol_exporter_dropped_profile_samples", "exporter=\"file\",reason=\"shutdown\"", 5);
 
     n = opd_loss_compute(t, rows, 4);
     assert_int_equal(n, 2);
@@ -186,10 +186,10 @@ static void test_loss_other_receiver(void **state)
 
     /* A receiver without a kernel counter brings in what it accepted and refused; the
      * refused batch reached the exporter, which dropped it as queue_full. */
-    counter(t, "otelcol_receiver_accepted_profiles", "receiver=\"otlpjsonfile\"", 40);
-    counter(t, "otelcol_receiver_refused_profiles", "receiver=\"otlpjsonfile\"", 2);
-    counter(t, "otelcol_exporter_sent_profiles", "exporter=\"debug\"", 40);
-    counter(t, "otelcol_exporter_dropped_profiles", "exporter=\"debug\",reason=\"queue_full\"", 2);
+    counter(t, "otelcol_receiver_accepted_profile_samples", "receiver=\"otlpjsonfile\"", 40);
+    counter(t, "otelcol_receiver_refused_profile_samples", "receiver=\"otlpjsonfile\"", 2);
+    counter(t, "otelcol_exporter_sent_profile_samples", "exporter=\"debug\"", 40);
+    counter(t, "otelcol_exporter_dropped_profile_samples", "exporter=\"debug\",reason=\"queue_full\"", 2);
     assert_int_equal(opd_loss_compute(t, &row, 1), 1);
     assert_int_equal(row.entered, 42);
     assert_int_equal(dropped(&row, "refused"), -1);
@@ -204,7 +204,7 @@ static void test_endpoint(void **state)
     struct opd_selftelemetry *st;
     char *resp;
 
-    counter(t, "otelcol_receiver_accepted_profiles", "receiver=\"r\"", 3);
+    counter(t, "otelcol_receiver_accepted_profile_samples", "receiver=\"r\"", 3);
     assert_null(opd_selftelemetry_start("bad address", t));
     assert_int_equal(errno, EINVAL);
     st = opd_selftelemetry_start("127.0.0.1:0", t);
@@ -213,7 +213,7 @@ static void test_endpoint(void **state)
     assert_non_null(resp);
     assert_non_null(strstr(resp, "HTTP/1.1 200 OK"));
     assert_non_null(strstr(resp, "Content-Type: text/plain; version=0.0.4; charset=utf-8"));
-    assert_non_null(strstr(resp, "otelcol_receiver_accepted_profiles_total{receiver=\"r\"} 3"));
+    assert_non_null(strstr(resp, "otelcol_receiver_accepted_profile_samples_total{receiver=\"r\"} 3"));
     free(resp);
     resp = obs_http_get(opd_selftelemetry_port(st), "/metrics",
                         "Accept: application/openmetrics-text; version=1.0.0\r\n");

@@ -194,7 +194,7 @@ static struct opd_component *debug_create(const struct opd_create_params *p, con
                                                            : V_BASIC;
     snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id);
     x->sent = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
-                                   "otelcol_exporter_sent_profiles", labels,
+                                   "otelcol_exporter_sent_profile_samples", labels,
                                    "Profile samples successfully sent to destination.");
     x->initial = cfg->sampling_initial;
     x->thereafter = cfg->sampling_thereafter;

@@ -239,10 +239,10 @@ static struct opd_component *file_create(const struct opd_create_params *p, cons
                                                      : FMT_JSON;
     snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id);
     x->sent = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
-                                   "otelcol_exporter_sent_profiles", labels,
+                                   "otelcol_exporter_sent_profile_samples", labels,
                                    "Profile samples successfully sent to destination.");
     x->failed = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
-                                     "otelcol_exporter_send_failed_profiles", labels,
+                                     "otelcol_exporter_send_failed_profile_samples", labels,
                                      "Profile samples that failed to be sent to destination.");
     return &x->base;
 nomem:

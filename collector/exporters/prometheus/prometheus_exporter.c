@@ -206,7 +206,7 @@ static struct opd_component *prom_create(const struct opd_create_params *p, cons
     snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id ? p->id : "prometheus");
     if (p->telemetry) {
         x->m_sent =
-            opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_sent_profiles",
+            opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_sent_profile_samples",
                                  labels, "Profile samples successfully sent to destination.");
         x->m_series =
             opd_telemetry_metric(p->telemetry, OPD_METRIC_GAUGE, "otelprofd_prometheus_series",

@@ -8,7 +8,7 @@
  * profiling receiver whose otelprofd_profiling_cpus_attached gauge is 0 has no programs
  * attached; an exporter whose failure counters (otelcol_exporter_send_retries and the
  * permanent / retries_exhausted drops) grew since the previous check while
- * otelcol_exporter_sent_profiles did not has failed its last attempts, and one whose
+ * otelcol_exporter_sent_profile_samples did not has failed its last attempts, and one whose
  * sent counter grew has succeeded. */
 #include <errno.h>
 #include <stdio.h>
@@ -127,11 +127,11 @@ static void probe_metric(const struct opd_metric *m, void *arg)
     p = pass_get(x->pass, id);
     if (!p)
         return;
-    if (strcmp(m->name, "otelcol_exporter_sent_profiles") == 0)
+    if (strcmp(m->name, "otelcol_exporter_sent_profile_samples") == 0)
         p->sent += v;
     else if (strcmp(m->name, "otelcol_exporter_send_retries") == 0)
         p->failed += v;
-    else if (strcmp(m->name, "otelcol_exporter_dropped_profiles") == 0 &&
+    else if (strcmp(m->name, "otelcol_exporter_dropped_profile_samples") == 0 &&
              label(m->labels, "reason", reason, sizeof(reason)) &&
              (strcmp(reason, "permanent") == 0 || strcmp(reason, "retries_exhausted") == 0))
         p->failed += v;
@@ -171,7 +171,7 @@ static void probe_telemetry(struct health_check *x)
         else if (now->failed > before->failed)
             opd_health_report_attempt(name, false,
                                       "send attempts failed and nothing was delivered since the "
-                                      "last check (see otelcol_exporter_send_failed_profiles)");
+                                      "last check (see otelcol_exporter_send_failed_profile_samples)");
         before->sent = now->sent;
         before->failed = now->failed;
     }

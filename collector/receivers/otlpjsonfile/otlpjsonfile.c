@@ -311,10 +311,10 @@ static struct opd_component *ojf_create(const struct opd_create_params *p, const
         goto nomem;
     snprintf(labels, sizeof(labels), "receiver=\"%s\"", p->id);
     r->accepted = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
-                                       "otelcol_receiver_accepted_profiles", labels,
+                                       "otelcol_receiver_accepted_profile_samples", labels,
                                        "Profile samples pushed into the pipeline.");
     r->refused = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
-                                      "otelcol_receiver_refused_profiles", labels,
+                                      "otelcol_receiver_refused_profile_samples", labels,
                                       "Profile samples the pipeline refused.");
     r->bad_lines = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
                                         "otelprofd_otlpjsonfile_bad_lines", labels,

@@ -790,9 +790,9 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     r->comm_filtered =
         metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_samples_comm_filtered", NULL,
                "Samples dropped in user space by the comm filter.");
-    r->accepted = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_accepted_profiles", NULL,
+    r->accepted = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_accepted_profile_samples", NULL,
                          "Profile samples pushed into the pipeline.");
-    r->refused = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_refused_profiles", NULL,
+    r->refused = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_refused_profile_samples", NULL,
                         "Profile samples the pipeline refused.");
     if (cfg->memory.enabled) {
         r->mem[OPD_ACNT_SAMPLED] =
