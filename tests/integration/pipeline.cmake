@@ -6,3 +6,5 @@ opd_add_script_test(integration_memory_limiter LABELS integration
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/memory_limiter.sh)
 opd_add_script_test(integration_otlpjsonfile LABELS integration
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/otlpjsonfile.sh)
+opd_add_script_test(privileged_loss_map_full LABELS privileged
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/loss_map_full.sh)

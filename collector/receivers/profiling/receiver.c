@@ -91,6 +91,7 @@ struct prof_recv {
     uint64_t interval_ns;
     bool cycles, kernel_frames, service_from_env, symbolize, dwarf_lines;
     uint32_t max_frames;
+    uint32_t max_stacks;
     double off_cpu_threshold;
     bool mem_enabled;
     uint64_t mem_sample_bytes;
@@ -392,8 +393,12 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         .cycles = r->cycles,
         .kernel_frames = r->kernel_frames,
         .max_frames = r->max_frames,
-        .count_entries = map_entries(r->hz, r->interval_ns, MAX_COUNT_ENTRIES),
-        .stack_entries = map_entries(r->hz, r->interval_ns, MAX_STACK_ENTRIES),
+        /* Each drain window's distinct stacks must fit: sized from the sample rate unless
+         * max_stacks bounds it (what does not fit is counted as map_full). */
+        .count_entries = r->max_stacks ? r->max_stacks
+                                       : map_entries(r->hz, r->interval_ns, MAX_COUNT_ENTRIES),
+        .stack_entries = r->max_stacks ? r->max_stacks
+                                       : map_entries(r->hz, r->interval_ns, MAX_STACK_ENTRIES),
         .off_cpu = r->off_cpu_threshold > 0,
         .memory = r->mem_enabled,
     };
@@ -714,6 +719,7 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     r->cycles = cfg->event && strcmp(cfg->event, "cycles") == 0;
     r->kernel_frames = cfg->kernel_frames;
     r->max_frames = (uint32_t)cfg->max_frames;
+    r->max_stacks = (uint32_t)cfg->max_stacks;
     r->off_cpu_threshold = cfg->off_cpu_threshold;
     r->mem_enabled = cfg->memory.enabled;
     r->mem_sample_bytes = (uint64_t)cfg->memory.sample_bytes;
@@ -1043,6 +1049,14 @@ const struct opd_config_map opd_profiling_config_map[] = {
      .max = OPD_MAX_FRAMES,
      .offset = offsetof(struct opd_profiling_config, max_frames),
      .desc = "Deepest user stack recorded"},
+    {.type = OPD_CFG_INT,
+     .name = "max_stacks",
+     .def = "0",
+     .min = 0,
+     .max = 1 << 20,
+     .offset = offsetof(struct opd_profiling_config, max_stacks),
+     .desc = "Distinct stacks kept in the kernel per reporter_interval (0 = sized from the "
+             "sample rate); samples beyond it are counted as lost (map_full)"},
     {.type = OPD_CFG_SECTION,
      .name = "include",
      .def = NULL,

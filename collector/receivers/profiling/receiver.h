@@ -42,6 +42,7 @@ struct opd_profiling_config {
     char *event;               /* "cpu-clock" or "cycles" */
     bool kernel_frames;
     int64_t max_frames;
+    int64_t max_stacks; /* kernel aggregation map entries per generation; 0 = sized from Hz */
     struct opd_profiling_scope_cfg include;
     struct opd_profiling_scope_cfg exclude;
     struct opd_profiling_sym_cfg symbolization;
