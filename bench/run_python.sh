@@ -64,18 +64,33 @@ YAML
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
 trap '[ -n "$DPID" ] && kill -KILL $DPID 2>/dev/null; sysctl -qw kernel.bpf_stats_enabled=$old_stats; rm -rf "$TMP"' EXIT
+prog_max=$(bpftool -j prog show | jq '[ .[].id ] | max // 0')
+map_max=$(bpftool -j map show | jq '[ .[].id ] | max // 0')
 "$BIN" --config "$TMP/cfg.yaml" >"$TMP/daemon.log" 2>&1 &
 DPID=$!
 for _ in $(seq 1 100); do grep -q "sampling .* CPUs" "$TMP/daemon.log" && break; sleep 0.1; done
 
+# Other otelprofd instances may run on the host (bpftool here cannot tell the owning
+# pid): take the newest sampler program and py stats map, created after the daemon
+# started (ids only grow).
+prog_id=$(bpftool -j prog show | jq -r --argjson m "$prog_max" \
+  '[ .[] | select(.name == "opd_sample" and .id > $m) | .id ] | max')
+map_id=$(bpftool -j map show | jq -r --argjson m "$map_max" \
+  '[ .[] | select(.name == "opd_py_stats" and .id > $m) | .id ] | max')
+[ "$prog_id" != null ] && [ "$map_id" != null ] || { echo "run_python: daemon's BPF objects not found" >&2; exit 1; }
 # prog_stats: "run_time_ns run_cnt" of the sampler program.
 prog_stats() {
-  bpftool -j prog show name opd_sample | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"'
+  bpftool -j prog show id "$prog_id" | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"'
 }
-# py_stats: the per-CPU opd_py_stats counters summed, one number per slot.
+# py_stats: the per-CPU opd_py_stats counters summed, one number per slot (values come
+# as little-endian byte arrays when the map is dumped without BTF).
 py_stats() {
-  bpftool -j map dump name opd_py_stats |
-    jq -r '[ .[] | [ (.values // .formatted.values)[] | .value ] | add ] | map(tostring) | join(" ")'
+  bpftool -j map dump id "$map_id" | python3 -c '
+import json, sys
+def num(v):
+    return v if isinstance(v, int) else int.from_bytes(bytes(int(x, 16) for x in v), "little")
+rows = sorted(json.load(sys.stdin), key=lambda e: num(e["key"]))
+print(" ".join(str(sum(num(c["value"]) for c in e["values"])) for e in rows))'
 }
 
 read -r t0 c0 <<<"$(prog_stats)"

@@ -58,7 +58,12 @@ struct opd_py_proc {
     __u16 code_bytecode;  /* offset of the first instruction in the code object */
     __u16 instr_kind;     /* enum opd_py_instr_kind */
     __u16 code_firstlineno;
+    __u16 frame_size;     /* bytes of a frame read at once: covers every frame field */
+    __u16 code_size;      /* bytes of a code object read at once: type and first line */
+    __u32 pad;
 };
+
+#define OPD_PY_READ_MAX 128 /* frame_size and code_size are at most this */
 
 #ifdef __bpf__
 
@@ -86,6 +91,44 @@ struct {
     __type(key, __u32);
     __type(value, __u64);
 } opd_py_stats SEC(".maps");
+
+/* Per-CPU copies of the frame and code object being looked at: one read each per frame
+ * instead of one per field. */
+struct opd_py_buf {
+    __u8 frame[OPD_PY_READ_MAX];
+    __u8 code[OPD_PY_READ_MAX];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct opd_py_buf);
+} opd_py_bufs SEC(".maps");
+
+/* Field of a copied object; offsets come from the map, so they are bounded here for the
+ * verifier (and a bad one reads 0, never outside the copy). */
+static __always_inline __u64 opd_py_u64(const __u8 *b, __u32 off)
+{
+    off &= OPD_PY_READ_MAX - 1;
+    if (off > OPD_PY_READ_MAX - 8)
+        return 0;
+    return *(const __u64 *)(b + off);
+}
+
+static __always_inline __u32 opd_py_u32(const __u8 *b, __u32 off)
+{
+    off &= OPD_PY_READ_MAX - 1;
+    if (off > OPD_PY_READ_MAX - 4)
+        return 0;
+    return *(const __u32 *)(b + off);
+}
+
+static __always_inline __u8 opd_py_u8(const __u8 *b, __u32 off)
+{
+    off &= OPD_PY_READ_MAX - 1;
+    return b[off];
+}
 
 static __always_inline void opd_py_count(__u32 idx, __u64 n)
 {
@@ -131,12 +174,16 @@ static __always_inline __u64 opd_py_tstate(const struct opd_py_proc *pp)
 static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, __u32 n)
 {
     struct opd_bpf_stack *st;
+    struct opd_py_buf *b;
     __u64 tstate, frame, prev_word = 0;
     __u32 zero = 0, out = n, prev_slot = 0;
+    __u32 fsize = pp->frame_size & (OPD_PY_READ_MAX - 1);
+    __u32 csize = pp->code_size & (OPD_PY_READ_MAX - 1);
     int have_prev = 0;
 
     st = bpf_map_lookup_elem(&opd_scratch, &zero);
-    if (!st)
+    b = bpf_map_lookup_elem(&opd_py_bufs, &zero);
+    if (!st || !b || !fsize || !csize)
         return n;
     tstate = opd_py_tstate(pp);
     if (!tstate) {
@@ -150,16 +197,16 @@ static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, __u32 n)
             goto fail;
     }
     for (int i = 0; i < OPD_PY_MAX_FRAMES + 8; i++) {
-        __u64 code = 0, instr = 0, word, idx = 0, next = 0;
-        __u8 flag = 0;
+        __u64 code, instr, word, idx = 0, next;
+        __u32 first;
 
         if (!frame)
             break;
-        if (opd_py_read(&code, sizeof(code), frame + pp->frame_code) ||
-            opd_py_read(&next, sizeof(next), frame + pp->frame_back))
+        if (bpf_probe_read_user(b->frame, fsize, (const void *)frame))
             goto fail;
-        if (pp->frame_owner != OPD_PY_NONE &&
-            opd_py_read(&flag, sizeof(flag), frame + pp->frame_owner) == 0 && flag == 3) {
+        code = opd_py_u64(b->frame, pp->frame_code);
+        next = opd_py_u64(b->frame, pp->frame_back);
+        if (pp->frame_owner != OPD_PY_NONE && opd_py_u8(b->frame, pp->frame_owner) == 3) {
             /* The shim frame a C -> Python call pushes (3.12+): the frame before it was
              * the oldest of its eval call. */
             __u32 slot = opd_py_slot(prev_slot);
@@ -169,41 +216,30 @@ static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, __u32 n)
             frame = next;
             continue;
         }
-        if (pp->instr_kind == OPD_PY_INSTR_PTR) {
-            __u64 type = 0;
-
-            /* 3.13: f_executable may be any object; only code objects are frames. */
-            if (!code || opd_py_read(&type, sizeof(type), code + 8) ||
-                type != pp->code_type_addr) {
-                frame = next;
-                continue;
-            }
+        if (!code || bpf_probe_read_user(b->code, csize, (const void *)code))
+            goto fail;
+        /* 3.13: f_executable may be any object; only code objects are frames. */
+        if (pp->instr_kind == OPD_PY_INSTR_PTR && opd_py_u64(b->code, 8) != pp->code_type_addr) {
+            frame = next;
+            continue;
         }
         if (pp->instr_kind == OPD_PY_LASTI) {
-            __s32 lasti = 0;
+            __s32 lasti = (__s32)opd_py_u32(b->frame, pp->frame_instr);
 
-            if (opd_py_read(&lasti, sizeof(lasti), frame + pp->frame_instr))
-                goto fail;
             idx = lasti > 0 ? (__u64)lasti : 0;
         } else {
-            if (opd_py_read(&instr, sizeof(instr), frame + pp->frame_instr))
-                goto fail;
+            instr = opd_py_u64(b->frame, pp->frame_instr);
             if (instr > code + pp->code_bytecode)
                 idx = (instr - code - pp->code_bytecode) / 2;
         }
         if (idx > OPD_PY_IDX_MAX)
             idx = OPD_PY_IDX_MAX;
-        {
-            __s32 first = 0;
-
-            opd_py_read(&first, sizeof(first), code + pp->code_firstlineno);
-            word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK) |
-                   ((__u64)first & OPD_PY_CHECK_MASK);
-        }
+        first = opd_py_u32(b->code, pp->code_firstlineno);
+        word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK) |
+               ((__u64)first & OPD_PY_CHECK_MASK);
         if (pp->instr_kind == OPD_PY_LASTI)
             word |= OPD_PY_ENTRY; /* 3.10: one eval call per frame */
-        if (pp->frame_is_entry != OPD_PY_NONE &&
-            opd_py_read(&flag, sizeof(flag), frame + pp->frame_is_entry) == 0 && flag)
+        if (pp->frame_is_entry != OPD_PY_NONE && opd_py_u8(b->frame, pp->frame_is_entry))
             word |= OPD_PY_ENTRY;
         if (out >= OPD_MAX_FRAMES || out - n >= OPD_PY_MAX_FRAMES) {
             opd_py_count(OPD_PY_ST_TRUNCATED, 1);

@@ -226,6 +226,22 @@ static bool python_name(const char *path)
     return strstr(b, "python") != NULL;
 }
 
+/* Bytes from a frame's start that hold every field the BPF walk reads. */
+static uint16_t frame_size(const struct opd_py_layout *l)
+{
+    uint16_t end = l->frame_back + 8;
+
+    if (l->frame_code + 8 > end)
+        end = l->frame_code + 8;
+    if (l->frame_instr + (l->instr_kind == OPD_PY_LASTI ? 4 : 8) > end)
+        end = l->frame_instr + (l->instr_kind == OPD_PY_LASTI ? 4 : 8);
+    if (l->frame_is_entry != OPD_PYL_NONE && l->frame_is_entry + 1 > end)
+        end = l->frame_is_entry + 1;
+    if (l->frame_owner != OPD_PYL_NONE && l->frame_owner + 1 > end)
+        end = l->frame_owner + 1;
+    return end;
+}
+
 static int publish(struct opd_python *py, int32_t pid, const struct opd_py_layout *l,
                    const struct opd_py_elf *e, uint64_t bias)
 {
@@ -247,6 +263,8 @@ static int publish(struct opd_python *py, int32_t pid, const struct opd_py_layou
     v.code_bytecode = l->code_bytecode;
     v.instr_kind = l->instr_kind;
     v.code_firstlineno = l->code_firstlineno;
+    v.frame_size = frame_size(l);
+    v.code_size = (uint16_t)(l->code_firstlineno + 4 > 16 ? l->code_firstlineno + 4 : 16);
     if (bpf_map_update_elem(py->map_fd, &key, &v, BPF_ANY))
         return -errno;
     return 0;
