@@ -4,14 +4,21 @@
 #include "collector/receivers/profiling/python/pycode.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "collector/mem.h"
 
+/* A line outside int32 only comes from a malformed table: report the first line. */
+static int32_t clamp_line(int64_t line, int32_t firstline)
+{
+    return line < INT32_MIN || line > INT32_MAX ? firstline : (int32_t)line;
+}
+
 int32_t opd_py_line_310(const uint8_t *lt, size_t n, int32_t firstline, uint32_t idx)
 {
     uint64_t want = 2ULL * idx, end = 0;
-    int32_t line = firstline;
+    int64_t line = firstline; /* 64-bit: a hostile table cannot overflow it */
 
     for (size_t i = 0; i + 1 < n; i += 2) {
         uint64_t start = end;
@@ -22,7 +29,7 @@ int32_t opd_py_line_310(const uint8_t *lt, size_t n, int32_t firstline, uint32_t
             line += ldelta;
         /* Every pair is a range, also those with no byte delta. */
         if (want >= start && want < end)
-            return ldelta == -128 ? firstline : line;
+            return ldelta == -128 ? firstline : clamp_line(line, firstline);
     }
     return firstline;
 }
@@ -60,14 +67,16 @@ static int svarint(const uint8_t *lt, size_t n, size_t *pos, int32_t *out)
 int32_t opd_py_line_311(const uint8_t *lt, size_t n, int32_t firstline, uint32_t idx)
 {
     uint64_t unit = 0;
-    int32_t line = firstline;
+    int64_t line = firstline, entry_line; /* 64-bit: a hostile table cannot overflow it */
     size_t pos = 0;
 
     while (pos < n) {
         uint8_t first = lt[pos++];
         unsigned code = (first >> 3) & 15;
         uint64_t len = (first & 7) + 1;
-        int32_t entry_line = line, delta = 0;
+
+        entry_line = line;
+        int32_t delta = 0;
         uint32_t skip;
         int has_line = 1;
 
@@ -87,14 +96,14 @@ int32_t opd_py_line_311(const uint8_t *lt, size_t n, int32_t firstline, uint32_t
             line += delta;
             entry_line = line;
         } else if (code >= 10) {
-            line += (int32_t)code - 10;
+            line += (int64_t)code - 10;
             entry_line = line;
             pos += 2;
         } else {
             pos += 1; /* short form: same line, one column byte */
         }
         if (idx >= unit && idx < unit + len)
-            return has_line ? entry_line : firstline;
+            return has_line ? clamp_line(entry_line, firstline) : firstline;
         unit += len;
     }
     return firstline;
