@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/exporterhelper/exporterhelper.h"
+#include "collector/log.h"
 #include "collector/mem.h"
+#include "collector/telemetry.h"
 #include "otlp/profiles.h"
 
 /* Maps from src table indices to dst ones; -1 = not yet interned. */
@@ -398,4 +401,46 @@ int opd_split_encode(const struct opd_batch *b, size_t max_bytes, int json, opd_
     free(buf);
     rc = split_rec(b, 0, n, max_bytes, json, emit, arg, &parts);
     return rc ? rc : parts;
+}
+
+struct emit_ctx {
+    struct opd_exporterhelper *eh;
+    int first_err;
+};
+
+static int emit_part(void *arg, uint8_t *buf, size_t len, uint64_t items)
+{
+    struct emit_ctx *e = arg;
+    int rc = opd_eh_submit(e->eh, buf, len, items);
+
+    if (rc && !e->first_err)
+        e->first_err = rc;
+    return 0; /* a dropped part is counted by the helper; the others still go */
+}
+
+int opd_eh_consume_batch(struct opd_exporterhelper *eh, struct opd_batch *b,
+                         size_t max_request_bytes, int json, const char *logname,
+                         struct opd_metric *split)
+{
+    struct emit_ctx e = {eh, 0};
+    uint64_t items = opd_batch_sample_count(b);
+    int rc;
+
+    if (items == 0) {
+        /* A Collector drops requests without samples; sending them only costs. */
+        opd_batch_unref(b);
+        return 0;
+    }
+    rc = opd_split_encode(b, max_request_bytes, json, emit_part, &e);
+    opd_batch_unref(b);
+    if (rc < 0) {
+        OPD_ERR(logname, "encoding %llu sample(s): %s", (unsigned long long)items,
+                strerror(-rc));
+        return rc;
+    }
+    if (rc > 1) {
+        OPD_DEBUG(logname, "request over max_request_bytes split in %d parts", rc);
+        opd_metric_add(split, rc - 1);
+    }
+    return e.first_err;
 }

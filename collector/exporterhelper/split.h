@@ -28,4 +28,16 @@ struct opd_batch *opd_split_range(const struct opd_batch *b, size_t lo, size_t h
 /* Total number of Sample messages in b. */
 size_t opd_split_sample_msgs(const struct opd_batch *b);
 
+struct opd_exporterhelper;
+struct opd_metric;
+
+/* The consume path shared by the OTLP exporters: takes ownership of b, drops it when it
+ * holds no samples (a Collector drops such requests), encodes it as protobuf or OTLP/JSON in
+ * parts of at most max_request_bytes, each with its own dictionary, and submits every part.
+ * split (may be NULL) counts the extra parts. Returns 0, the first part's submit error, or
+ * the encoding error (logged under logname). */
+int opd_eh_consume_batch(struct opd_exporterhelper *eh, struct opd_batch *b,
+                         size_t max_request_bytes, int json, const char *logname,
+                         struct opd_metric *split);
+
 #endif

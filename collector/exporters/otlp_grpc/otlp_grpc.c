@@ -134,45 +134,12 @@ static void cancel_sends(void *ctx)
     opd_grpc_client_cancel_all(x->client);
 }
 
-struct emit_ctx {
-    struct otlp_grpc *x;
-    int first_err;
-};
-
-static int emit_part(void *arg, uint8_t *buf, size_t len, uint64_t items)
-{
-    struct emit_ctx *e = arg;
-    int rc = opd_eh_submit(e->x->eh, buf, len, items);
-
-    if (rc && !e->first_err)
-        e->first_err = rc;
-    return 0; /* a dropped part is counted by the helper; the others still go */
-}
-
 static int og_consume(struct opd_component *self, struct opd_batch *b)
 {
     struct otlp_grpc *x = (struct otlp_grpc *)self;
-    struct emit_ctx e = {x, 0};
-    uint64_t items = opd_batch_sample_count(b);
-    int rc;
 
-    if (items == 0) {
-        /* A Collector drops requests without samples; sending them only costs. */
-        opd_batch_unref(b);
-        return 0;
-    }
-    rc = opd_split_encode(b, (size_t)x->max_request_bytes, 0, emit_part, &e);
-    opd_batch_unref(b);
-    if (rc < 0) {
-        OPD_ERR(self->logname, "encoding %llu sample(s): %s", (unsigned long long)items,
-                strerror(-rc));
-        return rc;
-    }
-    if (rc > 1) {
-        OPD_DEBUG(self->logname, "request over max_request_bytes split in %d parts", rc);
-        opd_metric_add(x->m_split, rc - 1);
-    }
-    return e.first_err;
+    return opd_eh_consume_batch(x->eh, b, (size_t)x->max_request_bytes, 0, self->logname,
+                                x->m_split);
 }
 
 static int og_start(struct opd_component *self, struct opd_host *host)
