@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Must show (CPython frames in mixed stacks):
+# Must show (CPython frames in mixed stacks), checked per sample:
 #  1. tests/data/python/chain.py run by Debian's python3: at least 90% of its samples show
 #     inner -> middle -> outer innermost first as cpython frames with chain.py and the
-#     marked lines, and the interpreter's native eval frame (_PyEval_EvalFrameDefault)
-#     root-side of them;
-#     the same chain (90%, file and line) under every other CPython found on the machine
-#     (pyenv builds of 3.10-3.13 with a shared libpython), one process each;
-#  2. native_call.py calling a native library through ctypes: a stack with the library's
-#     opd_py_burn as a native frame leaf-side of the Python frames call_native, via_python.
+#     marked lines, UNDER the interpreter's native frames: a native _PyEval_EvalFrameDefault
+#     root-side of outer and, root-side of that, the process's native root (Py_RunMain,
+#     __libc_start_main, _start...); the ratio is printed;
+#     the same (90%) under every other CPython found on the machine (pyenv builds of
+#     3.10-3.13 with a shared libpython), one process each;
+#  2. native_call.py calling a native library through ctypes: the library's opd_py_burn as
+#     a native frame leaf-side of the Python frames call_native, via_python, those under
+#     the eval loop and the native root, in at least 90% of its samples.
 # Runs otelprofd with the profiling receiver and the file exporter (json and folded).
 set -uo pipefail
 . "$(dirname "$0")/profiling_lib.sh"
@@ -63,49 +65,95 @@ done
 sleep 1.5
 stop_daemon
 
-# Frames are "type|function|file|line"; in awk regexes a literal | is [|].
-F=$FIXDIR/chain.py
-stacks $CHAIN >"$WORK/chain.txt"
-fr() { printf '%s[|]%s[|]%s[|]%s' "$1" "$2" "$3" "$4"; }
-# Native frames may sit between them: 3.10 runs each Python frame in its own eval call.
-nat="(native[|][^;]*;)*"
-re="$(fr cpython inner "$F" "$(mark chain.py inner)");$nat$(fr cpython middle "$F" "$(mark chain.py middle)");$nat$(fr cpython outer "$F" "$(mark chain.py outer)")(;|\$)"
-eval_re="native[|]_PyEval_EvalFrameDefault[|]"
-sum() { awk -v re="$1" '$0 ~ re { n += $1 } END { print n + 0 }' "$2"; }
-total=$(awk '{ n += $1 } END { print n + 0 }' "$WORK/chain.txt")
-chain=$(sum "$re" "$WORK/chain.txt")
-with_eval=$(awk -v a="$re" -v b="$eval_re" '$0 ~ a && $0 ~ b { n += $1 } END { print n + 0 }' \
-  "$WORK/chain.txt")
-under=$(sum "${re%'(;|$)'};(.*;)?$eval_re" "$WORK/chain.txt")
-echo "chain.py: $total samples, $chain with inner;middle;outer at the marked lines;" \
-  "$with_eval of these reach the eval loop natively, $under with it under the chain"
-[ "$total" -gt 0 ] || fail "no samples of chain.py (pid $CHAIN)"
-awk -v c="$chain" -v t="$total" 'BEGIN { exit !(c >= 0.9 * t) }' ||
-  { head -5 "$WORK/chain.txt"; fail "only $chain of $total samples show the Python chain"; }
-# The chain must sit on (leaf side of) the eval loop wherever the native walk reached it
-# (startup samples without the chain do not count).
-[ "$with_eval" -gt 0 ] ||
-  echo "note: no native walk reached _PyEval_EvalFrameDefault (needs the .eh_frame unwinder)"
-awk -v c="$under" -v t="$with_eval" 'BEGIN { exit !(c >= 0.9 * t) }' ||
-  { grep _PyEval "$WORK/chain.txt" | head -5; fail "only $under of $with_eval samples with the eval loop have the chain over it"; }
+# placed FILE SPEC...: checks each sample line of FILE ("count frame;frame;..." leaf first,
+# frames "type|function|file|line"). SPEC is "function@line" of each Python frame of the
+# chain, innermost first, all in file $PYFILE. A sample passes when, in this order from the
+# leaf: the chain's cpython frames follow each other (native frames may sit between them:
+# 3.10 runs each Python frame in an eval call of its own, but no other Python frame may),
+# then a native _PyEval_EvalFrameDefault frame root-side of the outermost one, then the
+# process's native root (main, Py_BytesMain, Py_RunMain, __libc_start_main, _start), and the
+# stack ends with a native frame. With LEAF set, the native frame LEAF must also come
+# leaf-side of the chain. Prints "samples chain eval root": the samples, those with the
+# chain, those with it and the eval frame under it, those passing entirely.
+placed() {
+  local file=$1
+  shift
+  awk -v specs="$*" -v pyfile="$PYFILE" -v leaf="${LEAF:-}" '
+    BEGIN { n = split(specs, spec, " ") }
+    {
+      c = $1; total += c
+      sub(/^[0-9]+ /, "")
+      m = split($0, f, ";")
+      k = 1; pos = 0; ok = 1; seen_leaf = (leaf == "")
+      for (i = 1; i <= m && k <= n; i++) {
+        split(f[i], p, "|")
+        if (p[1] == "native") {
+          if (k == 1 && p[2] == leaf) seen_leaf = 1
+          continue
+        }
+        split(spec[k], s, "@")
+        if (k == 1 && p[2] != s[1]) continue  # Python frames leaf-side of the chain
+        if (p[1] != "cpython" || p[2] != s[1] || p[3] != pyfile || p[4] != s[2]) { ok = 0; break }
+        k++; pos = i
+      }
+      if (!ok || k <= n || !seen_leaf) next
+      chain += c
+      ev = 0
+      for (i = pos + 1; i <= m; i++) {
+        split(f[i], p, "|")
+        if (p[1] == "native" && p[2] == "_PyEval_EvalFrameDefault") { ev = i; break }
+      }
+      if (!ev) next
+      with_eval += c
+      root = 0
+      for (i = ev + 1; i <= m; i++) {
+        split(f[i], p, "|")
+        if (p[1] == "native" && p[2] ~ /^(main|Py_BytesMain|Py_RunMain|__libc_start_main(@.*)?|__libc_start_call_main|_start)$/)
+          root = 1
+      }
+      split(f[m], p, "|")
+      if (root && p[1] == "native") placed_ok += c
+    }
+    END { printf "%d %d %d %d\n", total, chain, with_eval, placed_ok }' "$file"
+}
+# at_least PART TOTAL: PART >= 90% of TOTAL (and TOTAL > 0).
+at_least() { awk -v c="$1" -v t="$2" 'BEGIN { exit !(t > 0 && c >= 0.9 * t) }'; }
+pct() { awk -v c="$1" -v t="$2" 'BEGIN { printf "%.1f%%", t ? 100 * c / t : 0 }'; }
 
+PYFILE=$FIXDIR/chain.py
+CHAIN_SPEC="inner@$(mark chain.py inner) middle@$(mark chain.py middle) outer@$(mark chain.py outer)"
+# check_chain LABEL STACKFILE: the chain placed under the native eval frames in >= 90%.
+check_chain() {
+  local t c e p
+  read -r t c e p < <(placed "$2" $CHAIN_SPEC)
+  echo "chain.py under $1: $t samples; $c show inner;middle;outer (file, line);" \
+    "$e with _PyEval_EvalFrameDefault under them; $p also with the native root:" \
+    "$(pct "$p" "$t") placed"
+  [ "$t" -gt 0 ] || fail "no samples of chain.py under $1"
+  at_least "$p" "$t" || {
+    grep -v "cpython|inner|" "$2" | head -3
+    fail "only $p of $t samples under $1 show the chain under the interpreter's native frames"
+  }
+}
+stacks $CHAIN >"$WORK/chain.txt"
+check_chain "$PY" "$WORK/chain.txt"
 for p in "${!OTHER[@]}"; do
   stacks "$p" >"$WORK/chain.$p.txt"
-  t=$(awk '{ n += $1 } END { print n + 0 }' "$WORK/chain.$p.txt")
-  c=$(sum "$re" "$WORK/chain.$p.txt")
-  echo "chain.py under ${OTHER[$p]}: $t samples, $c with the chain"
-  [ "$t" -gt 0 ] || fail "no samples of chain.py under ${OTHER[$p]}"
-  awk -v c="$c" -v t="$t" 'BEGIN { exit !(c >= 0.9 * t) }' ||
-    { head -3 "$WORK/chain.$p.txt"; fail "only $c of $t samples under ${OTHER[$p]} show the chain"; }
+  check_chain "${OTHER[$p]}" "$WORK/chain.$p.txt"
 done
 
-F=$FIXDIR/native_call.py
+# The C-extension fixture: opd_py_burn (native) leaf-side of call_native;via_python, those
+# under the eval loop and the native root. The must-show asks for one such stack; the burn
+# is most of the process's life, so most samples have it.
+PYFILE=$FIXDIR/native_call.py
 stacks $NATIVE >"$WORK/native.txt"
-re="native[|]opd_py_burn[|][^;]*;(.*;)?$(fr cpython call_native "$F" "$(mark native_call.py call_native)");$(fr cpython via_python "$F" "$(mark native_call.py via_python)")(;|\$)"
-total=$(awk '{ n += $1 } END { print n + 0 }' "$WORK/native.txt")
-mixed=$(sum "$re" "$WORK/native.txt")
-echo "native_call.py: $total samples, $mixed with opd_py_burn over call_native;via_python"
-[ "$mixed" -gt 0 ] || { head -5 "$WORK/native.txt"; fail "no stack shows the native frame over the Python frames"; }
+read -r t c e p < <(LEAF=opd_py_burn placed "$WORK/native.txt" \
+  "call_native@$(mark native_call.py call_native)" "via_python@$(mark native_call.py via_python)")
+echo "native_call.py: $t samples; $c with opd_py_burn over call_native;via_python;" \
+  "$e with _PyEval_EvalFrameDefault under them; $p also with the native root:" \
+  "$(pct "$p" "$t") placed"
+[ "$p" -gt 0 ] || { head -5 "$WORK/native.txt"; fail "no stack shows the native frame over the Python frames"; }
+at_least "$p" "$t" || { head -5 "$WORK/native.txt"; fail "only $p of $t samples of native_call.py placed"; }
 
 # Folded output names the Python functions too.
 grep -q ';outer;middle;inner' "$WORK/profiles.folded" || fail "folded output lacks outer;middle;inner"
