@@ -78,12 +78,12 @@ struct {
 } opd_alloc_live SEC(".maps");
 
 /* Stacks of allocation keys, read (not drained) by user space: live blocks keep
- * referring to them across drains. */
+ * referring to them across drains. Value size set by user space, as for opd_stacks0. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
-	__type(key, __u64);
-	__type(value, struct opd_bpf_stack);
+	__uint(key_size, sizeof(__u64));
+	__uint(value_size, sizeof(struct opd_bpf_stack));
 } opd_alloc_stacks SEC(".maps");
 
 struct {
@@ -127,11 +127,12 @@ static __always_inline __u64 opd_alloc_stack(struct pt_regs *ctx, struct opd_bpf
 
 	__builtin_memcpy(&uregs, ctx, sizeof(uregs));
 	st->ip[0] = PT_REGS_IP(&uregs);
-	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(&uregs)) || !ret) {
+	if (opd_max_frames < 2 || bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(&uregs)) ||
+	    !ret) {
 		n = 1;
 	} else {
-		PT_REGS_IP(&uregs) = ret;
-		n = opd_walk_user(NULL, &uregs, &st->ip[1], opd_max_frames - 1) + 1;
+		st->ip[1] = ret;
+		n = 2 + opd_fp_walk(OPD_FP_ALLOC, PT_REGS_FP(&uregs), 2);
 	}
 	if (n >= opd_max_frames)
 		opd_count(OPD_CNT_USTACK_TRUNCATED);

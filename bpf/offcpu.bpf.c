@@ -35,12 +35,13 @@ struct {
 	__type(value, __u64);
 } opd_offcpu0 SEC(".maps"), opd_offcpu1 SEC(".maps");
 
-/* Stacks of off-CPU keys, read (not drained) by user space. LRU bounds it. */
+/* Stacks of off-CPU keys, read (not drained) by user space. LRU bounds it. Value size
+ * set by user space, as for opd_stacks0. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
-	__type(key, __u64);
-	__type(value, struct opd_bpf_stack);
+	__uint(key_size, sizeof(__u64));
+	__uint(value_size, sizeof(struct opd_bpf_stack));
 } opd_offcpu_stacks SEC(".maps");
 
 /* Own scratch: a hardware-cycles sample (NMI) can interrupt this program on the same CPU
@@ -89,7 +90,7 @@ static __always_inline __u64 opd_task_user_stack(struct task_struct *task, void 
 		opd_count(OPD_CNT_USTACK_FAIL);
 		return OPD_STACK_NONE;
 	}
-	n = opd_walk_user(NULL, &uregs, st->ip, opd_max_frames);
+	n = opd_walk_user(OPD_FP_OFFCPU, &uregs, st->ip);
 	if (n <= 0) {
 		opd_count(OPD_CNT_USTACK_FAIL);
 		return OPD_STACK_NONE;
@@ -146,7 +147,8 @@ int BPF_PROG(opd_offcpu_switch, bool preempt, struct task_struct *prev, struct t
 	if (opd_kernel_frames) {
 		/* Skip this program and its trampoline (bpf_trace_run4): the stack starts at
 		 * __schedule. */
-		bytes = bpf_get_stack(ctx, st->ip, sizeof(st->ip), 2 & BPF_F_SKIP_FIELD_MASK);
+		bytes = bpf_get_stack(ctx, st->ip, opd_max_frames * sizeof(__u64),
+				      2 & BPF_F_SKIP_FIELD_MASK);
 		if (bytes > 0) {
 			st->len = bytes / sizeof(__u64);
 			st->kernel = 1;

@@ -23,7 +23,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space between open and load. */
 const volatile __u32 opd_kernel_frames = 1;
-const volatile __u32 opd_max_frames = OPD_MAX_FRAMES;
+const volatile __u32 opd_max_frames = OPD_DEFAULT_FRAMES; /* 1..OPD_MAX_FRAMES */
 /* 1: walk user stacks with the .eh_frame tables (frame pointer where none covers a pc);
  * 0: frame pointers only. Frozen, so the verifier sees one walk or the other. */
 const volatile __u32 opd_unwind_tables = 0;
@@ -36,11 +36,13 @@ struct {
 	__type(value, __u64);
 } opd_counts0 SEC(".maps"), opd_counts1 SEC(".maps");
 
+/* Stacks by hash. Sizes instead of BTF types: user space sets the value size to
+ * OPD_STACK_BYTES(max_frames) before load, which a typed value would not allow. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
-	__type(key, __u64);
-	__type(value, struct opd_bpf_stack);
+	__uint(key_size, sizeof(__u64));
+	__uint(value_size, sizeof(struct opd_bpf_stack));
 } opd_stacks0 SEC(".maps"), opd_stacks1 SEC(".maps");
 
 struct {
@@ -229,7 +231,7 @@ static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, voi
 		n = opd_walk_user_cfi(ctx, &uregs, st->ip, opd_max_frames);
 	else
 #endif
-		n = opd_walk_user(ctx, &uregs, st->ip, opd_max_frames);
+		n = opd_walk_user(OPD_FP_SAMPLE, &uregs, st->ip);
 	if (n <= 0) {
 		opd_count(OPD_CNT_USTACK_FAIL);
 		return OPD_STACK_NONE;
@@ -249,7 +251,8 @@ static __always_inline __u64 opd_kernel_stack(struct bpf_perf_event_data *ctx, v
 
 	if (opd_user_mode(ctx))
 		return OPD_STACK_NONE; /* interrupted in user mode: no kernel frames */
-	bytes = bpf_get_stack(ctx, st->ip, sizeof(st->ip), 0);
+	/* Within the budget: the stored value holds max_frames frames, no more. */
+	bytes = bpf_get_stack(ctx, st->ip, opd_max_frames * sizeof(__u64), 0);
 	if (bytes <= 0) {
 		opd_count(OPD_CNT_KSTACK_FAIL);
 		return OPD_STACK_NONE;
@@ -343,3 +346,46 @@ int opd_exec(struct bpf_raw_tracepoint_args *ctx)
  * counters and stack hashing (see offcpu.bpf.c, alloc.bpf.c). */
 #include "offcpu.bpf.c"
 #include "alloc.bpf.c"
+
+/* See stackwalk.bpf.h. Checked by the verifier with any arguments: the slot is bounded
+ * by the budget and masked, the scratch looked up here. */
+__noinline int opd_fp_walk(__u32 which, __u64 fp, __u32 from)
+{
+	struct opd_bpf_stack *st;
+	__u32 zero = 0;
+	int n = 0;
+
+	if (which == OPD_FP_OFFCPU)
+		st = bpf_map_lookup_elem(&opd_offcpu_scratch, &zero);
+	else if (which == OPD_FP_ALLOC)
+		st = bpf_map_lookup_elem(&opd_alloc_scratch, &zero);
+	else
+		st = bpf_map_lookup_elem(&opd_scratch, &zero);
+	if (!st)
+		return 0;
+	for (__u32 i = 0; i < OPD_MAX_FRAMES; i++) {
+		__u32 slot = from + i;
+		__u64 pair[2]; /* saved rbp, return address */
+
+		if (slot >= opd_max_frames)
+			break;
+		/* Opaque to the compiler, so that it indexes with the masked slot instead of
+		 * a pointer it advances (which the verifier cannot bound). */
+		asm volatile("%[s] &= %[m]" : [s] "+r"(slot) : [m] "i"(OPD_MAX_FRAMES - 1));
+		/* A frame pointer is 8-byte aligned and points into the stack, which sits
+		 * above everything else in the user half; a null or odd value ends the chain. */
+		if (!fp || (fp & 7))
+			break;
+		if (bpf_probe_read_user(pair, sizeof(pair), (void *)fp))
+			break;
+		if (!pair[1])
+			break;
+		st->ip[slot] = pair[1];
+		n++;
+		/* The caller's frame lies above ours; anything else is garbage or a loop. */
+		if (pair[0] <= fp)
+			break;
+		fp = pair[0];
+	}
+	return n;
+}

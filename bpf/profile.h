@@ -9,9 +9,18 @@
 #include <linux/types.h>
 #endif
 
-/* Deepest stack (user or kernel) one sample records. 127 frames + a length word make a
- * 1 KiB map value. */
-#define OPD_MAX_FRAMES 127
+/* Largest frame budget (the receiver's max_frames) one sample may record, user or
+ * kernel; the kernel's own walk is further capped by kernel.perf_event_max_stack. The
+ * per-CPU scratch stacks are this big; stored stacks are only as big as the budget. */
+#define OPD_MAX_FRAMES 1024
+
+/* Budget when none is configured: perf's default depth (kernel.perf_event_max_stack). */
+#define OPD_DEFAULT_FRAMES 127
+
+/* Bytes of one stored stack under a budget of n frames: the length words, then n frames.
+ * Stacks maps are created with values of exactly this size (user space sets it before
+ * load), so a map entry costs 8 + 8n bytes, not the 8 KiB of the largest budget. */
+#define OPD_STACK_BYTES(n) (8 + 8 * (n))
 
 #define OPD_COMM_LEN 16
 
@@ -30,7 +39,8 @@ struct opd_sample_key {
 };
 
 /* One stack in the stacks map. ip[0] is the innermost frame. For user stacks ip[0] is the
- * interrupted pc and every later entry a return address. */
+ * interrupted pc and every later entry a return address. Maps hold only the first
+ * OPD_STACK_BYTES(max_frames) bytes of it. */
 struct opd_bpf_stack {
 	__u32 len;
 	__u32 kernel; /* 1 for kernel stacks */

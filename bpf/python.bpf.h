@@ -147,7 +147,7 @@ static __always_inline int opd_py_read(void *dst, __u32 len, __u64 addr)
  * compiler cannot drop the bounds check that follows by reusing an unbounded copy. */
 static __always_inline __u32 opd_py_slot(__u32 v)
 {
-    asm volatile("%[v] &= 127" : [v] "+r"(v));
+    asm volatile("%[v] &= %[m]" : [v] "+r"(v) : [m] "i"(OPD_MAX_FRAMES - 1));
     return v;
 }
 
@@ -211,7 +211,7 @@ static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, __u32 n)
              * the oldest of its eval call. */
             __u32 slot = opd_py_slot(prev_slot);
 
-            if (have_prev && slot < OPD_MAX_FRAMES)
+            if (have_prev && slot < opd_max_frames)
                 st->ip[slot] = prev_word | OPD_PY_ENTRY;
             frame = next;
             continue;
@@ -241,16 +241,14 @@ static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, __u32 n)
             word |= OPD_PY_ENTRY; /* 3.10: one eval call per frame */
         if (pp->frame_is_entry != OPD_PY_NONE && opd_py_u8(b->frame, pp->frame_is_entry))
             word |= OPD_PY_ENTRY;
-        if (out >= OPD_MAX_FRAMES || out - n >= OPD_PY_MAX_FRAMES) {
+        if (out >= opd_max_frames || out - n >= OPD_PY_MAX_FRAMES) {
             opd_py_count(OPD_PY_ST_TRUNCATED, 1);
             break;
         }
-        if (out >= OPD_MAX_FRAMES)
-            break;
         {
             __u32 slot = opd_py_slot(out);
 
-            if (slot >= OPD_MAX_FRAMES)
+            if (slot >= opd_max_frames)
                 break;
             st->ip[slot] = word;
         }
@@ -269,7 +267,7 @@ fail:
 }
 
 /* Appends the Python frames of the current thread to the scratch stack's ip[n..
- * OPD_MAX_FRAMES) and returns the new length (n when process pid runs no known CPython
+ * opd_max_frames) and returns the new length (n when process pid runs no known CPython
  * or the thread has none). A global function, so the verifier checks it once on its own:
  * it takes only scalars and finds the stack in the per-CPU scratch map itself. */
 __noinline int opd_py_walk(__u32 pid, __u32 n)

@@ -8,7 +8,9 @@
 #  - the self metrics show table frames, loaded files and walks ending at the outermost
 #    frame; the JSON output holds as many samples of the chain fixture as the folded one;
 #  - the same chain fixture under unwinding.method frame_pointer loses its callers (the
-#    check that the tables, not the build, make the difference).
+#    check that the tables, not the build, make the difference);
+#  - frame budget: deep (a 301-call recursion) is recorded whole to main with
+#    max_frames 512, and cut at 127 frames, counted as truncated, with the default.
 set -uo pipefail
 . "$(dirname "$0")/profiling_lib.sh"
 require_privileges
@@ -17,13 +19,15 @@ command -v curl >/dev/null || fail "curl is needed"
 SUF=$(( $$ % 10000 ))
 CHAIN="uwchain_$SUF"
 QSORT="uwqsort_$SUF"
-for fx in chain:$CHAIN qsort_cb:$QSORT; do
+DEEP="uwdeep_$SUF"
+for fx in chain:$CHAIN qsort_cb:$QSORT deep:$DEEP; do
   cc -O2 -fomit-frame-pointer -g -o "$WORK/${fx#*:}" "$SRC/tests/data/unwind/${fx%%:*}.c" ||
     fail "cannot build fixture ${fx%%:*}"
 done
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-# run_daemon METHOD: starts otelprofd with unwinding.method METHOD and telemetry on PORT.
+# run_daemon METHOD [MAX_FRAMES]: starts otelprofd with unwinding.method METHOD, the
+# frame budget MAX_FRAMES (default: the receiver's) and telemetry on PORT.
 run_daemon() {
   rm -f "$WORK/profiles.jsonl" "$WORK/profiles.folded"
   cat >"$WORK/config.yaml" <<YAML
@@ -31,10 +35,11 @@ receivers:
   profiling:
     samples_per_second: 99
     reporter_interval: 1s
+    ${2:+max_frames: $2}
     unwinding:
       method: $1
     include:
-      comm: ["^uw(chain|qsort)_$SUF\$"]
+      comm: ["^uw(chain|qsort|deep)_$SUF\$"]
 exporters:
   file/json:
     path: $WORK/profiles.jsonl
@@ -145,4 +150,42 @@ echo "frame pointers: $fp_chain of $fp_total chain samples complete"
 [ "$fp_total" -gt 0 ] || fail "no samples of the chain fixture with frame pointers"
 awk -v c="$fp_chain" -v t="$fp_total" 'BEGIN { exit !(c < 0.5 * t) }' ||
   fail "frame pointers alone recovered the chain: the fixture does not test the unwinder"
+
+# ---- frame budget ----
+# deep_frames: "<frames> <count>" per folded line of the deep fixture whose root end is
+# main (the process name is the first field, not a frame).
+deep_frames() {
+  grep "^$DEEP;" "$WORK/profiles.folded" |
+    awk '{ c = $NF; $NF = ""; n = split($0, f, ";"); print n - 1, c }'
+}
+run_daemon auto 512
+grep -q "frame budget 512" "$WORK/daemon.log" || fail "the daemon does not report a budget of 512"
+"$WORK/$DEEP" 3 >/dev/null || fail "deep fixture failed"
+sleep 1.5
+stop_daemon
+deep_total=$(folded_sum "^$DEEP;")
+# whole: main, then exactly 301 deep_recurse calls, then deep_spin (libc's start frames
+# above main, kernel frames below deep_spin). Counted in awk: mawk has no ERE intervals.
+deep_whole=$(grep "^$DEEP;" "$WORK/profiles.folded" | awk '{
+    c = $NF; $NF = ""; n = split($0, f, ";"); sub(/ +$/, "", f[n])
+    for (i = 1; i <= n && f[i] != "main"; i++) ;
+    r = 0; for (i++; i <= n && f[i] == "deep_recurse"; i++) r++
+    if (r == 301 && f[i] == "deep_spin") w += c
+  } END { print w + 0 }')
+echo "max_frames 512: $deep_whole of $deep_total deep samples carry main, 301 deep_recurse, deep_spin"
+[ "$deep_total" -ge 30 ] || fail "only $deep_total samples of the deep fixture"
+awk -v c="$deep_whole" -v t="$deep_total" 'BEGIN { exit !(c >= 0.95 * t) }' ||
+  { deep_frames | sort -n | uniq -c | head; fail "only $deep_whole of $deep_total deep stacks are whole"; }
+
+run_daemon auto
+"$WORK/$DEEP" 2 >/dev/null || fail "deep fixture failed"
+sleep 1.5
+curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" || fail "no self metrics"
+stop_daemon
+longest=$(deep_frames | sort -n | tail -1 | cut -d' ' -f1)
+truncated=$(metric otelprofd_unwind_stop_truncated)
+echo "default budget: longest deep stack $longest frames, truncated walks $truncated"
+[ "$longest" -le 127 ] || fail "a deep stack of $longest frames under the default budget of 127"
+[ "$longest" -ge 120 ] || fail "the default budget recorded only $longest frames of deep"
+[ "$truncated" -gt 0 ] || fail "walks cut by the budget are not counted"
 echo PASS

@@ -113,7 +113,7 @@ static void test_drain_store(void **state)
     struct opd_bpf_stack st = {.len = 3, .ip = {1, 2, 3}};
     struct opd_sample_key k = {.tgid = 1, .tid = 1};
     struct opd_drain d;
-    const struct opd_bpf_stack *got;
+    const struct opd_drained_stack *got;
 
     (void)state;
     opd_drain_init(&d);
@@ -135,6 +135,39 @@ static void test_drain_store(void **state)
     assert_int_equal(opd_drain_sample_count(&d), 12);
     opd_drain_reset(&d);
     assert_int_equal(d.n_recs + d.n_stacks, 0);
+    opd_drain_fini(&d);
+}
+
+/* Deep stacks (the largest frame budget) across many frame blocks and two drains: every
+ * stack keeps its own frames, however many stacks were added after it. */
+static void test_drain_deep_stacks(void **state)
+{
+    static uint64_t ip[OPD_MAX_FRAMES];
+    struct opd_drain d;
+
+    (void)state;
+    opd_drain_init(&d);
+    for (int round = 0; round < 2; round++) {
+        for (uint64_t id = 1; id <= 300; id++) {
+            uint32_t len = (uint32_t)(id * 37 % OPD_MAX_FRAMES) + 1;
+
+            for (uint32_t i = 0; i < len; i++)
+                ip[i] = id << 32 | i;
+            assert_int_equal(opd_drain_add_frames(&d, id, 0, ip, len), 0);
+        }
+        opd_drain_finish(&d);
+        for (uint64_t id = 1; id <= 300; id++) {
+            const struct opd_drained_stack *got = opd_drain_stack(&d, id);
+            uint32_t len = (uint32_t)(id * 37 % OPD_MAX_FRAMES) + 1;
+
+            assert_non_null(got);
+            assert_int_equal(got->len, len);
+            assert_int_equal(got->ip[0], id << 32);
+            assert_int_equal(got->ip[len - 1], id << 32 | (len - 1));
+        }
+        opd_drain_reset(&d);
+    }
+    assert_int_equal(opd_drain_add_frames(&d, 1, 0, ip, OPD_MAX_FRAMES + 1), -EINVAL);
     opd_drain_fini(&d);
 }
 
@@ -476,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_cpus_parse),
         cmocka_unit_test(test_preflight),
         cmocka_unit_test(test_drain_store),
+        cmocka_unit_test(test_drain_deep_stacks),
         cmocka_unit_test(test_build_shape),
         cmocka_unit_test(test_build_comm_filter),
         cmocka_unit_test(test_build_empty),

@@ -321,10 +321,10 @@ static int32_t python_location(struct builder *bl, int32_t pid, uint64_t word)
  * sampler appends after the native frames of a tracked CPython process, are merged in
  * where their eval loop frames are. In other processes every word is a native frame
  * (a frame-pointer walk can read any garbage). Returns 0 or -ENOMEM. */
-static int user_frames(struct builder *bl, int32_t pid, const struct opd_bpf_stack *us, size_t *n)
+static int user_frames(struct builder *bl, int32_t pid, const struct opd_drained_stack *us, size_t *n)
 {
     uint64_t merged[OPD_MAX_FRAMES];
-    const uint64_t *ip = (const uint64_t *)us->ip;
+    const uint64_t *ip = us->ip;
     size_t len = us->len;
     uint32_t native = 0;
     bool py = bl->p->py && len && (ip[len - 1] & OPD_PY_TAG) &&
@@ -353,8 +353,8 @@ static int user_frames(struct builder *bl, int32_t pid, const struct opd_bpf_sta
  * the stack index (0 = no frames at all) or -ENOMEM. */
 static int32_t record_stack(struct builder *bl, const struct opd_drain_record *r)
 {
-    const struct opd_bpf_stack *ks = opd_drain_stack(bl->d, r->key.kstack);
-    const struct opd_bpf_stack *us = opd_drain_stack(bl->d, r->key.ustack);
+    const struct opd_drained_stack *ks = opd_drain_stack(bl->d, r->key.kstack);
+    const struct opd_drained_stack *us = opd_drain_stack(bl->d, r->key.ustack);
     size_t n = 0;
 
     if (r->key.ustack != OPD_STACK_NONE && !us)

@@ -25,16 +25,29 @@ struct opd_drain_record {
     uint32_t pad;
 };
 
+/* A drained stack: ip[0] is the innermost frame (see struct opd_bpf_stack). */
+struct opd_drained_stack {
+    uint32_t len;
+    uint32_t kernel; /* 1 for kernel stacks */
+    const uint64_t *ip;
+};
+
 struct opd_drain_stack {
     uint64_t id; /* the hash the kernel keyed it by */
-    struct opd_bpf_stack st;
+    struct opd_drained_stack st;
 };
+
+/* Frames of the drained stacks, in blocks that never move: a stack's ip stays valid
+ * until the drain is reset, however many stacks come after it. */
+struct opd_drain_block;
 
 struct opd_drain {
     struct opd_drain_record *recs;
     size_t n_recs, cap_recs;
     struct opd_drain_stack *stacks; /* sorted by id after opd_drain_finish() */
     size_t n_stacks, cap_stacks;
+    struct opd_drain_block *blocks; /* frames of the stacks; kept across resets */
+    struct opd_drain_block *cur;    /* the block being filled */
     uint64_t start_unix_ns; /* collection window */
     uint64_t end_unix_ns;
 };
@@ -49,15 +62,20 @@ int opd_drain_add_record(struct opd_drain *d, const struct opd_sample_key *key, 
 /* Same for a record of another kind than OPD_PROF_CPU. */
 int opd_drain_add_value(struct opd_drain *d, enum opd_prof_kind kind,
                         const struct opd_sample_key *key, uint64_t value);
+/* Appends a copy of st (at most OPD_MAX_FRAMES frames); returns 0 or -ENOMEM. */
 int opd_drain_add_stack(struct opd_drain *d, uint64_t id, const struct opd_bpf_stack *st);
+/* Appends a copy of len frames from ip (a map value cut to a smaller frame budget);
+ * returns 0, -EINVAL when len is above OPD_MAX_FRAMES, or -ENOMEM. */
+int opd_drain_add_frames(struct opd_drain *d, uint64_t id, uint32_t kernel, const uint64_t *ip,
+                         uint32_t len);
 
 /* Sorts the stacks for lookup; call once after the last add. */
 void opd_drain_finish(struct opd_drain *d);
 
-/* Returns the stack with this id (borrowed from d), or NULL when id is OPD_STACK_NONE or
- * absent (e.g. the stacks map was full when it was taken). Lengths above
- * OPD_MAX_FRAMES never come out of here. */
-const struct opd_bpf_stack *opd_drain_stack(const struct opd_drain *d, uint64_t id);
+/* Returns the stack with this id (borrowed from d, valid until the next add, reset or
+ * fini), or NULL when id is OPD_STACK_NONE or absent (e.g. the stacks map was full when
+ * it was taken). Lengths above OPD_MAX_FRAMES never come out of here. */
+const struct opd_drained_stack *opd_drain_stack(const struct opd_drain *d, uint64_t id);
 
 /* Total of every CPU record's count. */
 uint64_t opd_drain_sample_count(const struct opd_drain *d);

@@ -402,6 +402,7 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         .off_cpu = r->off_cpu_threshold > 0,
         .memory = r->mem_enabled,
     };
+    uint32_t frames = r->max_frames ? r->max_frames : OPD_DEFAULT_FRAMES;
     struct opd_proctab_config pc = {
         .procfs_root = r->procfs_root,
         .max_procs = r->max_processes,
@@ -445,6 +446,10 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     }
     if (!r->sampler)
         return -errno;
+    OPD_INFO(r->who, "frame budget %u; stacks maps 2 x %u entries of %u bytes (%.1f MiB of kernel "
+                     "memory)",
+             frames, so.stack_entries, (unsigned)OPD_STACK_BYTES(frames),
+             2.0 * so.stack_entries * OPD_STACK_BYTES(frames) / (1024.0 * 1024.0));
     err = check_pidns(r);
     if (err)
         return err;
@@ -1048,7 +1053,8 @@ const struct opd_config_map opd_profiling_config_map[] = {
      .min = 1,
      .max = OPD_MAX_FRAMES,
      .offset = offsetof(struct opd_profiling_config, max_frames),
-     .desc = "Deepest user stack recorded"},
+     .desc = "Frame budget: deepest user (and kernel) stack one sample records, up to 1024. "
+             "Each kernel stacks map entry costs 8 + 8 x max_frames bytes"},
     {.type = OPD_CFG_INT,
      .name = "max_stacks",
      .def = "0",

@@ -2,6 +2,7 @@
 #include "collector/receivers/profiling/sampler.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <linux/perf_event.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,9 @@
 #include "profile.skel.h"
 
 #define DRAIN_CHUNK 1024
+/* Bytes of stacks one batched read may return: a chunk of the largest budget's stacks
+ * would be 8 MiB. */
+#define STACK_CHUNK_BYTES (1024 * 1024)
 
 struct opd_sampler {
     struct profile_bpf *skel;
@@ -39,7 +43,9 @@ struct opd_sampler {
     struct opd_sample_key *keys;
     uint64_t *vals;
     uint64_t *stack_ids;
-    struct opd_bpf_stack *stacks;
+    unsigned char *stacks; /* stack_chunk values of stack_bytes each */
+    size_t stack_bytes;    /* OPD_STACK_BYTES(max_frames): the stacks maps' value size */
+    uint32_t stack_chunk;
     uint64_t *percpu;
     struct ring_buffer *events;
     opd_proc_event_fn event_fn;
@@ -76,8 +82,14 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
     s->who = opd_strdup(opts->who ? opts->who : "receiver/profiling");
     if (!s->who)
         goto out;
-    if (s->opts.max_frames == 0 || s->opts.max_frames > OPD_MAX_FRAMES)
+    if (s->opts.max_frames == 0)
+        s->opts.max_frames = OPD_DEFAULT_FRAMES;
+    if (s->opts.max_frames > OPD_MAX_FRAMES)
         s->opts.max_frames = OPD_MAX_FRAMES;
+    s->stack_bytes = OPD_STACK_BYTES(s->opts.max_frames);
+    s->stack_chunk = (uint32_t)(STACK_CHUNK_BYTES / s->stack_bytes);
+    if (s->stack_chunk > DRAIN_CHUNK)
+        s->stack_chunk = DRAIN_CHUNK;
     s->ncpus_possible = libbpf_num_possible_cpus();
     if (s->ncpus_possible <= 0) {
         err = s->ncpus_possible ? s->ncpus_possible : -ENODEV;
@@ -89,7 +101,7 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
     s->keys = opd_calloc(DRAIN_CHUNK, sizeof(*s->keys));
     s->vals = opd_calloc(DRAIN_CHUNK, sizeof(*s->vals));
     s->stack_ids = opd_calloc(DRAIN_CHUNK, sizeof(*s->stack_ids));
-    s->stacks = opd_calloc(DRAIN_CHUNK, sizeof(*s->stacks));
+    s->stacks = opd_calloc(s->stack_chunk, s->stack_bytes);
     s->percpu = opd_calloc((size_t)s->ncpus_possible, sizeof(*s->percpu));
     if (!s->links || !s->pfds || !s->last_count || !s->keys || !s->vals || !s->stack_ids ||
         !s->stacks || !s->percpu)
@@ -103,6 +115,11 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
     }
     s->skel->rodata->opd_kernel_frames = s->opts.kernel_frames;
     s->skel->rodata->opd_max_frames = s->opts.max_frames;
+    /* Every stacks map stores max_frames frames per entry, no more. */
+    bpf_map__set_value_size(s->skel->maps.opd_stacks0, (uint32_t)s->stack_bytes);
+    bpf_map__set_value_size(s->skel->maps.opd_stacks1, (uint32_t)s->stack_bytes);
+    bpf_map__set_value_size(s->skel->maps.opd_offcpu_stacks, (uint32_t)s->stack_bytes);
+    bpf_map__set_value_size(s->skel->maps.opd_alloc_stacks, (uint32_t)s->stack_bytes);
     opd_offcpu_configure(s->skel, s->opts.off_cpu);
     opd_alloc_configure(s->skel, s->opts.memory);
     opd_unwind_glue_configure(s->skel, s->opts.unwind_rows, s->opts.unwind_files);
@@ -310,7 +327,7 @@ static int wait_programs(struct opd_sampler *s)
  * a time otherwise. cb gets n entries. */
 typedef int (*drain_cb)(struct opd_sampler *s, struct opd_drain *out, size_t n);
 
-static int drain_map(struct opd_sampler *s, int fd, void *keys, void *vals, size_t ksz, size_t vsz,
+static int drain_map(struct opd_sampler *s, int fd, void *keys, void *vals, uint32_t chunk,
                      drain_cb cb, struct opd_drain *out)
 {
     uint64_t in_batch = 0, out_batch = 0;
@@ -318,7 +335,7 @@ static int drain_map(struct opd_sampler *s, int fd, void *keys, void *vals, size
     int err;
 
     for (;;) {
-        __u32 count = DRAIN_CHUNK;
+        __u32 count = chunk;
 
         err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
                                               &count, NULL);
@@ -365,11 +382,20 @@ static int take_counts(struct opd_sampler *s, struct opd_drain *out, size_t n)
     return 0;
 }
 
+/* Values are stack_bytes apart: a struct opd_bpf_stack cut after max_frames frames. */
 static int take_stacks(struct opd_sampler *s, struct opd_drain *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int err = opd_drain_add_stack(out, s->stack_ids[i], &s->stacks[i]);
+        const unsigned char *v = s->stacks + i * s->stack_bytes;
+        uint32_t len, kernel;
+        int err;
 
+        memcpy(&len, v + offsetof(struct opd_bpf_stack, len), sizeof(len));
+        memcpy(&kernel, v + offsetof(struct opd_bpf_stack, kernel), sizeof(kernel));
+        if (len > s->opts.max_frames)
+            len = s->opts.max_frames; /* never read past the value */
+        err = opd_drain_add_frames(out, s->stack_ids[i], kernel,
+                                   (const uint64_t *)(v + offsetof(struct opd_bpf_stack, ip)), len);
         if (err)
             return err;
     }
@@ -389,11 +415,10 @@ int opd_sampler_drain(struct opd_sampler *s, struct opd_drain *out)
         OPD_WARN(s->who, "drain barrier failed (%s); a few samples may be torn", strerror(-err));
         usleep(1000);
     }
-    err = drain_map(s, bpf_map__fd(counts), s->keys, s->vals, sizeof(*s->keys), sizeof(*s->vals),
-                    take_counts, out);
+    err = drain_map(s, bpf_map__fd(counts), s->keys, s->vals, DRAIN_CHUNK, take_counts, out);
     /* Always empty the stacks too, even after an error, so the next round starts clean. */
-    err2 = drain_map(s, bpf_map__fd(stacks), s->stack_ids, s->stacks, sizeof(*s->stack_ids),
-                     sizeof(*s->stacks), take_stacks, out);
+    err2 = drain_map(s, bpf_map__fd(stacks), s->stack_ids, s->stacks, s->stack_chunk, take_stacks,
+                     out);
     opd_drain_finish(out);
     return err ? err : err2;
 }
