@@ -7,6 +7,8 @@
 #     __libc_start_main, _start...); the ratio is printed;
 #     the same (90%) under every other CPython found on the machine (pyenv builds of
 #     3.10-3.13 with a shared libpython), one process each;
+#     a chain.py process shorter than one reporter interval, all of whose samples are
+#     drained after it exited: the same 90% (names read ahead while it ran);
 #  2. native_call.py calling a native library through ctypes: the library's opd_py_burn as
 #     a native frame leaf-side of the Python frames call_native, via_python, those under
 #     the eval loop and the native root, in at least 90% of its samples.
@@ -44,9 +46,9 @@ stacks() {
 
 HZ=99
 start_daemon $HZ 1s
-# Each fixture stays alive LINGER seconds after burning: code objects are read from the
-# live process at the drain (every second here), and the host may be busy.
-LINGER=3
+# Fixtures exit as soon as they are done: the samples of their last second are drained
+# after they exited, with names from the code objects read ahead while they ran.
+LINGER=0
 "$PY" "$FIXDIR/chain.py" 3 $LINGER >/dev/null &
 CHAIN=$!
 "$PY" "$FIXDIR/native_call.py" "$FIXDIR/libopdburn.so" 3 $LINGER &
@@ -58,10 +60,18 @@ wait $NATIVE || fail "native_call.py failed"
 declare -A OTHER=()
 for other in /root/.pyenv/versions/3.1[0-9].*/bin/python3.1[0-9]; do
   [ -x "$other" ] || continue
-  "$other" "$FIXDIR/chain.py" 3 1 >/dev/null &
+  "$other" "$FIXDIR/chain.py" 3 $LINGER >/dev/null &
   OTHER[$!]=$other
   wait $! || fail "chain.py under $other failed"
 done
+# A process shorter than one reporter interval, started just after a drain: all its
+# samples are drained after it exited, so every name comes from the read-ahead.
+lines() { wc -l <"$WORK/profiles.jsonl" 2>/dev/null || echo 0; }
+n0=$(lines)
+for _ in $(seq 1 100); do [ "$(lines)" -gt "$n0" ] && break; sleep 0.02; done
+"$PY" "$FIXDIR/chain.py" 0.8 0 >/dev/null &
+SHORT=$!
+wait $SHORT || fail "short chain.py failed"
 sleep 1.5
 stop_daemon
 
@@ -141,6 +151,8 @@ for p in "${!OTHER[@]}"; do
   stacks "$p" >"$WORK/chain.$p.txt"
   check_chain "${OTHER[$p]}" "$WORK/chain.$p.txt"
 done
+stacks $SHORT >"$WORK/short.txt"
+check_chain "$PY (0.8 s, exited before its drain)" "$WORK/short.txt"
 
 # The C-extension fixture: opd_py_burn (native) leaf-side of call_native;via_python, those
 # under the eval loop and the native root. The must-show asks for one such stack; the burn

@@ -20,6 +20,7 @@
 #include "collector/receivers/profiling/python/pyelf.h"
 #include "collector/receivers/profiling/python/pylayout.h"
 #include "collector/receivers/profiling/python/python.h"
+#include "collector/receivers/profiling/python/pywalk.h"
 
 static int hexval(char c)
 {
@@ -234,6 +235,89 @@ static void test_code_read(void **state)
 
 /* ---- merging ----------------------------------------------------------------------- */
 
+/* A read that fails like process_vm_readv on a process that is gone. */
+static int gone_read(void *arg, uint64_t addr, void *buf, size_t len)
+{
+    (void)arg, (void)addr, (void)buf, (void)len;
+    return -ESRCH;
+}
+
+/* The read-ahead walk over two threads of a fake 3.12 and 3.13 process: shims skipped,
+ * 3.13 non-code executables skipped, duplicates listed once, a frame cycle bounded, an
+ * unreadable thread ending its own walk only, the process gone reported. */
+static void check_walk(unsigned minor)
+{
+    const struct opd_py_layout *l = opd_py_layout_find(3, minor);
+    const uint64_t rt = FAKE_BASE, interp = FAKE_BASE + 0x300, t1 = FAKE_BASE + 0x1000,
+                   t2 = FAKE_BASE + 0x1100, t3 = FAKE_BASE + 0x1200, cf = FAKE_BASE + 0x1300,
+                   fr = FAKE_BASE + 0x1400, code_type = 0x7777, other_type = 0x8888;
+    const uint64_t c1 = FAKE_BASE + 0x1800, c2 = FAKE_BASE + 0x1900, none = FAKE_BASE + 0x1a00;
+    uint64_t codes[8];
+    int n;
+
+    assert_non_null(l);
+    memset(fake, 0, sizeof(fake));
+    put64(rt + l->runtime_interp_head, interp);
+    put64(interp + l->interp_threads_head, t1);
+    put64(c1 + 8, code_type);
+    put64(c2 + 8, code_type);
+    put64(none + 8, other_type);
+    /* Thread 1: c1 <- shim(c2) <- none (3.13 only: else a code) <- c1 <- cycle to itself. */
+    put64(t1 + l->tstate_next, t2);
+    if (l->cframe_current != OPD_PYL_NONE) {
+        put64(t1 + l->tstate_frame, cf);
+        put64(cf + l->cframe_current, fr);
+    } else {
+        put64(t1 + l->tstate_frame, fr);
+    }
+    put64(fr + l->frame_code, c1);
+    put64(fr + l->frame_back, fr + 0x80);
+    put64(fr + 0x80 + l->frame_code, c2);
+    fake[fr + 0x80 + l->frame_owner - FAKE_BASE] = 3;
+    put64(fr + 0x80 + l->frame_back, fr + 0x100);
+    put64(fr + 0x100 + l->frame_code, none);
+    put64(fr + 0x100 + l->frame_back, fr + 0x180);
+    put64(fr + 0x180 + l->frame_code, c1);
+    put64(fr + 0x180 + l->frame_back, fr + 0x180);
+    /* Thread 2: its frame pointer is unreadable; thread 3: c2. */
+    put64(t2 + l->tstate_next, t3);
+    put64(t2 + l->tstate_frame, 0x10);
+    put64(t3 + l->tstate_next, 0);
+    if (l->cframe_current != OPD_PYL_NONE) {
+        put64(t3 + l->tstate_frame, cf + 0x40);
+        put64(cf + 0x40 + l->cframe_current, fr + 0x200);
+    } else {
+        put64(t3 + l->tstate_frame, fr + 0x200);
+    }
+    put64(fr + 0x200 + l->frame_code, c2);
+
+    n = opd_py_walk_codes(l, fake_read, NULL, rt, code_type, codes, 8);
+    if (minor >= 13) {
+        assert_int_equal(n, 2);
+        assert_int_equal(codes[0], c1);
+        assert_int_equal(codes[1], c2);
+    } else {
+        assert_int_equal(n, 3);
+        assert_int_equal(codes[0], c1);
+        assert_int_equal(codes[1], none);
+        assert_int_equal(codes[2], c2);
+    }
+    /* cap bounds what is stored. */
+    assert_int_equal(opd_py_walk_codes(l, fake_read, NULL, rt, code_type, codes, 1), 1);
+    assert_int_equal(codes[0], c1);
+    /* No interpreter yet, and a process that is gone. */
+    put64(rt + l->runtime_interp_head, 0);
+    assert_int_equal(opd_py_walk_codes(l, fake_read, NULL, rt, code_type, codes, 8), 0);
+    assert_int_equal(opd_py_walk_codes(l, gone_read, NULL, rt, code_type, codes, 8), -ESRCH);
+}
+
+static void test_walk(void **state)
+{
+    (void)state;
+    check_walk(12);
+    check_walk(13);
+}
+
 static bool fake_eval(void *arg, uint64_t pc)
 {
     (void)arg;
@@ -335,7 +419,7 @@ int main(void)
         cmocka_unit_test(test_lines_garbage), cmocka_unit_test(test_read_str),
         cmocka_unit_test(test_code_read),   cmocka_unit_test(test_merge),
         cmocka_unit_test(test_layouts),     cmocka_unit_test(test_version_from_name),
-        cmocka_unit_test(test_elf_debian),
+        cmocka_unit_test(test_elf_debian),  cmocka_unit_test(test_walk),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,10 @@
  *   - finds the thread state the way the BPF walk does (glibc TSS slot at fsbase, fsbase
  *     taken with ptrace) and checks it is the interpreter's first thread;
  *   - walks its frames as bpf/python.bpf.h does and resolves each code object, expecting
- *     inner, middle, outer, <module> at the lines marked in chain.py.
+ *     inner, middle, outer, <module> at the lines marked in chain.py;
+ *   - collects the code objects of every thread with the read-ahead walk (pywalk.h);
+ *   - attaches the tracker (python.h), reads ahead once, kills the process, and still
+ *     resolves the sampled frame of inner (name, file, line) from what was read ahead.
  * A version not installed is reported and skipped; at least one must be present. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +34,7 @@
 #include "collector/receivers/profiling/python/pyelf.h"
 #include "collector/receivers/profiling/python/pylayout.h"
 #include "collector/receivers/profiling/python/python.h"
+#include "collector/receivers/profiling/python/pywalk.h"
 
 struct interp {
     const char *path;
@@ -138,13 +142,78 @@ static uint64_t fsbase_of(pid_t pid)
     return regs.fs_base;
 }
 
+/* Builds the process table's view of pid: its executable mappings. */
+static int proc_of(pid_t pid, struct opd_proc *proc, struct opd_proc_mapping **maps,
+                   char **text)
+{
+    char path[64];
+    size_t cap = 0, len;
+    FILE *f;
+    int n;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    *text = NULL;
+    len = (size_t)getdelim(text, &cap, '\0', f);
+    fclose(f);
+    n = opd_procmaps_parse(*text, len, OPD_MAP_EXEC, maps);
+    assert_true(n > 0);
+    memset(proc, 0, sizeof(*proc));
+    proc->pid = pid;
+    proc->maps = *maps;
+    proc->n_maps = (size_t)n;
+    return n;
+}
+
+/* The tracker resolves inner_word of pid after pid is gone, from its read-ahead. */
+static void check_tracker(pid_t pid, uint64_t inner_word)
+{
+    struct opd_python_config cfg = {.map_fd = -1, .prefetch_ms = -1};
+    struct opd_python *py = opd_python_create(&cfg, NULL, "test");
+    struct opd_python_frame f;
+    struct opd_python_stats st;
+    struct opd_proc_mapping *maps;
+    struct opd_proc proc;
+    char *text;
+    int n, status;
+
+    assert_non_null(py);
+    n = proc_of(pid, &proc, &maps, &text);
+    assert_int_equal(opd_python_attach(py, &proc), 1);
+    opd_procmaps_free(maps, (size_t)n);
+    free(text);
+    assert_int_equal(opd_python_prefetch(py), 0);
+    opd_python_stats(py, &st);
+    assert_true(st.prefetched >= 4);
+    assert_int_equal(st.exited, 0);
+
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    assert_int_equal(opd_python_frame(py, pid, inner_word, &f), 0);
+    assert_string_equal(f.name, "inner");
+    assert_string_equal(f.file, fixture);
+    assert_int_equal(f.line, marks[0]);
+    /* The next round notices the exit; what was read ahead stays resolvable. */
+    assert_int_equal(opd_python_prefetch(py), 0);
+    opd_python_stats(py, &st);
+    assert_int_equal(st.exited, 1);
+    assert_true(opd_python_tracked(py, pid));
+    assert_int_equal(opd_python_frame(py, pid, inner_word, &f), 0);
+    assert_string_equal(f.name, "inner");
+    /* An object nobody read ahead cannot be read any more. */
+    assert_int_equal(opd_python_frame(py, pid, inner_word ^ 0x100, &f), -ENOENT);
+    opd_python_destroy(py);
+}
+
 static void check_interp(const struct interp *in)
 {
     const struct opd_py_layout *l = opd_py_layout_find(3, in->minor);
     struct opd_py_elf e;
     uint64_t bias = 0, rt, interp, tstate, tss_tstate, frame, fsbase;
+    uint64_t codes[4] = {0}, walked[16], inner_word = 0;
     int32_t tss[2];
-    int pfd[2], got = 0, st;
+    int pfd[2], got = 0, n;
     char buf[16] = {0};
     pid_t pid;
 
@@ -216,13 +285,25 @@ static void check_interp(const struct interp *in)
         assert_string_equal(c.name, want[got]);
         assert_string_equal(c.file, fixture);
         assert_int_equal(opd_py_code_line(l, &c, (uint32_t)idx), marks[got]);
+        if (got < 4) {
+            codes[got] = code;
+            if (got == 0) /* the word the BPF walk records for inner */
+                inner_word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK) |
+                             ((uint64_t)(uint32_t)c.firstline & OPD_PY_CHECK_MASK);
+        }
         opd_py_code_fini(&c);
         got++;
         frame = rd64(pid, frame + l->frame_back);
     }
     assert_int_equal(got, 4);
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
+
+    /* The read-ahead walk finds the same code objects, innermost first. */
+    n = opd_py_walk_codes(l, rd, (void *)(intptr_t)pid, rt, e.code_type + bias, walked, 16);
+    assert_true(n >= 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(walked[i], codes[i]);
+
+    check_tracker(pid, inner_word);
     close(pfd[0]);
 }
 

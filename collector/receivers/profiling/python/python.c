@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -18,12 +19,21 @@
 #include "collector/receivers/profiling/elfread.h"
 #include "collector/receivers/profiling/proctab.h"
 #include "collector/receivers/profiling/python/pyelf.h"
+#include "collector/receivers/profiling/python/pywalk.h"
 #include "collector/telemetry.h"
+
+/* Processes and code objects one prefetch round looks at, at most: bounds the time the
+ * round takes whatever the number of CPython processes (the rest wait for later rounds). */
+#define PREFETCH_PROCS 32
+#define PREFETCH_CODES 256
 
 /* One tracked CPython process, in an open-addressing table keyed by pid (0 = empty). */
 struct py_proc {
     int32_t pid;
+    bool dead; /* exited: kept, with its cached code objects, for the samples still to drain */
+    uint64_t gen;                  /* attach count when published; dead: when it exited */
     const struct opd_py_layout *layout;
+    uint64_t runtime;              /* _PyRuntime in the process */
     uint64_t code_type;            /* &PyCode_Type in the process */
     uint64_t eval_start, eval_end; /* eval loop in the process */
 };
@@ -47,6 +57,12 @@ struct opd_python {
     size_t cache_cap;
     struct opd_python_stats st;
     struct opd_metric *m_processes, *m_unsupported, *m_unresolved;
+    uint64_t gen;   /* counts attachments and exits: orders entries by age */
+    size_t cursor;  /* next process table slot a prefetch round starts at */
+    pthread_t thread;
+    pthread_cond_t wake;
+    bool thread_started, stop;
+    int period_ms;
 };
 
 static uint32_t pid_hash(int32_t pid)
@@ -103,6 +119,44 @@ static void proc_remove(struct opd_python *py, struct py_proc *p)
     }
 }
 
+/* Drops the cached code objects of pid: their addresses mean nothing in another image. */
+static void cache_purge(struct opd_python *py, int32_t pid)
+{
+    for (size_t i = 0; i < py->cache_cap; i++) {
+        if (py->cache[i].used && py->cache[i].pid == pid) {
+            opd_py_code_fini(&py->cache[i].code);
+            py->cache[i].used = false;
+        }
+    }
+}
+
+static struct code_slot *cache_slot(struct opd_python *py, int32_t pid, uint64_t addr)
+{
+    uint64_t h = (addr >> 4) ^ ((uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ULL);
+
+    h ^= h >> 29;
+    return &py->cache[h & (py->cache_cap - 1)];
+}
+
+/* Makes room for one more process by dropping the exited one that exited first. Returns
+ * false when every tracked process still runs. */
+static bool evict_dead(struct opd_python *py)
+{
+    struct py_proc *oldest = NULL;
+
+    for (size_t i = 0; i < py->procs_cap; i++) {
+        struct py_proc *p = &py->procs[i];
+
+        if (p->pid && p->dead && (!oldest || p->gen < oldest->gen))
+            oldest = p;
+    }
+    if (!oldest)
+        return false;
+    cache_purge(py, oldest->pid);
+    proc_remove(py, oldest);
+    return true;
+}
+
 static size_t pow2_at_least(size_t n)
 {
     size_t p = 1;
@@ -110,6 +164,161 @@ static size_t pow2_at_least(size_t n)
     while (p < n)
         p <<= 1;
     return p;
+}
+
+int opd_python_read_mem(int32_t pid, uint64_t addr, void *buf, size_t len)
+{
+    struct iovec local = {.iov_base = buf, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+    ssize_t n;
+
+    if (!len)
+        return 0;
+    n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n < 0)
+        return -errno;
+    return (size_t)n == len ? 0 : -EFAULT;
+}
+
+static int read_cb(void *arg, uint64_t addr, void *buf, size_t len)
+{
+    return opd_python_read_mem((int32_t)(intptr_t)arg, addr, buf, len);
+}
+
+/* One process a prefetch round walks, copied out of the table so that the reads run
+ * without the lock. */
+struct prefetch_job {
+    int32_t pid;
+    uint64_t gen;
+    const struct opd_py_layout *layout;
+    uint64_t runtime, code_type;
+};
+
+/* Marks the process of job exited, unless it was re-attached meanwhile; its entry stays
+ * (the drain still resolves its samples from the cache) until room is needed. */
+static void mark_dead(struct opd_python *py, const struct prefetch_job *job)
+{
+    struct py_proc *p;
+
+    pthread_mutex_lock(&py->lock);
+    p = proc_find(py, job->pid);
+    if (p && !p->dead && p->gen == job->gen) {
+        uint32_t key = (uint32_t)job->pid;
+
+        p->dead = true;
+        p->gen = ++py->gen;
+        py->st.exited++;
+        if (py->map_fd >= 0)
+            bpf_map_delete_elem(py->map_fd, &key);
+    }
+    pthread_mutex_unlock(&py->lock);
+}
+
+/* Reads the code objects on job's stacks that are not cached yet into the cache. Returns
+ * the number of code objects read (at most budget). */
+static size_t prefetch_proc(struct opd_python *py, const struct prefetch_job *job, size_t budget)
+{
+    uint64_t codes[PREFETCH_CODES];
+    void *arg = (void *)(intptr_t)job->pid;
+    size_t done = 0;
+    int n;
+
+    n = opd_py_walk_codes(job->layout, read_cb, arg, job->runtime, job->code_type, codes,
+                          budget < PREFETCH_CODES ? budget : PREFETCH_CODES);
+    if (n == -ESRCH) {
+        mark_dead(py, job);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        struct opd_py_code c = {0};
+        struct code_slot *s;
+        bool cached;
+
+        pthread_mutex_lock(&py->lock);
+        s = cache_slot(py, job->pid, codes[i]);
+        cached = s->used && !s->bad && s->pid == job->pid && s->addr == codes[i];
+        pthread_mutex_unlock(&py->lock);
+        if (cached)
+            continue;
+        done++;
+        if (opd_py_code_read(job->layout, read_cb, arg, codes[i], job->code_type, &c))
+            continue; /* freed meanwhile; the drain reads it again if it was sampled */
+        pthread_mutex_lock(&py->lock);
+        /* Only for the same image: the process may have exec'd or exited meanwhile. */
+        {
+            struct py_proc *p = proc_find(py, job->pid);
+
+            if (p && !p->dead && p->gen == job->gen) {
+                opd_py_code_fini(&s->code);
+                s->code = c;
+                memset(&c, 0, sizeof(c));
+                s->used = true;
+                s->bad = false;
+                s->pid = job->pid;
+                s->addr = codes[i];
+                py->st.prefetched++;
+            }
+        }
+        pthread_mutex_unlock(&py->lock);
+        opd_py_code_fini(&c);
+    }
+    return done;
+}
+
+/* One round: walks up to PREFETCH_PROCS running processes, round robin over the table,
+ * reading at most PREFETCH_CODES code objects in all. */
+static void prefetch_round(struct opd_python *py)
+{
+    struct prefetch_job jobs[PREFETCH_PROCS];
+    size_t n = 0, budget = PREFETCH_CODES;
+
+    pthread_mutex_lock(&py->lock);
+    for (size_t k = 0; k < py->procs_cap && n < PREFETCH_PROCS; k++) {
+        struct py_proc *p = &py->procs[py->cursor];
+
+        py->cursor = (py->cursor + 1) & (py->procs_cap - 1);
+        if (!p->pid || p->dead)
+            continue;
+        jobs[n].pid = p->pid;
+        jobs[n].gen = p->gen;
+        jobs[n].layout = p->layout;
+        jobs[n].runtime = p->runtime;
+        jobs[n].code_type = p->code_type;
+        n++;
+    }
+    py->st.prefetch_rounds++;
+    pthread_mutex_unlock(&py->lock);
+    for (size_t i = 0; i < n && budget > 0; i++)
+        budget -= prefetch_proc(py, &jobs[i], budget);
+}
+
+static void *prefetch_thread(void *arg)
+{
+    struct opd_python *py = arg;
+
+    pthread_mutex_lock(&py->lock);
+    while (!py->stop) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)py->period_ms % 1000 * 1000000L;
+        until.tv_sec += py->period_ms / 1000 + until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&py->wake, &py->lock, &until);
+        if (py->stop)
+            break;
+        pthread_mutex_unlock(&py->lock);
+        prefetch_round(py);
+        pthread_mutex_lock(&py->lock);
+    }
+    pthread_mutex_unlock(&py->lock);
+    return NULL;
+}
+
+int opd_python_prefetch(struct opd_python *py)
+{
+    prefetch_round(py);
+    return 0;
 }
 
 struct opd_python *opd_python_create(const struct opd_python_config *cfg,
@@ -121,6 +330,15 @@ struct opd_python *opd_python_create(const struct opd_python_config *cfg,
     if (!py)
         goto fail;
     pthread_mutex_init(&py->lock, NULL);
+    {
+        pthread_condattr_t ca;
+
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&py->wake, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    py->period_ms = cfg->prefetch_ms ? cfg->prefetch_ms : 200;
     py->map_fd = cfg->map_fd;
     py->max_procs = cfg->max_procs ? cfg->max_procs : 4096;
     py->procs_cap = pow2_at_least(py->max_procs * 2);
@@ -143,6 +361,16 @@ struct opd_python *opd_python_create(const struct opd_python_config *cfg,
             tel, OPD_METRIC_COUNTER, "otelprofd_profiling_python_frames_unresolved", labels,
             "Python frames whose code object could not be read");
     }
+    if (py->period_ms > 0) {
+        int err = pthread_create(&py->thread, NULL, prefetch_thread, py);
+
+        if (err) {
+            opd_python_destroy(py);
+            errno = err;
+            return NULL;
+        }
+        py->thread_started = true;
+    }
     return py;
 fail:
     opd_python_destroy(py);
@@ -154,6 +382,13 @@ void opd_python_destroy(struct opd_python *py)
 {
     if (!py)
         return;
+    if (py->thread_started) {
+        pthread_mutex_lock(&py->lock);
+        py->stop = true;
+        pthread_cond_signal(&py->wake);
+        pthread_mutex_unlock(&py->lock);
+        pthread_join(py->thread, NULL);
+    }
     if (py->procs) {
         for (size_t i = 0; i < py->procs_cap; i++) {
             if (py->procs[i].pid && py->map_fd >= 0) {
@@ -171,27 +406,9 @@ void opd_python_destroy(struct opd_python *py)
     opd_free(py->cache);
     opd_free(py->who);
     opd_free(py->procfs_root);
+    pthread_cond_destroy(&py->wake);
     pthread_mutex_destroy(&py->lock);
     opd_free(py);
-}
-
-int opd_python_read_mem(int32_t pid, uint64_t addr, void *buf, size_t len)
-{
-    struct iovec local = {.iov_base = buf, .iov_len = len};
-    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-    ssize_t n;
-
-    if (!len)
-        return 0;
-    n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (n < 0)
-        return -errno;
-    return (size_t)n == len ? 0 : -EFAULT;
-}
-
-static int read_cb(void *arg, uint64_t addr, void *buf, size_t len)
-{
-    return opd_python_read_mem((int32_t)(intptr_t)arg, addr, buf, len);
 }
 
 /* Load bias of the file mapped at m: where the mapping starts minus the link-time address
@@ -307,8 +524,14 @@ int opd_python_attach(struct opd_python *py, const struct opd_proc *proc)
         if (err)
             continue;
         p = proc_find(py, proc->pid);
+        if (p && p->dead) {
+            /* The pid names a new process now. */
+            cache_purge(py, proc->pid);
+            proc_remove(py, p);
+            p = NULL;
+        }
         if (!p) {
-            if (py->n_procs >= py->max_procs) {
+            if (py->n_procs >= py->max_procs && !evict_dead(py)) {
                 err = -ENOSPC;
                 goto out;
             }
@@ -316,7 +539,10 @@ int opd_python_attach(struct opd_python *py, const struct opd_proc *proc)
             p->pid = proc->pid;
             py->n_procs++;
         }
+        p->dead = false;
+        p->gen = ++py->gen;
         p->layout = l;
+        p->runtime = e.runtime + bias;
         p->code_type = e.code_type + bias;
         p->eval_start = e.eval_start ? e.eval_start + bias : 0;
         p->eval_end = e.eval_start ? e.eval_end + bias : 0;
@@ -351,13 +577,7 @@ void opd_python_forget(struct opd_python *py, int32_t pid)
         if (py->map_fd >= 0)
             bpf_map_delete_elem(py->map_fd, &key);
         proc_remove(py, p);
-        /* Its code objects' addresses mean nothing in a new image. */
-        for (size_t i = 0; i < py->cache_cap; i++) {
-            if (py->cache[i].used && py->cache[i].pid == pid) {
-                opd_py_code_fini(&py->cache[i].code);
-                py->cache[i].used = false;
-            }
-        }
+        cache_purge(py, pid); /* its code objects' addresses mean nothing in a new image */
     }
     pthread_mutex_unlock(&py->lock);
 }
@@ -436,7 +656,6 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
     uint32_t idx = (uint32_t)((word >> OPD_PY_IDX_SHIFT) & OPD_PY_IDX_MAX);
     struct code_slot *s;
     struct py_proc *p;
-    uint64_t h;
     int err = 0;
 
     pthread_mutex_lock(&py->lock);
@@ -445,13 +664,18 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
         err = -ESRCH;
         goto out;
     }
-    h = (addr >> 4) ^ ((uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ULL);
-    h ^= h >> 29;
-    s = &py->cache[h & (py->cache_cap - 1)];
+    s = cache_slot(py, pid, addr);
     /* A failed read is retried: the batch builder already asks once per distinct word. */
     if (s->used && s->pid == pid && s->addr == addr && !s->bad &&
         ((uint32_t)s->code.firstline & OPD_PY_CHECK_MASK) == check) {
         py->st.cache_hits++;
+    } else if (p->dead) {
+        /* Gone, and this object was not read ahead: its pid may name another process. */
+        py->st.cache_misses++;
+        py->st.unresolved++;
+        opd_metric_add(py->m_unresolved, 1);
+        err = -ENOENT;
+        goto out;
     } else {
         py->st.cache_misses++;
         opd_py_code_fini(&s->code);

@@ -21,6 +21,8 @@ struct opd_python_config {
     int map_fd;              /* opd_py_procs of the loaded sampler; -1: none (tests) */
     size_t max_procs;        /* CPython processes tracked; 0 means 4096 */
     size_t cache_slots;      /* code objects cached; 0 means 2048 (rounded up to 2^k) */
+    int prefetch_ms;         /* period of the read-ahead of code objects; 0 means 200,
+                              * < 0: no read-ahead thread (opd_python_prefetch only) */
 };
 
 /* Counters (also exported as self-metrics when created with telemetry). */
@@ -30,6 +32,9 @@ struct opd_python_stats {
     uint64_t frames;        /* Python frames resolved */
     uint64_t unresolved;    /* Python frames whose code object could not be read */
     uint64_t cache_hits, cache_misses;
+    uint64_t prefetch_rounds; /* read-ahead rounds run */
+    uint64_t prefetched;      /* code objects read ahead of the drain */
+    uint64_t exited;          /* tracked processes seen gone by the read-ahead */
 };
 
 /* One resolved Python frame. Strings point into the object's cache and stay valid until
@@ -44,7 +49,11 @@ struct opd_python_frame {
 struct opd_python;
 
 /* Creates the tracker. cfg is copied. tel may be NULL. who names the component in logs;
- * it is copied. NULL with errno ENOMEM on failure. */
+ * it is copied. Unless cfg->prefetch_ms < 0 it starts a thread that every prefetch_ms
+ * reads the code objects on the stacks of up to 32 tracked processes (256 objects at most)
+ * into the cache, so that names survive a process that exits before the drain, and notices
+ * exited processes: their entries stay, for the samples still to drain, until room is
+ * needed. NULL with errno ENOMEM (or the thread's creation error) on failure. */
 struct opd_python *opd_python_create(const struct opd_python_config *cfg,
                                      struct opd_telemetry *tel, const char *who);
 /* Frees everything and removes every published entry from the map. NULL is a no-op. */
@@ -55,6 +64,10 @@ void opd_python_destroy(struct opd_python *py);
  * -ENOTSUP for a CPython of an unknown version (counted; its samples keep native frames),
  * or -errno (-ENOMEM, -ENOSPC when max_procs are tracked). */
 int opd_python_attach(struct opd_python *py, const struct opd_proc *proc);
+
+/* One read-ahead round now, in the caller's thread (what the thread does each period).
+ * Returns 0. */
+int opd_python_prefetch(struct opd_python *py);
 
 /* Forgets pid (exit, exec) and removes it from the map. Unknown pids are a no-op. */
 void opd_python_forget(struct opd_python *py, int32_t pid);
