@@ -6,7 +6,9 @@
 #   - the walk's own time per Python sample (opd_py_stats: OPD_PY_ST_NS / OPD_PY_ST_WALKS,
 #     timed with bpf_ktime_get_ns inside the program) and the frames it recorded;
 #   - the whole sampler program's mean run time per invocation (kernel.bpf_stats_enabled)
-#     in each phase, so the walk's share of a sample is visible.
+#     in each phase, so the walk's share of a sample is visible;
+#   - then NPY (30) chain.py processes at once: the CPU time of the daemon's read-ahead
+#     thread (opd-pyprefetch), which reads their code objects before the drain.
 # Appends a markdown section to bench/RESULTS.python.md (override with RESULTS=...).
 set -euo pipefail
 
@@ -102,18 +104,32 @@ read -r t1 c1 <<<"$(prog_stats)"
 read -r -a p1 <<<"$(py_stats)"
 "$TMP/native" "$SECS"
 read -r t2 c2 <<<"$(prog_stats)"
+# Read-ahead phase: NPY chain.py processes at once; CPU time of the daemon's thread that
+# reads their code objects ahead of the drain (opd-pyprefetch), from /proc ticks.
+NPY=${NPY:-30}
+pypids=()
+for _ in $(seq 1 "$NPY"); do "$PYTHON" "$ROOT/tests/data/python/chain.py" "$SECS" >/dev/null & pypids+=($!); done
+sleep 1
+pf_stat=""
+for t in /proc/$DPID/task/*; do [ "$(cat "$t/comm")" = opd-pyprefetch ] && pf_stat=$t/stat; done
+[ -n "$pf_stat" ] || { echo "run_python: no opd-pyprefetch thread in the daemon" >&2; exit 1; }
+pf0=$(awk '{ print $14 + $15 }' "$pf_stat")
+sleep $((SECS - 2))
+pf1=$(awk '{ print $14 + $15 }' "$pf_stat")
+wait "${pypids[@]}"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 kill -INT $DPID; wait $DPID || true; DPID=""
 
 walks=$((p1[0] - p0[0])); notstate=$((p1[1] - p0[1])); frames=$((p1[3] - p0[3]))
 ns=$((p1[5] - p0[5]))
 res=$(awk -v w="$walks" -v f="$frames" -v ns="$ns" -v nt="$notstate" \
-  -v t0="$t0" -v c0="$c0" -v t1="$t1" -v c1="$c1" -v t2="$t2" -v c2="$c2" 'BEGIN {
+  -v npy="$NPY" -v pf0="$pf0" -v pf1="$pf1" -v secs="$SECS" -v t0="$t0" -v c0="$c0" -v t1="$t1" -v c1="$c1" -v t2="$t2" -v c2="$c2" 'BEGIN {
   printf "| Python samples walked | %d (%d without a thread state) |\n", w, nt
   printf "| frames per walk | %.1f |\n", (w ? f / w : 0)
   printf "| walk time per Python sample (in-program ktime) | %.0f ns |\n", (w ? ns / w : 0)
   printf "| sampler run time per invocation, Python phase (all CPUs) | %.0f ns over %d runs |\n", (c1 > c0 ? (t1 - t0) / (c1 - c0) : 0), c1 - c0
   printf "| sampler run time per invocation, native phase (all CPUs) | %.0f ns over %d runs |\n", (c2 > c1 ? (t2 - t1) / (c2 - c1) : 0), c2 - c1
+  printf "| read-ahead thread CPU, %d CPython processes | %d ms over %d s |\n", npy, (pf1 - pf0) * 10, secs - 2
 }')
 {
   echo

@@ -26,6 +26,7 @@
  * round takes whatever the number of CPython processes (the rest wait for later rounds). */
 #define PREFETCH_PROCS 32
 #define PREFETCH_CODES 256
+#define PREFETCH_READS 4096 /* memory reads of one round (about 1 us each) */
 
 /* One tracked CPython process, in an open-addressing table keyed by pid (0 = empty). */
 struct py_proc {
@@ -189,10 +190,27 @@ static int read_cb(void *arg, uint64_t addr, void *buf, size_t len)
  * without the lock. */
 struct prefetch_job {
     int32_t pid;
+    size_t slot; /* its index in the table */
     uint64_t gen;
     const struct opd_py_layout *layout;
     uint64_t runtime, code_type;
 };
+
+/* The memory of one process, read within what is left of the round's read budget. */
+struct prefetch_reader {
+    int32_t pid;
+    size_t *left;
+};
+
+static int budget_read(void *arg, uint64_t addr, void *buf, size_t len)
+{
+    struct prefetch_reader *r = arg;
+
+    if (*r->left == 0)
+        return -EAGAIN;
+    (*r->left)--;
+    return opd_python_read_mem(r->pid, addr, buf, len);
+}
 
 /* Marks the process of job exited, unless it was re-attached meanwhile; its entry stays
  * (the drain still resolves its samples from the cache) until room is needed. */
@@ -214,16 +232,19 @@ static void mark_dead(struct opd_python *py, const struct prefetch_job *job)
     pthread_mutex_unlock(&py->lock);
 }
 
-/* Reads the code objects on job's stacks that are not cached yet into the cache. Returns
- * the number of code objects read (at most budget). */
-static size_t prefetch_proc(struct opd_python *py, const struct prefetch_job *job, size_t budget)
+/* Reads the code objects on job's stacks that are not cached yet into the cache, taking
+ * every memory read out of *reads. Returns the number of code objects read (at most
+ * budget). */
+static size_t prefetch_proc(struct opd_python *py, const struct prefetch_job *job, size_t budget,
+                            size_t *reads)
 {
     uint64_t codes[PREFETCH_CODES];
-    void *arg = (void *)(intptr_t)job->pid;
+    struct prefetch_reader r = {.pid = job->pid, .left = reads};
+    void *arg = &r;
     size_t done = 0;
     int n;
 
-    n = opd_py_walk_codes(job->layout, read_cb, arg, job->runtime, job->code_type, codes,
+    n = opd_py_walk_codes(job->layout, budget_read, arg, job->runtime, job->code_type, codes,
                           budget < PREFETCH_CODES ? budget : PREFETCH_CODES);
     if (n == -ESRCH) {
         mark_dead(py, job);
@@ -241,7 +262,7 @@ static size_t prefetch_proc(struct opd_python *py, const struct prefetch_job *jo
         if (cached)
             continue;
         done++;
-        if (opd_py_code_read(job->layout, read_cb, arg, codes[i], job->code_type, &c))
+        if (opd_py_code_read(job->layout, budget_read, arg, codes[i], job->code_type, &c))
             continue; /* freed meanwhile; the drain reads it again if it was sampled */
         pthread_mutex_lock(&py->lock);
         /* Only for the same image: the process may have exec'd or exited meanwhile. */
@@ -266,11 +287,11 @@ static size_t prefetch_proc(struct opd_python *py, const struct prefetch_job *jo
 }
 
 /* One round: walks up to PREFETCH_PROCS running processes, round robin over the table,
- * reading at most PREFETCH_CODES code objects in all. */
+ * reading at most PREFETCH_CODES code objects with at most PREFETCH_READS reads in all. */
 static void prefetch_round(struct opd_python *py)
 {
     struct prefetch_job jobs[PREFETCH_PROCS];
-    size_t n = 0, budget = PREFETCH_CODES;
+    size_t n = 0, budget = PREFETCH_CODES, reads = PREFETCH_READS;
 
     pthread_mutex_lock(&py->lock);
     for (size_t k = 0; k < py->procs_cap && n < PREFETCH_PROCS; k++) {
@@ -280,6 +301,7 @@ static void prefetch_round(struct opd_python *py)
         if (!p->pid || p->dead)
             continue;
         jobs[n].pid = p->pid;
+        jobs[n].slot = (size_t)(p - py->procs);
         jobs[n].gen = p->gen;
         jobs[n].layout = p->layout;
         jobs[n].runtime = p->runtime;
@@ -288,14 +310,23 @@ static void prefetch_round(struct opd_python *py)
     }
     py->st.prefetch_rounds++;
     pthread_mutex_unlock(&py->lock);
-    for (size_t i = 0; i < n && budget > 0; i++)
-        budget -= prefetch_proc(py, &jobs[i], budget);
+    for (size_t i = 0; i < n; i++) {
+        if (budget == 0 || reads == 0) {
+            /* Out of budget: the next round starts with the first process not walked. */
+            pthread_mutex_lock(&py->lock);
+            py->cursor = jobs[i].slot;
+            pthread_mutex_unlock(&py->lock);
+            break;
+        }
+        budget -= prefetch_proc(py, &jobs[i], budget, &reads);
+    }
 }
 
 static void *prefetch_thread(void *arg)
 {
     struct opd_python *py = arg;
 
+    pthread_setname_np(pthread_self(), "opd-pyprefetch"); /* its CPU time shows in top -H */
     pthread_mutex_lock(&py->lock);
     while (!py->stop) {
         struct timespec until;
