@@ -131,7 +131,7 @@ static __always_inline __u64 opd_alloc_stack(struct pt_regs *ctx, struct opd_bpf
 	    !ret) {
 		n = 1;
 	} else {
-		st->ip[1] = ret;
+		st->ip[1] = ret; /* read, not unwound: no OPD_FRAME_VIA_* tag */
 		n = 2 + opd_fp_walk(OPD_FP_ALLOC, PT_REGS_FP(&uregs), 2);
 	}
 	if (n >= opd_max_frames)

@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "profile.h"
+#include "unwind_table.h" /* OPD_FRAME_VIA_* */
 #include "stackwalk.bpf.h"
 #ifdef __TARGET_ARCH_x86 /* the table walk reads x86_64 registers */
 #include <bpf/bpf_endian.h>
@@ -380,7 +381,7 @@ __noinline int opd_fp_walk(__u32 which, __u64 fp, __u32 from)
 			break;
 		if (!pair[1])
 			break;
-		st->ip[slot] = pair[1];
+		st->ip[slot] = pair[1] | OPD_FRAME_VIA_FP;
 		n++;
 		/* The caller's frame lies above ours; anything else is garbage or a loop. */
 		if (pair[0] <= fp)

@@ -41,6 +41,8 @@ struct opd_unwind_walk {
     /* The last range with a table, reused while pcs stay inside it. */
     __u64 c_start, c_end, c_bias;
     __u32 c_rows, c_count;
+    __u32 via; /* OPD_FRAME_VIA_* >> 32 of the last step: tags the next frame recorded */
+    __u32 pad;
 };
 
 /* Per-CPU walk state: too big for the 512-byte BPF stack. */
@@ -172,6 +174,7 @@ static __always_inline long opd_unwind_fp_step(struct opd_unwind_walk *w,
         return 1;
     }
     s->method[(w->n - 1) & (OPD_UNWIND_MAX_FRAMES - 1)] = 2;
+    w->via = OPD_FRAME_VIA_FP >> 32;
     opd_unwind_count(OPD_UNW_FRAMES_FP);
     w->sp = w->fp + 16;
     w->fp = pair[0];
@@ -292,7 +295,7 @@ static long opd_unwind_step(__u64 i, void *arg)
         w->stop = OPD_UNW_ERR_PC;
         return 1;
     }
-    s->frames[w->n & (OPD_UNWIND_MAX_FRAMES - 1)] = w->pc;
+    s->frames[w->n & (OPD_UNWIND_MAX_FRAMES - 1)] = w->pc | ((__u64)w->via << 32);
     s->method[w->n & (OPD_UNWIND_MAX_FRAMES - 1)] = 0;
     w->n++;
 
@@ -377,6 +380,7 @@ static long opd_unwind_step(__u64 i, void *arg)
         return 1;
     }
     s->method[(w->n - 1) & (OPD_UNWIND_MAX_FRAMES - 1)] = 1;
+    w->via = OPD_FRAME_VIA_TABLE >> 32;
     opd_unwind_count(OPD_UNW_FRAMES_CFI);
     w->sp = cfa;
     w->fp = fp;

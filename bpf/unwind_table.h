@@ -16,6 +16,15 @@
 #include <linux/types.h>
 #endif
 
+/* How the walk found each user frame after the first, in the frame word itself: user
+ * addresses are below 2^47, so bits 61-62 are free. Only in native words (bit 63 clear;
+ * bit 63 marks a CPython frame word, see python.bpf.h). Frames read rather than unwound
+ * (the interrupted pc; the return address on top of the stack at a probed allocator's
+ * entry) carry neither. User space strips them before symbolizing. */
+#define OPD_FRAME_VIA_TABLE (1ULL << 61) /* an .eh_frame / .debug_frame table row */
+#define OPD_FRAME_VIA_FP    (1ULL << 62) /* a frame-pointer step */
+#define OPD_FRAME_VIA_MASK  (OPD_FRAME_VIA_TABLE | OPD_FRAME_VIA_FP)
+
 /* How the CFA (the caller's stack pointer before its call) is computed. 0 must mean "not
  * covered" so that zeroed memory and END markers stop a search cleanly. */
 enum opd_unwind_cfa_type {

@@ -9,6 +9,8 @@
 #    frame; the JSON output holds as many samples of the chain fixture as the folded one;
 #  - the same chain fixture under unwinding.method frame_pointer loses its callers (the
 #    check that the tables, not the build, make the difference);
+#  - every frame says how it was found (location attribute otelprofd.unwind.method):
+#    the chain's callers eh_frame with tables, never eh_frame with frame pointers only;
 #  - frame budget: deep (a 301-call recursion) is recorded whole to main with
 #    max_frames 512, and cut at 127 frames, counted as truncated, with the default.
 set -uo pipefail
@@ -70,6 +72,17 @@ YAML
   fail "otelprofd did not start sampling within 10 s"
 }
 
+# methods REGEX: "<function> <otelprofd.unwind.method or none>" for every location (in
+# every request of the JSON output) of a function whose name matches REGEX.
+methods() {
+  jq -r --arg re "$1" '.dictionary as $d | $d.locationTable[1:][] | select(.lines)
+    | ($d.stringTable[$d.functionTable[.lines[0].functionIndex].nameStrindex]) as $fn
+    | select($fn | test($re))
+    | [(.attributeIndices // [])[] | $d.attributeTable[.]
+       | select($d.stringTable[.keyStrindex] == "otelprofd.unwind.method")
+       | .value.stringValue] | "\($fn) \(.[0] // "none")"' "$WORK/profiles.jsonl"
+}
+
 metric() {
   awk -v m="$1" '$1 ~ "^" m "(_total)?({|$)" { n += $2 } END { print n + 0 }' "$WORK/metrics.txt"
 }
@@ -126,6 +139,11 @@ json=$(jq --arg n "$CHAIN" '[.resourceProfiles[]
     | .scopeProfiles[].profiles[].samples[] | (.values[0] // 0) | tonumber] | add // 0' \
   "$WORK/profiles.jsonl" | awk '{ n += $1 } END { print n + 0 }')
 [ "$json" = "$total" ] || fail "JSON holds $json chain samples, folded $total"
+methods '^chain_[a-d]$' | sort | uniq -c
+[ "$(methods '^chain_[a-d]$' | grep -c ' eh_frame$')" -ge 4 ] ||
+  fail "the chain's callers do not say they were found through .eh_frame tables"
+methods '^chain_[a-d]$' | grep -v ' eh_frame$' | grep -q . &&
+  fail "a caller of the chain found through tables says otherwise"
 
 frames_table=$(metric otelprofd_unwind_frames_table)
 files=$(metric otelprofd_unwind_files_loaded)
@@ -144,6 +162,7 @@ grep -q "unwinding: .eh_frame tables" "$WORK/daemon.log" && fail "tables on with
 "$WORK/$CHAIN" 2 >/dev/null || fail "chain fixture failed"
 sleep 1.5
 stop_daemon
+methods '.' | grep -q ' eh_frame$' && fail "a frame says eh_frame under frame_pointer"
 fp_total=$(folded_sum "^$CHAIN;")
 fp_chain=$(folded_sum "^$CHAIN;(.*;)?main;chain_a;chain_b;chain_c;chain_d;chain_leaf( |;)")
 echo "frame pointers: $fp_chain of $fp_total chain samples complete"

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpf/unwind_table.h"
 #include "collector/mem.h"
 #include "collector/receivers/profiling/build.h"
 #include "collector/receivers/profiling/cpus.h"
@@ -181,14 +182,18 @@ __attribute__((noinline)) static uint64_t here(void)
     return (uint64_t)(uintptr_t)__builtin_return_address(0);
 }
 
+static const struct opd_resource *find_resource(const struct opd_batch *b, int64_t pid);
+
 static void fill_drain(struct opd_drain *d)
 {
-    struct opd_bpf_stack us = {.len = 2}, ks = {.len = 2, .kernel = 1};
+    struct opd_bpf_stack us = {.len = 3}, ks = {.len = 2, .kernel = 1};
     struct opd_sample_key k = {0};
 
     opd_drain_init(d);
+    /* The pc, then two callers tagged with how the kernel walk found them. */
     us.ip[0] = here();
-    us.ip[1] = (uint64_t)(uintptr_t)&fill_drain + 4;
+    us.ip[1] = ((uint64_t)(uintptr_t)&fill_drain + 4) | OPD_FRAME_VIA_TABLE;
+    us.ip[2] = ((uint64_t)(uintptr_t)&find_resource + 4) | OPD_FRAME_VIA_FP;
     ks.ip[0] = 0xffffffff81000010ull;
     ks.ip[1] = 0xffffffff81000020ull;
     assert_int_equal(opd_drain_add_stack(d, 11, &us), 0);
@@ -247,17 +252,22 @@ static const char *sample_attr(const struct opd_batch *b, const struct opd_sampl
     return NULL;
 }
 
-static const char *frame_type(const struct opd_batch *b, int32_t loc)
+static const char *loc_attr(const struct opd_batch *b, int32_t loc, const char *key)
 {
     const struct opd_location *l = &b->dict.locations[loc];
 
     for (size_t i = 0; i < l->n_attr; i++) {
         const struct opd_attribute *a = &b->dict.attributes[l->attr_indices[i]];
 
-        if (strcmp(opd_dict_str(&b->dict, a->key_strindex), "profile.frame.type") == 0)
+        if (strcmp(opd_dict_str(&b->dict, a->key_strindex), key) == 0)
             return a->value.u.str;
     }
     return NULL;
+}
+
+static const char *frame_type(const struct opd_batch *b, int32_t loc)
+{
+    return loc_attr(b, loc, "profile.frame.type");
 }
 
 static void test_build_shape(void **state)
@@ -321,7 +331,7 @@ static void test_build_shape(void **state)
             assert_int_equal(tid, getpid());
             assert_int_equal(s->values[0], 5);
             /* Kernel frames leaf-most, then the user frames. */
-            assert_int_equal(stk->n, 4);
+            assert_int_equal(stk->n, 5);
             assert_string_equal(frame_type(b, stk->location_indices[0]), "kernel");
             assert_string_equal(frame_type(b, stk->location_indices[1]), "kernel");
             assert_string_equal(frame_type(b, stk->location_indices[2]), "native");
@@ -329,10 +339,23 @@ static void test_build_shape(void **state)
                              0xffffffff81000010ull);
             /* Without a symbolizer a user frame keeps its mapping (this test binary). */
             assert_true(b->dict.locations[stk->location_indices[2]].mapping_index > 0);
+            /* How each caller was found; the tag is gone from the address (the mapping
+             * is still found) and the pc, read not unwound, says nothing. */
+            assert_null(loc_attr(b, stk->location_indices[2], "otelprofd.unwind.method"));
+            assert_string_equal(loc_attr(b, stk->location_indices[3], "otelprofd.unwind.method"),
+                                "eh_frame");
+            assert_string_equal(loc_attr(b, stk->location_indices[4], "otelprofd.unwind.method"),
+                                "frame_pointer");
+            for (int f = 3; f <= 4; f++) {
+                const struct opd_location *l = &b->dict.locations[stk->location_indices[f]];
+
+                assert_true(l->mapping_index > 0);
+                assert_true(l->address < (1ull << 47));
+            }
         } else {
             assert_string_equal(tname, "worker");
             assert_int_equal(tid, getpid() + 1);
-            assert_int_equal(stk->n, 2);
+            assert_int_equal(stk->n, 3);
         }
     }
     assert_int_equal(total, 8);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bpf/python.bpf.h"
+#include "bpf/unwind_table.h" /* OPD_FRAME_VIA_* */
 #include "collector/mem.h"
 #include "collector/receivers/profiling/proctab.h"
 #include "collector/receivers/profiling/python/python.h"
@@ -78,7 +79,17 @@ struct builder {
     struct loc_cache cache;
     int32_t *locs; /* scratch for one stack */
     int32_t attr_frame_type[8];
+    int32_t attr_via[3]; /* otelprofd.unwind.method per VIA_* (0: not interned yet) */
 };
+
+/* How the kernel walk found a native user frame (bits of OPD_FRAME_VIA_MASK >> 61), kept
+ * in the location cache's flags above the symbolizer's own. */
+enum { VIA_NONE = 0, VIA_TABLE = 1, VIA_FP = 2 };
+#define VIA_FLAGS_SHIFT 16
+#define SYM_FLAGS_MASK  ((1u << VIA_FLAGS_SHIFT) - 1)
+
+/* The otelprofd.unwind.method values, named as the receiver's unwinding.method options. */
+static const char *const via_names[3] = {NULL, "eh_frame", "frame_pointer"};
 
 static const char *base_name(const char *path)
 {
@@ -185,14 +196,18 @@ static void frame_unsymbolized(struct builder *bl, int32_t pid, uint64_t pc,
 }
 
 /* Returns the location index of one frame (> 0) or -ENOMEM. pid 0 = kernel. */
+/* Interns the location of one frame: pc in process pid (0 = kernel), flags the
+ * symbolizer's (OPD_SYM_*) plus the frame's VIA_* << VIA_FLAGS_SHIFT. Returns the location
+ * index or a negative errno. */
 static int32_t frame_location(struct builder *bl, int32_t pid, uint64_t pc, uint32_t flags)
 {
     bool kernel = pid == 0;
+    uint32_t via = flags >> VIA_FLAGS_SHIFT;
     struct opd_sym_frame f;
     struct opd_location loc = {0};
     struct opd_line line = {0};
     struct loc_slot *slot;
-    int32_t attr, idx;
+    int32_t attr[2], idx;
 
     if (bl->cache.n * 2 >= bl->cache.cap && cache_grow(&bl->cache))
         return -ENOMEM;
@@ -202,8 +217,9 @@ static int32_t frame_location(struct builder *bl, int32_t pid, uint64_t pc, uint
 
     bl->st->frames++;
     if (bl->p->sym) {
-        int rc = kernel ? opd_symbolizer_kernel(bl->p->sym, pc, flags, &f)
-                        : opd_symbolizer_user(bl->p->sym, pid, pc, flags, bl->p->now, &f);
+        uint32_t sf = flags & SYM_FLAGS_MASK;
+        int rc = kernel ? opd_symbolizer_kernel(bl->p->sym, pc, sf, &f)
+                        : opd_symbolizer_user(bl->p->sym, pid, pc, sf, bl->p->now, &f);
 
         if (rc == -ENOMEM)
             return -ENOMEM;
@@ -242,11 +258,19 @@ static int32_t frame_location(struct builder *bl, int32_t pid, uint64_t pc, uint
         loc.lines = &line;
         loc.n_lines = 1;
     }
-    attr = frame_type_attr(bl, f.type_name);
-    if (attr < 0)
-        return attr;
-    loc.attr_indices = &attr;
+    attr[0] = frame_type_attr(bl, f.type_name);
+    if (attr[0] < 0)
+        return attr[0];
+    loc.attr_indices = attr;
     loc.n_attr = 1;
+    if (via == VIA_TABLE || via == VIA_FP) {
+        if (!bl->attr_via[via])
+            bl->attr_via[via] =
+                opd_dict_attr_str(bl->dict, "otelprofd.unwind.method", via_names[via]);
+        if (bl->attr_via[via] < 0)
+            return bl->attr_via[via];
+        attr[loc.n_attr++] = bl->attr_via[via];
+    }
     idx = opd_dict_location(bl->dict, &loc);
     if (idx <= 0)
         return idx < 0 ? idx : -EINVAL;
@@ -317,21 +341,36 @@ static int32_t python_location(struct builder *bl, int32_t pid, uint64_t word)
     return idx;
 }
 
+/* Splits the kernel's user words into plain words (native frames without their
+ * OPD_FRAME_VIA_* tag; CPython words as they are) and each word's VIA_*. */
+static void strip_via(const uint64_t *ip, size_t len, uint64_t *plain, uint8_t *via)
+{
+    for (size_t i = 0; i < len; i++) {
+        bool native = !(ip[i] & OPD_PY_TAG);
+
+        via[i] = native ? (uint8_t)((ip[i] & OPD_FRAME_VIA_MASK) >> 61) : VIA_NONE;
+        plain[i] = native ? ip[i] & ~OPD_FRAME_VIA_MASK : ip[i];
+    }
+}
+
 /* Interns the user frames of us into bl->locs from *n. CPython frame words, which the
  * sampler appends after the native frames of a tracked CPython process, are merged in
  * where their eval loop frames are. In other processes every word is a native frame
- * (a frame-pointer walk can read any garbage). Returns 0 or -ENOMEM. */
+ * (a frame-pointer walk can read any garbage). Each native frame keeps how the walk found
+ * it. Returns 0 or -ENOMEM. */
 static int user_frames(struct builder *bl, int32_t pid, const struct opd_drained_stack *us, size_t *n)
 {
-    uint64_t merged[OPD_MAX_FRAMES];
-    const uint64_t *ip = us->ip;
-    size_t len = us->len;
+    uint64_t plain[OPD_MAX_FRAMES], merged[OPD_MAX_FRAMES];
+    uint8_t via[OPD_MAX_FRAMES];
+    const uint64_t *ip = plain;
+    size_t len = us->len > OPD_MAX_FRAMES ? OPD_MAX_FRAMES : us->len, k = 0;
     uint32_t native = 0;
-    bool py = bl->p->py && len && (ip[len - 1] & OPD_PY_TAG) &&
+    bool py = bl->p->py && len && (us->ip[len - 1] & OPD_PY_TAG) &&
               opd_python_tracked(bl->p->py, pid);
 
+    strip_via(us->ip, len, plain, via);
     if (py) {
-        len = opd_python_merge(bl->p->py, pid, ip, len, merged, OPD_MAX_FRAMES);
+        len = opd_python_merge(bl->p->py, pid, plain, len, merged, OPD_MAX_FRAMES);
         ip = merged;
     }
     for (size_t i = 0; i < len; i++) {
@@ -340,7 +379,16 @@ static int user_frames(struct builder *bl, int32_t pid, const struct opd_drained
         if (py && (ip[i] & OPD_PY_TAG)) {
             l = python_location(bl, pid, ip[i]);
         } else {
-            l = frame_location(bl, pid, ip[i], native++ ? OPD_SYM_RETURN_ADDRESS : 0);
+            uint32_t v = VIA_NONE;
+
+            /* The merge keeps native words in order (dropping garbage ones): the next
+             * equal word of the walk is this one. */
+            while (k < us->len && k < OPD_MAX_FRAMES && plain[k] != ip[i])
+                k++;
+            if (k < us->len && k < OPD_MAX_FRAMES)
+                v = via[k++];
+            l = frame_location(bl, pid, ip[i],
+                               (native++ ? OPD_SYM_RETURN_ADDRESS : 0) | v << VIA_FLAGS_SHIFT);
         }
         if (l < 0)
             return l;
