@@ -7,9 +7,12 @@
 #  2. Workload slowdown, same run, same frequency: the chain fixture's iterations alone,
 #     under otelprofd (tables, scoped to the fixture) and under
 #     `perf record --call-graph dwarf` (which samples only the fixture too). Best of REPS.
+#  3. Frame budget: the deep fixture (301-call recursion) scoped, max_frames 127 against
+#     512: sampler cost per sample and frames recorded.
 # Prints a markdown section; append it to bench/RESULTS.unwind.md.
 #   BUILD  build dir with otelprofd (default build)   HZ   frequency (default 997)
 #   SECS   seconds per run (default 3)                REPS repetitions (default 3)
+#   ONLY   "budget": only part 3
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,18 +35,21 @@ trap cleanup EXIT
 [ -x "$BIN" ] || { echo "run_unwind_daemon: $BIN not found" >&2; exit 1; }
 command -v perf >/dev/null || { echo "run_unwind_daemon: perf is needed" >&2; exit 1; }
 cc -O2 -fomit-frame-pointer -g -o "$TMP/uwbench" "$ROOT/tests/data/unwind/chain.c"
+cc -O2 -fomit-frame-pointer -g -o "$TMP/uwdeep" "$ROOT/tests/data/unwind/deep.c"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
 
-# start METHOD SCOPE: SCOPE "host" samples everything, "fixture" only the fixture.
+# start METHOD SCOPE [MAX_FRAMES]: SCOPE "host" samples everything, "fixture" only the
+# fixtures.
 start() {
   local scope=""
-  [ "$2" = fixture ] && scope='    include: { comm: ["^uwbench$"] }'
+  [ "$2" = fixture ] && scope='    include: { comm: ["^uw(bench|deep)$"] }'
   cat >"$TMP/cfg.yaml" <<YAML
 receivers:
   profiling:
     samples_per_second: $HZ
     reporter_interval: 1s
+    max_frames: ${3:-127}
     unwinding: { method: $1 }
 $scope
 exporters:
@@ -67,6 +73,42 @@ metric() {
   awk -v m="$1" '$1 ~ "^" m "(_total)?({|$)" { n += $2 } END { printf "%d", n }' "$TMP/m.txt"
 }
 iters() { "$@" | awk '/iterations/ { print $1 }'; }
+
+budget() {
+  echo "### Frame budget: deep fixture (301-call recursion), scoped, $HZ Hz, $SECS s"
+  echo
+  echo "| max_frames | runs | ns/run | frames/walk | user frames of the longest stack |"
+  echo "|---|---|---|---|---|"
+  for mf in 127 512; do
+    start auto fixture "$mf"
+    sleep 1
+    curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/m.txt"
+    n0=$(metric otelprofd_profiling_bpf_run_count); t0=$(metric otelprofd_profiling_bpf_run_time_ns)
+    w0=$(metric otelprofd_unwind_walks); f0=$(( $(metric otelprofd_unwind_frames_table) + $(metric otelprofd_unwind_frames_frame_pointer) ))
+    "$TMP/uwdeep" "$SECS" >/dev/null
+    sleep 1.2
+    curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/m.txt"
+    stop
+    n1=$(metric otelprofd_profiling_bpf_run_count); t1=$(metric otelprofd_profiling_bpf_run_time_ns)
+    w1=$(metric otelprofd_unwind_walks); f1=$(( $(metric otelprofd_unwind_frames_table) + $(metric otelprofd_unwind_frames_frame_pointer) ))
+    longest=$(awk '/^uwdeep;/ { $NF = ""; n = split($0, f, ";"); u = 0
+      for (i = 2; i <= n; i++) if (f[i] !~ /_\[k\] *$/) u++
+      if (u > m) m = u } END { print m + 0 }' "$TMP/out.folded")
+    awk -v mf="$mf" -v n=$((n1 - n0)) -v t=$((t1 - t0)) -v w=$((w1 - w0)) -v f=$((f1 - f0)) \
+        -v l="$longest" 'BEGIN {
+      printf "| %d | %d | %.0f | %.1f | %d |\n", mf, n, n ? t / n : 0, w ? f / w : 0, l }'
+    rm -f "$TMP/out.folded"
+  done
+  echo
+}
+if [ "${ONLY:-}" = budget ]; then
+  echo "## Frame budget through the daemon ($(date -u +%F), $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
+  echo
+  echo "\`bench/run_unwind_daemon.sh\` (ONLY=budget BUILD=$BUILD HZ=$HZ SECS=$SECS)."
+  echo
+  budget
+  exit 0
+fi
 
 echo "## 6. Through the daemon ($(date -u +%F), $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
 echo
