@@ -9,6 +9,9 @@
 #     3.10-3.13 with a shared libpython), one process each;
 #     a chain.py process shorter than one reporter interval, all of whose samples are
 #     drained after it exited: the same 90% (names read ahead while it ran);
+#     a native program that dlopens libpython after its first samples (embedding): once
+#     a recheck finds the interpreter, >= 90% of its samples with Python frames (and at
+#     least 20) show the same chain placed the same way;
 #  2. native_call.py calling a native library through ctypes: the library's opd_py_burn as
 #     a native frame leaf-side of the Python frames call_native, via_python, those under
 #     the eval loop and the native root, in at least 90% of its samples.
@@ -55,8 +58,22 @@ CHAIN=$!
 NATIVE=$!
 wait $CHAIN || fail "chain.py failed"
 wait $NATIVE || fail "native_call.py failed"
-# Then each other interpreter alone, so that on a busy host its samples are not mostly
-# interpreter start-up.
+# Embedding, beside the interpreters below: a native program that loads libpython 1 s after
+# its first samples, then runs chain.py for 9 s. The daemon inspected it at its first
+# sample and found no CPython; a recheck (every 5 s) must find the interpreter.
+LIBPY=""
+for l in /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0 /root/.pyenv/versions/3.1[0-9].*/lib/libpython3.1[0-9].so.1.0; do
+  [ -r "$l" ] && { LIBPY=$l; break; }
+done
+EMBED=""
+if [ -n "$LIBPY" ]; then
+  cc -O1 -g -fno-omit-frame-pointer -o "$FIXDIR/opd_pyembed_$SUF" "$SRC/tests/data/python/embed.c" ||
+    fail "cannot build the embedding fixture"
+  "$FIXDIR/opd_pyembed_$SUF" "$LIBPY" "$FIXDIR/chain.py" 1 9 $LINGER >/dev/null &
+  EMBED=$!
+fi
+# Then each other interpreter, one at a time, so that on a busy host its samples are not
+# mostly interpreter start-up.
 declare -A OTHER=()
 for other in /root/.pyenv/versions/3.1[0-9].*/bin/python3.1[0-9]; do
   [ -x "$other" ] || continue
@@ -72,6 +89,7 @@ for _ in $(seq 1 100); do [ "$(lines)" -gt "$n0" ] && break; sleep 0.02; done
 "$PY" "$FIXDIR/chain.py" 0.8 0 >/dev/null &
 SHORT=$!
 wait $SHORT || fail "short chain.py failed"
+if [ -n "$EMBED" ]; then wait $EMBED || fail "the embedding fixture failed"; fi
 sleep 1.5
 stop_daemon
 
@@ -153,6 +171,21 @@ for p in "${!OTHER[@]}"; do
 done
 stacks $SHORT >"$WORK/short.txt"
 check_chain "$PY (0.8 s, exited before its drain)" "$WORK/short.txt"
+
+if [ -n "$EMBED" ]; then
+  stacks $EMBED >"$WORK/embed.txt"
+  read -r t c e p < <(placed "$WORK/embed.txt" $CHAIN_SPEC)
+  py=$(awk '/cpython[|]/ { n += $1 } END { print n + 0 }' "$WORK/embed.txt")
+  echo "chain.py embedded ($LIBPY loaded after the first samples): $t samples, $py with" \
+    "Python frames (after the recheck found the interpreter); $p of these placed:" \
+    "$(pct "$p" "$py")"
+  [ "$p" -ge 20 ] && at_least "$p" "$py" || {
+    grep cpython "$WORK/embed.txt" | head -3
+    fail "the late-loaded interpreter's chain is not placed in >= 90% (and >= 20) samples"
+  }
+else
+  echo "note: no shared libpython on this machine: embedding not tested"
+fi
 
 # The C-extension fixture: opd_py_burn (native) leaf-side of call_native;via_python, those
 # under the eval loop and the native root. The must-show asks for one such stack; the burn

@@ -7,7 +7,9 @@
  *     inner, middle, outer, <module> at the lines marked in chain.py;
  *   - collects the code objects of every thread with the read-ahead walk (pywalk.h);
  *   - attaches the tracker (python.h), reads ahead once, kills the process, and still
- *     resolves the sampled frame of inner (name, file, line) from what was read ahead.
+ *     resolves the sampled frame of inner (name, file, line) from what was read ahead;
+ *   - a process that loads libpython after it was first inspected (embedding, dlopen) is
+ *     attached by a later recheck.
  * A version not installed is reported and skipped; at least one must be present. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,12 +17,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -324,10 +328,92 @@ static void test_live(void **state)
     assert_true(tested > 0);
 }
 
+/* A shared libpython of any version on the machine, or NULL. */
+static const char *some_libpython(void)
+{
+    static const char *const libs[] = {
+        "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0",
+        "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0",
+        "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0",
+        "/root/.pyenv/versions/3.10.13/lib/libpython3.10.so.1.0",
+    };
+
+    for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+        if (access(libs[i], R_OK) == 0)
+            return libs[i];
+    }
+    return NULL;
+}
+
+static void test_late_libpython(void **state)
+{
+    struct opd_python_config cfg = {.map_fd = -1, .prefetch_ms = -1, .recheck_ms = 1};
+    const char *lib = some_libpython();
+    struct opd_python_stats st;
+    struct opd_proc_mapping *maps;
+    struct opd_python *py;
+    struct opd_proc proc;
+    int go[2], ack[2], n, status;
+    char *text, c = 0;
+    pid_t pid;
+
+    (void)state;
+    if (!lib) {
+        print_message("no shared libpython installed: skipped\n");
+        return;
+    }
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ack), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+        if (read(go[0], &c, 1) != 1 || !dlopen(lib, RTLD_NOW | RTLD_LOCAL))
+            _exit(1);
+        if (write(ack[1], "k", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    py = opd_python_create(&cfg, NULL, "test");
+    assert_non_null(py);
+    n = proc_of(pid, &proc, &maps, &text);
+    assert_int_equal(opd_python_attach(py, &proc), 0); /* no CPython yet */
+    opd_procmaps_free(maps, (size_t)n);
+    free(text);
+    usleep(5000);
+    assert_int_equal(opd_python_prefetch(py), 0);
+    opd_python_stats(py, &st);
+    assert_int_equal(st.rechecks, 1);
+    assert_int_equal(st.late, 0);
+    assert_false(opd_python_tracked(py, pid));
+
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_int_equal(read(ack[0], &c, 1), 1); /* libpython is mapped now */
+    usleep(5000);
+    assert_int_equal(opd_python_prefetch(py), 0);
+    opd_python_stats(py, &st);
+    assert_int_equal(st.rechecks, 2);
+    assert_int_equal(st.late, 1);
+    assert_true(opd_python_tracked(py, pid));
+    print_message("  %s loaded late: attached on recheck\n", lib);
+    /* Attached: no more rechecks of it. */
+    usleep(5000);
+    assert_int_equal(opd_python_prefetch(py), 0);
+    opd_python_stats(py, &st);
+    assert_int_equal(st.rechecks, 2);
+
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    opd_python_destroy(py);
+    close(go[0]), close(go[1]), close(ack[0]), close(ack[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live),
+        cmocka_unit_test(test_late_libpython),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,18 @@
 #define PREFETCH_CODES 256
 #define PREFETCH_READS 4096 /* memory reads of one round (about 1 us each) */
 
+/* Processes without CPython are inspected again later, in case they load libpython
+ * (embedding): the WATCH_SLOTS most recent ones, each every recheck_ms, at most
+ * RECHECK_PROCS of them per round. */
+#define WATCH_SLOTS   1024
+#define RECHECK_PROCS 4
+#define MAPS_MAX      (8u << 20) /* larger /proc/PID/maps files are not reread */
+
+struct py_watch {
+    int32_t pid; /* 0: free */
+    uint64_t due_ns;
+};
+
 /* One tracked CPython process, in an open-addressing table keyed by pid (0 = empty). */
 struct py_proc {
     int32_t pid;
@@ -64,6 +76,9 @@ struct opd_python {
     pthread_cond_t wake;
     bool thread_started, stop;
     int period_ms;
+    struct py_watch *watch; /* ring of WATCH_SLOTS, NULL when rechecks are off */
+    size_t watch_head, watch_scan;
+    uint64_t recheck_ns;
 };
 
 static uint32_t pid_hash(int32_t pid)
@@ -184,6 +199,152 @@ int opd_python_read_mem(int32_t pid, uint64_t addr, void *buf, size_t len)
 static int read_cb(void *arg, uint64_t addr, void *buf, size_t len)
 {
     return opd_python_read_mem((int32_t)(intptr_t)arg, addr, buf, len);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int attach_locked(struct opd_python *py, const struct opd_proc *proc);
+
+/* Remembers pid, which runs no CPython yet, for rechecks; the oldest entry gives way. */
+static void watch_add(struct opd_python *py, int32_t pid)
+{
+    if (!py->watch)
+        return;
+    py->watch[py->watch_head].pid = pid;
+    py->watch[py->watch_head].due_ns = now_ns() + py->recheck_ns;
+    py->watch_head = (py->watch_head + 1) % WATCH_SLOTS;
+}
+
+/* Reads procfs_root/PID/maps into *text (heap). Returns its length or -errno. */
+static ssize_t read_maps(const char *procfs_root, int32_t pid, char **text)
+{
+    char path[256];
+    size_t len = 0, cap = 16384;
+    ssize_t r = 0;
+    char *buf = NULL;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%d/maps", procfs_root, pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    buf = opd_malloc(cap);
+    for (;;) {
+        if (!buf) {
+            r = -ENOMEM;
+            goto out;
+        }
+        if (len == cap) {
+            char *nb;
+
+            if (cap >= MAPS_MAX) {
+                r = -EFBIG;
+                goto out;
+            }
+            nb = opd_realloc(buf, cap * 2);
+            if (!nb) {
+                r = -ENOMEM;
+                goto out;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        r = read(fd, buf + len, cap - len);
+        if (r < 0) {
+            r = -errno;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    r = (ssize_t)len;
+out:
+    close(fd);
+    if (r < 0) {
+        opd_free(buf);
+        buf = NULL;
+    }
+    *text = buf;
+    return r;
+}
+
+/* Inspects pid again: attaches it when it maps a CPython now. Returns true when the pid
+ * needs no more rechecks (attached, unsupported, or gone). */
+static bool recheck(struct opd_python *py, int32_t pid)
+{
+    struct opd_proc_mapping *maps = NULL;
+    struct opd_proc proc = {0};
+    char *text = NULL;
+    ssize_t len;
+    int n, err;
+
+    len = read_maps(py->procfs_root, pid, &text);
+    if (len < 0)
+        return len == -ENOENT || len == -ESRCH;
+    /* Most processes never map anything named python: skip parsing them. */
+    if (!memmem(text, (size_t)len, "python", 6)) {
+        opd_free(text);
+        return false;
+    }
+    n = opd_procmaps_parse(text, (size_t)len, OPD_MAP_EXEC, &maps);
+    opd_free(text);
+    if (n < 0)
+        return false;
+    proc.pid = pid;
+    proc.maps = maps;
+    proc.n_maps = (size_t)n;
+    pthread_mutex_lock(&py->lock);
+    err = attach_locked(py, &proc);
+    if (err == 1)
+        py->st.late++;
+    pthread_mutex_unlock(&py->lock);
+    opd_procmaps_free(maps, (size_t)n);
+    return err == 1 || err == -ENOTSUP;
+}
+
+/* Rechecks up to RECHECK_PROCS watched processes that are due; the scan goes on from
+ * where the last round stopped, so every entry gets its turn. */
+static void recheck_round(struct opd_python *py)
+{
+    int32_t due[RECHECK_PROCS];
+    size_t idx[RECHECK_PROCS], n = 0;
+    uint64_t now = now_ns();
+
+    if (!py->watch)
+        return;
+    pthread_mutex_lock(&py->lock);
+    for (size_t k = 0; k < WATCH_SLOTS && n < RECHECK_PROCS; k++) {
+        struct py_watch *w = &py->watch[py->watch_scan];
+        size_t i = py->watch_scan;
+
+        py->watch_scan = (py->watch_scan + 1) % WATCH_SLOTS;
+        if (!w->pid || w->due_ns > now)
+            continue;
+        if (proc_find(py, w->pid)) { /* attached meanwhile (a new process on this pid) */
+            w->pid = 0;
+            continue;
+        }
+        w->due_ns = now + py->recheck_ns;
+        due[n] = w->pid;
+        idx[n++] = i;
+    }
+    pthread_mutex_unlock(&py->lock);
+    for (size_t i = 0; i < n; i++) {
+        bool done = recheck(py, due[i]);
+
+        pthread_mutex_lock(&py->lock);
+        py->st.rechecks++;
+        if (done && py->watch[idx[i]].pid == due[i])
+            py->watch[idx[i]].pid = 0;
+        pthread_mutex_unlock(&py->lock);
+    }
 }
 
 /* One process a prefetch round walks, copied out of the table so that the reads run
@@ -340,6 +501,7 @@ static void *prefetch_thread(void *arg)
             break;
         pthread_mutex_unlock(&py->lock);
         prefetch_round(py);
+        recheck_round(py);
         pthread_mutex_lock(&py->lock);
     }
     pthread_mutex_unlock(&py->lock);
@@ -349,6 +511,7 @@ static void *prefetch_thread(void *arg)
 int opd_python_prefetch(struct opd_python *py)
 {
     prefetch_round(py);
+    recheck_round(py);
     return 0;
 }
 
@@ -370,6 +533,7 @@ struct opd_python *opd_python_create(const struct opd_python_config *cfg,
         pthread_condattr_destroy(&ca);
     }
     py->period_ms = cfg->prefetch_ms ? cfg->prefetch_ms : 200;
+    py->recheck_ns = (uint64_t)(cfg->recheck_ms ? cfg->recheck_ms : 5000) * 1000000ULL;
     py->map_fd = cfg->map_fd;
     py->max_procs = cfg->max_procs ? cfg->max_procs : 4096;
     py->procs_cap = pow2_at_least(py->max_procs * 2);
@@ -378,7 +542,10 @@ struct opd_python *opd_python_create(const struct opd_python_config *cfg,
     py->procfs_root = opd_strdup(cfg->procfs_root ? cfg->procfs_root : "/proc");
     py->procs = opd_calloc(py->procs_cap, sizeof(*py->procs));
     py->cache = opd_calloc(py->cache_cap, sizeof(*py->cache));
-    if (!py->who || !py->procfs_root || !py->procs || !py->cache)
+    if (cfg->recheck_ms >= 0)
+        py->watch = opd_calloc(WATCH_SLOTS, sizeof(*py->watch));
+    if (!py->who || !py->procfs_root || !py->procs || !py->cache ||
+        (cfg->recheck_ms >= 0 && !py->watch))
         goto fail;
     if (tel) {
         snprintf(labels, sizeof(labels), "receiver=\"%s\"", py->who);
@@ -435,6 +602,7 @@ void opd_python_destroy(struct opd_python *py)
     }
     opd_free(py->procs);
     opd_free(py->cache);
+    opd_free(py->watch);
     opd_free(py->who);
     opd_free(py->procfs_root);
     pthread_cond_destroy(&py->wake);
@@ -520,10 +688,22 @@ static int publish(struct opd_python *py, int32_t pid, const struct opd_py_layou
 
 int opd_python_attach(struct opd_python *py, const struct opd_proc *proc)
 {
+    int err;
+
+    pthread_mutex_lock(&py->lock);
+    err = attach_locked(py, proc);
+    if (err == 0)
+        watch_add(py, proc->pid);
+    pthread_mutex_unlock(&py->lock);
+    return err;
+}
+
+/* opd_python_attach() with the lock held. */
+static int attach_locked(struct opd_python *py, const struct opd_proc *proc)
+{
     char path[4096];
     int err = 0;
 
-    pthread_mutex_lock(&py->lock);
     for (size_t i = 0; i < proc->n_maps; i++) {
         const struct opd_proc_mapping *m = &proc->maps[i];
         const struct opd_py_layout *l;
@@ -592,7 +772,6 @@ int opd_python_attach(struct opd_python *py, const struct opd_proc *proc)
         goto out;
     }
 out:
-    pthread_mutex_unlock(&py->lock);
     return err;
 }
 

@@ -23,6 +23,8 @@ struct opd_python_config {
     size_t cache_slots;      /* code objects cached; 0 means 2048 (rounded up to 2^k) */
     int prefetch_ms;         /* period of the read-ahead of code objects; 0 means 200,
                               * < 0: no read-ahead thread (opd_python_prefetch only) */
+    int recheck_ms;          /* a process attached without CPython is inspected again this
+                              * often (libpython loaded later); 0 means 5000, < 0 never */
 };
 
 /* Counters (also exported as self-metrics when created with telemetry). */
@@ -35,6 +37,8 @@ struct opd_python_stats {
     uint64_t prefetch_rounds; /* read-ahead rounds run */
     uint64_t prefetched;      /* code objects read ahead of the drain */
     uint64_t exited;          /* tracked processes seen gone by the read-ahead */
+    uint64_t rechecks;        /* inspections of a process that had no CPython */
+    uint64_t late;            /* processes found running CPython on a recheck */
 };
 
 /* One resolved Python frame. Strings point into the object's cache and stay valid until
@@ -60,13 +64,15 @@ struct opd_python *opd_python_create(const struct opd_python_config *cfg,
 void opd_python_destroy(struct opd_python *py);
 
 /* Inspects the executable mappings of proc (from the process table). Returns 1 when the
- * process runs a supported CPython (now published to the BPF map), 0 when it runs none,
+ * process runs a supported CPython (now published to the BPF map), 0 when it runs none
+ * (then the pid is inspected again every recheck_ms, among the 1024 most recent such pids,
+ * at most 4 per read-ahead round, in case it loads libpython later),
  * -ENOTSUP for a CPython of an unknown version (counted; its samples keep native frames),
  * or -errno (-ENOMEM, -ENOSPC when max_procs are tracked). */
 int opd_python_attach(struct opd_python *py, const struct opd_proc *proc);
 
-/* One read-ahead round now, in the caller's thread (what the thread does each period).
- * Returns 0. */
+/* One read-ahead round now, in the caller's thread (what the thread does each period):
+ * reads code objects ahead and rechecks the processes that are due. Returns 0. */
 int opd_python_prefetch(struct opd_python *py);
 
 /* Forgets pid (exit, exec) and removes it from the map. Unknown pids are a no-op. */
