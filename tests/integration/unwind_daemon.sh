@@ -5,6 +5,8 @@
 #    its samples carry the whole chain, including chain_d, the leaf's direct caller;
 #  - qsort_cb: CPU burnt in a qsort comparator: ≥ 90 % of the comparator's samples go
 #    through libc's qsort back to sort_once and main;
+#  - gochain (stripped Go, when Debian's golang-go is installed): ≥ 95 % of its samples
+#    carry main.main;main.goA;main.goB;main.goC;main.goLeaf, walked by frame pointer;
 #  - the self metrics show table frames, loaded files and walks ending at the outermost
 #    frame; the JSON output holds as many samples of the chain fixture as the folded one;
 #  - the same chain fixture under unwinding.method frame_pointer loses its callers (the
@@ -26,6 +28,15 @@ for fx in chain:$CHAIN qsort_cb:$QSORT deep:$DEEP; do
   cc -O2 -fomit-frame-pointer -g -o "$WORK/${fx#*:}" "$SRC/tests/data/unwind/${fx%%:*}.c" ||
     fail "cannot build fixture ${fx%%:*}"
 done
+GO="uwgo_$SUF"
+if command -v go >/dev/null; then
+  (cd "$WORK" && GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" HOME="$WORK" CGO_ENABLED=0 \
+     GOFLAGS= go build -ldflags="-s -w" -o "$WORK/$GO" "$SRC/tests/data/unwind/gochain.go") ||
+    fail "cannot build the Go fixture"
+else
+  echo "no go toolchain (Debian's golang-go): the Go part is skipped"
+  GO=""
+fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 # run_daemon METHOD [MAX_FRAMES]: starts otelprofd with unwinding.method METHOD, the
@@ -41,7 +52,7 @@ receivers:
     unwinding:
       method: $1
     include:
-      comm: ["^uw(chain|qsort|deep)_$SUF\$"]
+      comm: ["^uw(chain|qsort|deep|go)_$SUF\$"]
 exporters:
   file/json:
     path: $WORK/profiles.jsonl
@@ -111,6 +122,7 @@ grep -q "unwinding: .eh_frame tables" "$WORK/daemon.log" || fail "the table unwi
 c_pid=$!
 "$WORK/$QSORT" 3 >/dev/null || fail "qsort fixture failed"
 wait "$c_pid" || fail "chain fixture failed"
+[ -z "$GO" ] || "$WORK/$GO" 2 || fail "Go fixture failed"
 sleep 1.5
 curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" || fail "no self metrics"
 stop_daemon
@@ -132,6 +144,19 @@ awk -v c="$cmp_libc" -v t="$cmp_total" 'BEGIN { exit !(c >= 0.9 * t) }' ||
     fail "only $cmp_libc of $cmp_total comparator samples reach main through libc"; }
 grep -Eq "^$QSORT;(.*;)?sort_once[^;]*;(.*;)?(qsort|msort)[^;]*;(.*;)?slow_compare( |;)" \
   "$WORK/profiles.folded" || fail "no qsort/msort frame of libc between sort_once and slow_compare"
+
+if [ -n "$GO" ]; then
+  go_total=$(folded_sum "^$GO;.*main\\.goLeaf( |;)")
+  go_chain=$(folded_sum "^$GO;(.*;)?main\\.main;main\\.goA;main\\.goB;main\\.goC;main\\.goLeaf( |;)")
+  echo "gochain: $go_chain of $go_total main.goLeaf samples carry main.main;main.goA;main.goB;main.goC"
+  [ "$go_total" -ge 20 ] || fail "only $go_total samples in main.goLeaf"
+  awk -v c="$go_chain" -v t="$go_total" 'BEGIN { exit !(c >= 0.95 * t) }' ||
+    { grep "^$GO;" "$WORK/profiles.folded" | sort -t' ' -k2 -nr | head -5
+      fail "only $go_chain of $go_total Go samples are complete"; }
+  methods '^main\.go[ABC]$' | sort | uniq -c
+  methods '^main\.go[ABC]$' | grep -q ' frame_pointer$' ||
+    fail "the Go callers do not say they were found by frame pointer"
+fi
 
 json=$(jq --arg n "$CHAIN" '[.resourceProfiles[]
     | select(any(.resource.attributes[]; .key == "process.executable.name"
