@@ -1,12 +1,14 @@
 /* Bytes -> CPython line tables (3.10 and 3.11+ encodings) and a fake process memory in
- * which a code object, its strings and its line table are read: whatever a sampled
- * process holds, decoding must stay in bounds. First byte picks the layout. */
+ * which a code object, its strings and its line table are read, and in which the
+ * read-ahead walk follows thread states and frames (pywalk.h): whatever a sampled process
+ * holds, decoding must stay in bounds and the walk must end. First byte picks the layout. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "collector/receivers/profiling/python/pycode.h"
 #include "collector/receivers/profiling/python/pylayout.h"
+#include "collector/receivers/profiling/python/pywalk.h"
 
 struct mem {
     const uint8_t *p;
@@ -50,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 opd_py_code_line(l, &c, idx);
         }
         opd_py_code_fini(&c);
+    }
+    /* Pointers in the data that land inside it are followed (threads, frames, codes). */
+    {
+        uint64_t codes[64];
+
+        opd_py_walk_codes(l, mem_read, &m, BASE, 0x1234, codes, 64);
     }
     return 0;
 }
