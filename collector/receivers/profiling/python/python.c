@@ -69,7 +69,7 @@ struct opd_python {
     struct code_slot *cache;
     size_t cache_cap;
     struct opd_python_stats st;
-    struct opd_metric *m_processes, *m_unsupported, *m_unresolved;
+    struct opd_metric *m_processes, *m_unsupported, *m_unresolved, *m_prefetched, *m_late;
     uint64_t gen;   /* counts attachments and exits: orders entries by age */
     size_t cursor;  /* next process table slot a prefetch round starts at */
     pthread_t thread;
@@ -302,8 +302,10 @@ static bool recheck(struct opd_python *py, int32_t pid)
     proc.n_maps = (size_t)n;
     pthread_mutex_lock(&py->lock);
     err = attach_locked(py, &proc);
-    if (err == 1)
+    if (err == 1) {
         py->st.late++;
+        opd_metric_add(py->m_late, 1);
+    }
     pthread_mutex_unlock(&py->lock);
     opd_procmaps_free(maps, (size_t)n);
     return err == 1 || err == -ENOTSUP;
@@ -439,6 +441,7 @@ static size_t prefetch_proc(struct opd_python *py, const struct prefetch_job *jo
                 s->pid = job->pid;
                 s->addr = codes[i];
                 py->st.prefetched++;
+                opd_metric_add(py->m_prefetched, 1);
             }
         }
         pthread_mutex_unlock(&py->lock);
@@ -548,7 +551,9 @@ struct opd_python *opd_python_create(const struct opd_python_config *cfg,
         (cfg->recheck_ms >= 0 && !py->watch))
         goto fail;
     if (tel) {
-        snprintf(labels, sizeof(labels), "receiver=\"%s\"", py->who);
+        /* The component id, as the receiver's other metrics label it. */
+        snprintf(labels, sizeof(labels), "receiver=\"%s\"",
+                 strncmp(py->who, "receiver/", 9) == 0 ? py->who + 9 : py->who);
         py->m_processes = opd_telemetry_metric(tel, OPD_METRIC_COUNTER,
                                                "otelprofd_profiling_python_processes", labels,
                                                "CPython processes whose Python frames are walked");
@@ -558,6 +563,12 @@ struct opd_python *opd_python_create(const struct opd_python_config *cfg,
         py->m_unresolved = opd_telemetry_metric(
             tel, OPD_METRIC_COUNTER, "otelprofd_profiling_python_frames_unresolved", labels,
             "Python frames whose code object could not be read");
+        py->m_prefetched = opd_telemetry_metric(
+            tel, OPD_METRIC_COUNTER, "otelprofd_profiling_python_code_prefetched", labels,
+            "Code objects read from running CPython processes ahead of the drain");
+        py->m_late = opd_telemetry_metric(
+            tel, OPD_METRIC_COUNTER, "otelprofd_profiling_python_processes_late", labels,
+            "Processes found running CPython when inspected again (libpython loaded late)");
     }
     if (py->period_ms > 0) {
         int err = pthread_create(&py->thread, NULL, prefetch_thread, py);
@@ -694,6 +705,8 @@ int opd_python_attach(struct opd_python *py, const struct opd_proc *proc)
     err = attach_locked(py, proc);
     if (err == 0)
         watch_add(py, proc->pid);
+    else if (err == 1 && py->thread_started)
+        pthread_cond_signal(&py->wake); /* read ahead now: start-up code objects die young */
     pthread_mutex_unlock(&py->lock);
     return err;
 }
