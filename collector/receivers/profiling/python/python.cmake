@@ -15,6 +15,7 @@ add_library(opd_profiling_python STATIC
   ${CMAKE_CURRENT_LIST_DIR}/pyelf.c
   ${CMAKE_CURRENT_LIST_DIR}/pycode.c
   ${CMAKE_CURRENT_LIST_DIR}/pywalk.c
+  ${CMAKE_CURRENT_LIST_DIR}/pyahead.c
   ${CMAKE_CURRENT_LIST_DIR}/python.c)
 target_link_libraries(opd_profiling_python PUBLIC opd_profiling_symbolize opd_base
                       PkgConfig::LIBBPF Threads::Threads)

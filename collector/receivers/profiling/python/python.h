@@ -29,10 +29,10 @@ struct opd_python_config {
 
 /* Counters (also exported as self-metrics when created with telemetry). */
 struct opd_python_stats {
-    uint64_t processes;     /* CPython processes published to the BPF walk */
-    uint64_t unsupported;   /* CPython processes of an unknown version: native frames only */
-    uint64_t frames;        /* Python frames resolved */
-    uint64_t unresolved;    /* Python frames whose code object could not be read */
+    uint64_t processes;   /* CPython processes published to the BPF walk */
+    uint64_t unsupported; /* CPython processes of an unknown version: native frames only */
+    uint64_t frames;      /* Python frames resolved */
+    uint64_t unresolved;  /* Python frames whose code object could not be read */
     uint64_t cache_hits, cache_misses;
     uint64_t prefetch_rounds; /* read-ahead rounds run */
     uint64_t prefetched;      /* code objects read ahead of the drain */
@@ -58,8 +58,8 @@ struct opd_python;
  * into the cache, so that names survive a process that exits before the drain, and notices
  * exited processes: their entries stay, for the samples still to drain, until room is
  * needed. NULL with errno ENOMEM (or the thread's creation error) on failure. */
-struct opd_python *opd_python_create(const struct opd_python_config *cfg,
-                                     struct opd_telemetry *tel, const char *who);
+struct opd_python *opd_python_create(const struct opd_python_config *cfg, struct opd_telemetry *tel,
+                                     const char *who);
 /* Frees everything and removes every published entry from the map. NULL is a no-op. */
 void opd_python_destroy(struct opd_python *py);
 

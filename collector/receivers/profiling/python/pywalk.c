@@ -27,8 +27,7 @@ static size_t add_code(uint64_t *codes, size_t n, size_t cap, uint64_t code)
 
 /* Adds the code objects of one thread's frames from frame on; returns the new count. */
 static size_t walk_frames(const struct opd_py_layout *l, opd_py_read_fn rd, void *arg,
-                          uint64_t frame, uint64_t code_type, uint64_t *codes, size_t n,
-                          size_t cap)
+                          uint64_t frame, uint64_t code_type, uint64_t *codes, size_t n, size_t cap)
 {
     for (int i = 0; frame && i < OPD_PY_WALK_FRAMES && n < cap; i++) {
         uint64_t code, back, type;
@@ -51,8 +50,8 @@ static size_t walk_frames(const struct opd_py_layout *l, opd_py_read_fn rd, void
     return n;
 }
 
-int opd_py_walk_codes(const struct opd_py_layout *l, opd_py_read_fn rd, void *arg,
-                      uint64_t runtime, uint64_t code_type, uint64_t *codes, size_t cap)
+int opd_py_walk_codes(const struct opd_py_layout *l, opd_py_read_fn rd, void *arg, uint64_t runtime,
+                      uint64_t code_type, uint64_t *codes, size_t cap)
 {
     uint64_t interp, tstate;
     size_t n = 0;

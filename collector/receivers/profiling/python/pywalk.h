@@ -20,7 +20,7 @@
  * cannot be read (it is exiting) ends its own walk only. Returns the number stored, or
  * the error of the first read (the runtime's interpreter list), e.g. -ESRCH when the
  * process is gone; a NULL interpreter list (not started, or finalized) is 0. */
-int opd_py_walk_codes(const struct opd_py_layout *l, opd_py_read_fn rd, void *arg,
-                      uint64_t runtime, uint64_t code_type, uint64_t *codes, size_t cap);
+int opd_py_walk_codes(const struct opd_py_layout *l, opd_py_read_fn rd, void *arg, uint64_t runtime,
+                      uint64_t code_type, uint64_t *codes, size_t cap);
 
 #endif
