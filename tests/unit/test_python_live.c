@@ -328,6 +328,83 @@ static void test_live(void **state)
     assert_true(tested > 0);
 }
 
+/* Starts chain.py under path; returns its pid once it spins. */
+static pid_t spawn_chain(const char *path, int *out_fd)
+{
+    char buf[16] = {0};
+    int pfd[2];
+    pid_t pid;
+
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        execl(path, path, fixture, "60", (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    assert_true(read(pfd[0], buf, sizeof(buf) - 1) > 0);
+    assert_true(strncmp(buf, "ready", 5) == 0);
+    *out_fd = pfd[0];
+    return pid;
+}
+
+static int attach_pid(struct opd_python *py, pid_t pid)
+{
+    struct opd_proc_mapping *maps;
+    struct opd_proc proc;
+    char *text;
+    int n = proc_of(pid, &proc, &maps, &text), r;
+
+    r = opd_python_attach(py, &proc);
+    opd_procmaps_free(maps, (size_t)n);
+    free(text);
+    return r;
+}
+
+/* With room for one process: a second one is refused while the first runs, and takes the
+ * place of the first once the read-ahead has seen it exit. */
+static void test_exited_make_room(void **state)
+{
+    struct opd_python_config cfg = {.map_fd = -1, .max_procs = 1, .prefetch_ms = -1};
+    const char *path = NULL;
+    struct opd_python_stats st;
+    struct opd_python *py;
+    int fa, fb, status;
+    pid_t a, b;
+
+    (void)state;
+    read_marks();
+    for (size_t i = 0; i < sizeof(interps) / sizeof(interps[0]) && !path; i++) {
+        if (access(interps[i].path, X_OK) == 0)
+            path = interps[i].path;
+    }
+    assert_non_null(path);
+    py = opd_python_create(&cfg, NULL, "test");
+    assert_non_null(py);
+    a = spawn_chain(path, &fa);
+    b = spawn_chain(path, &fb);
+    assert_int_equal(attach_pid(py, a), 1);
+    assert_int_equal(attach_pid(py, b), -ENOSPC);
+    kill(a, SIGKILL);
+    waitpid(a, &status, 0);
+    assert_int_equal(attach_pid(py, b), -ENOSPC); /* not known to be gone yet */
+    assert_int_equal(opd_python_prefetch(py), 0);
+    opd_python_stats(py, &st);
+    assert_int_equal(st.exited, 1);
+    assert_int_equal(attach_pid(py, b), 1);
+    assert_true(opd_python_tracked(py, b));
+    assert_false(opd_python_tracked(py, a));
+    kill(b, SIGKILL);
+    waitpid(b, &status, 0);
+    close(fa);
+    close(fb);
+    opd_python_destroy(py);
+}
+
 /* A shared libpython of any version on the machine, or NULL. */
 static const char *some_libpython(void)
 {
@@ -414,6 +491,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live),
         cmocka_unit_test(test_late_libpython),
+        cmocka_unit_test(test_exited_make_room),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
