@@ -32,6 +32,7 @@ void opd_py_watch_add(struct opd_python *py, int32_t pid)
         return;
     py->watch[py->watch_head].pid = pid;
     py->watch[py->watch_head].due_ns = now_ns() + py->recheck_ns;
+    py->watch[py->watch_head].sig = 0;
     py->watch_head = (py->watch_head + 1) % WATCH_SLOTS;
 }
 
@@ -89,24 +90,51 @@ out:
     return r;
 }
 
-/* Inspects pid again: attaches it when it maps a CPython now. Returns true when the pid
- * needs no more rechecks (attached, unsupported, or gone). */
-static bool recheck(struct opd_python *py, int32_t pid)
+/* Hash of the lines of a maps text that name python (FNV-1a; never 0), 1 when none do. */
+static uint64_t python_lines_sig(const char *text, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const char *p = text, *end = text + len;
+    bool any = false;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+
+        if (memmem(p, (size_t)(eol - p), "python", 6)) {
+            any = true;
+            for (const char *c = p; c < eol; c++)
+                h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+        }
+        p = eol + 1;
+    }
+    return !any ? 1 : h ? h : 2;
+}
+
+/* Inspects pid again: attaches it when it maps a CPython now. *sig is the signature of its
+ * python lines at the last check; the files are only inspected when it changed. Returns
+ * true when the pid needs no more rechecks (attached, unsupported, or gone). */
+static bool recheck(struct opd_python *py, int32_t pid, uint64_t *sig)
 {
     struct opd_proc_mapping *maps = NULL;
     struct opd_proc proc = {0};
     char *text = NULL;
+    uint64_t new_sig;
     ssize_t len;
     int n, err;
 
     len = read_maps(py->procfs_root, pid, &text);
     if (len < 0)
         return len == -ENOENT || len == -ESRCH;
-    /* Most processes never map anything named python: skip parsing them. */
-    if (!memmem(text, (size_t)len, "python", 6)) {
+    /* Most processes never map anything named python, and a process whose python
+     * mappings did not change (a python2, a tool named python-something) was looked at. */
+    new_sig = python_lines_sig(text, (size_t)len);
+    if (new_sig == 1 || new_sig == *sig) {
+        *sig = new_sig;
         opd_free(text);
         return false;
     }
+    *sig = new_sig;
     n = opd_procmaps_parse(text, (size_t)len, OPD_MAP_EXEC, &maps);
     opd_free(text);
     if (n < 0)
@@ -115,6 +143,7 @@ static bool recheck(struct opd_python *py, int32_t pid)
     proc.maps = maps;
     proc.n_maps = (size_t)n;
     pthread_mutex_lock(&py->lock);
+    py->st.reinspections++;
     err = opd_py_attach_locked(py, &proc);
     if (err == 1) {
         py->st.late++;
@@ -130,6 +159,7 @@ static bool recheck(struct opd_python *py, int32_t pid)
 static void recheck_round(struct opd_python *py)
 {
     int32_t due[RECHECK_PROCS];
+    uint64_t sig[RECHECK_PROCS];
     size_t idx[RECHECK_PROCS], n = 0;
     uint64_t now = now_ns();
 
@@ -149,16 +179,20 @@ static void recheck_round(struct opd_python *py)
         }
         w->due_ns = now + py->recheck_ns;
         due[n] = w->pid;
+        sig[n] = w->sig;
         idx[n++] = i;
     }
     pthread_mutex_unlock(&py->lock);
     for (size_t i = 0; i < n; i++) {
-        bool done = recheck(py, due[i]);
+        bool done = recheck(py, due[i], &sig[i]);
 
         pthread_mutex_lock(&py->lock);
         py->st.rechecks++;
-        if (done && py->watch[idx[i]].pid == due[i])
-            py->watch[idx[i]].pid = 0;
+        if (py->watch[idx[i]].pid == due[i]) {
+            py->watch[idx[i]].sig = sig[i];
+            if (done)
+                py->watch[idx[i]].pid = 0;
+        }
         pthread_mutex_unlock(&py->lock);
     }
 }

@@ -28,6 +28,7 @@
 struct py_watch {
     int32_t pid; /* 0: free */
     uint64_t due_ns;
+    uint64_t sig; /* hash of its maps lines naming python at the last check; 0: none yet */
 };
 
 /* One tracked CPython process, in an open-addressing table keyed by pid (0 = empty). */

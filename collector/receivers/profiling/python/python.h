@@ -37,7 +37,8 @@ struct opd_python_stats {
     uint64_t prefetch_rounds; /* read-ahead rounds run */
     uint64_t prefetched;      /* code objects read ahead of the drain */
     uint64_t exited;          /* tracked processes seen gone by the read-ahead */
-    uint64_t rechecks;        /* inspections of a process that had no CPython */
+    uint64_t rechecks;        /* rechecks of a process that had no CPython */
+    uint64_t reinspections;   /* rechecks whose python mappings changed: files inspected */
     uint64_t late;            /* processes found running CPython on a recheck */
 };
 
