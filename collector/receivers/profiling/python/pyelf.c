@@ -126,6 +126,7 @@ int opd_py_elf_inspect(const char *path, struct opd_py_elf *out)
         out->major = version >> 24;
         out->minor = (version >> 16) & 0xff;
         out->micro = (version >> 8) & 0xff;
+        out->exact = true;
     } else if (opd_py_version_from_name(path, &out->major, &out->minor)) {
         err = -EINVAL;
         goto out;

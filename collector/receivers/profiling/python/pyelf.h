@@ -3,12 +3,14 @@
 #ifndef OPD_PROFILING_PYELF_H
 #define OPD_PROFILING_PYELF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct opd_py_elf {
-    unsigned major, minor, micro; /* from Py_Version, else the file name (micro 0) */
-    uint64_t runtime;             /* _PyRuntime */
-    uint64_t code_type;           /* PyCode_Type */
+    unsigned major, minor, micro;  /* from Py_Version, else the file name (micro 0) */
+    bool exact;                    /* from Py_Version: micro is known */
+    uint64_t runtime;              /* _PyRuntime */
+    uint64_t code_type;            /* PyCode_Type */
     uint64_t eval_start, eval_end; /* _PyEval_EvalFrameDefault [start, end) */
 };
 

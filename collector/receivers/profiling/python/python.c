@@ -401,8 +401,11 @@ int opd_py_attach_locked(struct opd_python *py, const struct opd_proc *proc)
         }
         py->st.processes++;
         opd_metric_add(py->m_processes, 1);
-        OPD_DEBUG(py->who, "pid %d: CPython %u.%u.%u (%s)", proc->pid, e.major, e.minor, e.micro,
-                  m->path);
+        if (e.exact)
+            OPD_DEBUG(py->who, "pid %d: CPython %u.%u.%u (%s)", proc->pid, e.major, e.minor,
+                      e.micro, m->path);
+        else
+            OPD_DEBUG(py->who, "pid %d: CPython %u.%u (%s)", proc->pid, e.major, e.minor, m->path);
         err = 1;
         goto out;
     }
