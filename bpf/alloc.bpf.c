@@ -116,9 +116,10 @@ static __always_inline __s64 opd_alloc_interval(void)
 	return v && *v ? (__s64)*v : (__s64)opd_alloc_sample_bytes;
 }
 
-/* User stack at a function's first instruction: the pc, then the return address on top
- * of the stack (the caller, whose frame the frame pointer still is), then the frame
- * pointer chain from there on. */
+/* User stack at a function's first instruction. With tables: the table walk, whose
+ * first row (CFA = rsp + 8) finds the caller. Without (or when no table covered the pc):
+ * the pc, then the return address on top of the stack (the caller, whose frame the frame
+ * pointer still is), then the frame pointer chain from there on. */
 static __always_inline __u64 opd_alloc_stack(struct pt_regs *ctx, struct opd_bpf_stack *st)
 {
 	struct pt_regs uregs;
@@ -126,6 +127,15 @@ static __always_inline __u64 opd_alloc_stack(struct pt_regs *ctx, struct opd_bpf
 	int n;
 
 	__builtin_memcpy(&uregs, ctx, sizeof(uregs));
+#ifdef __TARGET_ARCH_x86
+	if (opd_unwind_tables) {
+		n = opd_walk_user_cfi(OPD_UNWIND_SLOT_ALLOC, 0, &uregs, st->ip, opd_max_frames);
+		/* A first step by frame pointer (the process's tables not published yet)
+		 * would skip the caller at a function's entry: walk as without tables. */
+		if (n > 1 && !(st->ip[1] & OPD_FRAME_VIA_FP))
+			goto done;
+	}
+#endif
 	st->ip[0] = PT_REGS_IP(&uregs);
 	if (opd_max_frames < 2 || bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(&uregs)) ||
 	    !ret) {
@@ -134,6 +144,9 @@ static __always_inline __u64 opd_alloc_stack(struct pt_regs *ctx, struct opd_bpf
 		st->ip[1] = ret; /* read, not unwound: no OPD_FRAME_VIA_* tag */
 		n = 2 + opd_fp_walk(OPD_FP_ALLOC, PT_REGS_FP(&uregs), 2);
 	}
+#ifdef __TARGET_ARCH_x86
+done:
+#endif
 	if (n >= opd_max_frames)
 		opd_count(OPD_CNT_USTACK_TRUNCATED);
 	st->len = n;

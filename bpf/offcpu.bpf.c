@@ -74,7 +74,7 @@ static __always_inline int opd_add_value(void *counts, struct opd_sample_key *ke
 }
 
 /* User stack of a thread in the kernel (current, here): from the registers saved at its
- * kernel entry, walked with the frame-pointer seam. */
+ * kernel entry, walked as the sampler walks (tables when on, else frame pointers). */
 static __always_inline __u64 opd_task_user_stack(struct task_struct *task, void *stacks,
 						 struct opd_bpf_stack *st)
 {
@@ -90,7 +90,12 @@ static __always_inline __u64 opd_task_user_stack(struct task_struct *task, void 
 		opd_count(OPD_CNT_USTACK_FAIL);
 		return OPD_STACK_NONE;
 	}
-	n = opd_walk_user(OPD_FP_OFFCPU, &uregs, st->ip);
+#ifdef __TARGET_ARCH_x86
+	if (opd_unwind_tables) /* in the kernel (sched_switch): registers saved at entry */
+		n = opd_walk_user_cfi(OPD_UNWIND_SLOT_OFFCPU, 1, &uregs, st->ip, opd_max_frames);
+	else
+#endif
+		n = opd_walk_user(OPD_FP_OFFCPU, &uregs, st->ip);
 	if (n <= 0) {
 		opd_count(OPD_CNT_USTACK_FAIL);
 		return OPD_STACK_NONE;

@@ -229,7 +229,8 @@ static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, voi
 	}
 #ifdef __TARGET_ARCH_x86
 	if (opd_unwind_tables)
-		n = opd_walk_user_cfi(ctx, &uregs, st->ip, opd_max_frames);
+		n = opd_walk_user_cfi(OPD_UNWIND_SLOT_SAMPLE, !opd_unwind_ctx_user_mode(ctx), &uregs,
+				      st->ip, opd_max_frames);
 	else
 #endif
 		n = opd_walk_user(OPD_FP_SAMPLE, &uregs, st->ip);

@@ -92,9 +92,17 @@ struct {
     __type(value, __u64);
 } opd_unwind_stats SEC(".maps");
 
+/* Walk states per CPU, one per program that may run inside another on the same CPU: a
+ * perf sample (an NMI with the cycles event) can fire inside the off-CPU program, and the
+ * allocation probes run in process context where a context switch can run that one. */
+#define OPD_UNWIND_SLOT_SAMPLE 0
+#define OPD_UNWIND_SLOT_OFFCPU 1
+#define OPD_UNWIND_SLOT_ALLOC  2
+#define OPD_UNWIND_SLOTS       3
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
+    __uint(max_entries, OPD_UNWIND_SLOTS);
     __type(key, __u32);
     __type(value, struct opd_unwind_state);
 } opd_unwind_scratch SEC(".maps");
@@ -275,15 +283,16 @@ static __always_inline long opd_unwind_signal(struct opd_unwind_walk *w)
     return 0;
 }
 
+/* One frame; arg points to the walk's slot in opd_unwind_scratch. */
 static long opd_unwind_step(__u64 i, void *arg)
 {
     struct opd_unwind_walk *w;
     struct opd_unwind_state *s;
     struct opd_unwind_row *row;
     __u64 cfa, base, ra, fp;
-    __u32 zero = 0;
+    __u32 slot = *(__u32 *)arg;
 
-    s = bpf_map_lookup_elem(&opd_unwind_scratch, &zero);
+    s = bpf_map_lookup_elem(&opd_unwind_scratch, &slot);
     if (!s)
         return 1;
     w = &s->w;
@@ -408,15 +417,17 @@ static __always_inline int opd_unwind_after_syscall(__u64 pc)
  * whatever the calling program looks like, instead of once per caller state (inlined into
  * the sampler, its bpf_loop callback was re-verified for every path of the sampler and
  * exceeded the 1M-instruction budget). Registers come from the per-CPU state, which
- * opd_unwind_user() fills. Returns the number of frames; the end reason goes to
- * state->stop. */
-__noinline int opd_unwind_walk(__u32 pid, __u32 in_kernel, __u32 max)
+ * opd_unwind_user() fills in slot `slot`. Returns the number of frames; the end reason
+ * goes to state->stop. */
+__noinline int opd_unwind_walk(__u32 pid, __u32 in_kernel, __u32 max, __u32 slot)
 {
     struct opd_unwind_state *s;
     struct opd_unwind_walk *w;
-    __u32 zero = 0, stop;
+    __u32 stop;
 
-    s = bpf_map_lookup_elem(&opd_unwind_scratch, &zero);
+    if (slot >= OPD_UNWIND_SLOTS)
+        return 0;
+    s = bpf_map_lookup_elem(&opd_unwind_scratch, &slot);
     if (!s)
         return 0;
     w = &s->w;
@@ -435,7 +446,7 @@ __noinline int opd_unwind_walk(__u32 pid, __u32 in_kernel, __u32 max)
     w->max = max < OPD_UNWIND_MAX_FRAMES ? max : OPD_UNWIND_MAX_FRAMES;
     w->adjust = in_kernel && opd_unwind_after_syscall(w->pc);
     opd_unwind_count(OPD_UNW_WALKS);
-    bpf_loop(OPD_UNWIND_MAX_FRAMES + 1, opd_unwind_step, NULL, 0);
+    bpf_loop(OPD_UNWIND_MAX_FRAMES + 1, opd_unwind_step, &slot, 0);
     stop = w->stop;
     if (stop)
         opd_unwind_count(stop);
@@ -447,20 +458,20 @@ __noinline int opd_unwind_walk(__u32 pid, __u32 in_kernel, __u32 max)
  * registers uregs. in_kernel is 1 when the sample hit kernel mode (uregs then come from
  * the task's saved pt_regs). Frames go to the per-CPU state (opd_unwind_scratch):
  * frames[0] is the pc, the rest return addresses. Returns the number of frames (at most
- * max and OPD_UNWIND_MAX_FRAMES); *stop_out (may be NULL) receives the end reason. */
+ * max and OPD_UNWIND_MAX_FRAMES); *stop_out (may be NULL) receives the end reason. slot
+ * is the calling program's OPD_UNWIND_SLOT_*. */
 static __always_inline int opd_unwind_user(const struct pt_regs *uregs, __u32 pid, int in_kernel,
-                                           __u32 max, struct opd_unwind_state **state_out,
-                                           __u32 *stop_out)
+                                           __u32 max, __u32 slot,
+                                           struct opd_unwind_state **state_out, __u32 *stop_out)
 {
     struct opd_unwind_state *s;
-    __u32 zero = 0;
     int n;
 
-    s = bpf_map_lookup_elem(&opd_unwind_scratch, &zero);
+    s = bpf_map_lookup_elem(&opd_unwind_scratch, &slot);
     if (!s)
         return 0;
     __builtin_memcpy(&s->regs, uregs, sizeof(s->regs));
-    n = opd_unwind_walk(pid, in_kernel ? 1 : 0, max);
+    n = opd_unwind_walk(pid, in_kernel ? 1 : 0, max, slot);
     if (state_out)
         *state_out = s;
     if (stop_out)

@@ -62,7 +62,8 @@ int opd_probe_cfi(struct bpf_perf_event_data *ctx)
 
     if (pid != opd_target || opd_probe_regs(ctx, &regs))
         return 0;
-    n = opd_unwind_user(&regs, pid, !opd_unwind_ctx_user_mode(ctx), opd_max_frames, &s, &stop);
+    n = opd_unwind_user(&regs, pid, !opd_unwind_ctx_user_mode(ctx), opd_max_frames,
+                        OPD_UNWIND_SLOT_SAMPLE, &s, &stop);
     if (!s || n <= 0 || !opd_emit)
         return 0;
     rec = bpf_ringbuf_reserve(&opd_probe_out, sizeof(*rec), 0);
@@ -92,7 +93,8 @@ int opd_probe_seam(struct bpf_perf_event_data *ctx)
     rec = bpf_ringbuf_reserve(&opd_probe_out, sizeof(*rec), 0);
     if (!rec)
         return 0;
-    n = opd_walk_user_cfi(ctx, &regs, rec->frames, 127);
+    n = opd_walk_user_cfi(OPD_UNWIND_SLOT_SAMPLE, !opd_unwind_ctx_user_mode(ctx), &regs,
+                          rec->frames, 127);
     rec->n = n > 0 ? n : 0;
     rec->stop = 0;
     bpf_ringbuf_submit(rec, 0);

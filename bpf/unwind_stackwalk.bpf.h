@@ -24,15 +24,17 @@ static __always_inline int opd_unwind_ctx_user_mode(struct bpf_perf_event_data *
     return ip < OPD_USER_TOP;
 }
 
-/* Reads user frames of the interrupted thread into frames[0..max), innermost first,
- * like opd_walk_user(): frames[0] is the pc, the rest return addresses. Returns the
- * number of frames, 0 when not even the pc is usable.
+/* Reads user frames of the current thread, from its user registers uregs, into
+ * frames[0..max), innermost first, like opd_walk_user(): frames[0] is the pc, the rest
+ * return addresses. in_kernel: the thread is in the kernel (uregs were saved at its
+ * entry); slot: the calling program's OPD_UNWIND_SLOT_*. Returns the number of frames,
+ * 0 when not even the pc is usable.
  *
  * max must be a value the verifier knows (a constant or a frozen .rodata variable) and
  * frames must hold max entries: the copy is always max frames long, so that the caller's
  * code after the walk is verified once, not once per possible frame count. */
-static __always_inline int opd_walk_user_cfi(struct bpf_perf_event_data *ctx,
-                                             struct pt_regs *uregs, __u64 *frames, int max)
+static __always_inline int opd_walk_user_cfi(__u32 slot, int in_kernel, struct pt_regs *uregs,
+                                             __u64 *frames, int max)
 {
     struct opd_unwind_state *s = NULL;
     __u32 pid = OPD_PID_TGID() >> 32;
@@ -40,7 +42,7 @@ static __always_inline int opd_walk_user_cfi(struct bpf_perf_event_data *ctx,
 
     if (max <= 0 || max > OPD_UNWIND_MAX_FRAMES)
         return 0;
-    n = opd_unwind_user(uregs, pid, !opd_unwind_ctx_user_mode(ctx), (__u32)max, &s, NULL);
+    n = opd_unwind_user(uregs, pid, in_kernel, (__u32)max, slot, &s, NULL);
     if (!s || n <= 0)
         return 0;
     if (bpf_probe_read_kernel(frames, (__u32)max * sizeof(__u64), s->frames))

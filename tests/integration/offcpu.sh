@@ -4,6 +4,9 @@
 # leaf, then the kernel's), with a total off-CPU time within ±20% of the time the
 # fixtures measured themselves. Once with every switch recorded (off_cpu_threshold: 1),
 # once with half of them (values scaled back up). Also checks the profile's OTLP shape.
+# Then the sleep fixture built with -O2 -fomit-frame-pointer: the off-CPU user stack is
+# walked with the .eh_frame tables (unwinding auto) and keeps its callers; with
+# unwinding.method frame_pointer it does not.
 set -uo pipefail
 . "$(dirname "$0")/profiling_lib.sh"
 . "$(dirname "$0")/offcpu_lib.sh"
@@ -60,4 +63,27 @@ read -r spid sslept < <("$WORK/$FX_sleep" 400 5) || fail "sleep fixture failed"
 sleep 1.5
 stop_daemon
 check_chain "$spid" "$sslept" '(^|;)main;opd_fx_sleeper;opd_fx_nap;' "nanosleep at 0.5"
+
+# --- no frame pointers: the table walk -------------------------------------------------
+NOFP="opd_sleepn_$SUF"
+cc -O2 -g -fomit-frame-pointer -o "$WORK/$NOFP" "$SRC/tests/data/offcpu/sleep.c" ||
+  fail "cannot build the sleep fixture without frame pointers"
+for method in auto frame_pointer; do
+  rm -f "$WORK/profiles.jsonl" "$WORK/profiles.folded"
+  start_daemon 19 1s "    off_cpu_threshold: 1
+    unwinding: { method: $method }"
+  # 20 naps: the first one may come before the tables are published (frame pointers).
+  read -r spid sslept < <("$WORK/$NOFP" 20 100) || fail "sleep fixture (no frame pointers) failed"
+  sleep 1.5
+  stop_daemon
+  if [ "$method" = auto ]; then
+    check_chain "$spid" "$sslept" '(^|;)main;opd_fx_sleeper;opd_fx_nap;' \
+      "nanosleep, -fomit-frame-pointer, tables"
+  else
+    got=$(type_sum "$spid" off_cpu '(^|;)main;opd_fx_sleeper;opd_fx_nap;')
+    echo "nanosleep, -fomit-frame-pointer, frame pointers only: $got ns under the chain"
+    awk -v g="$got" -v s="$sslept" 'BEGIN { exit !(g < 0.5 * s * 1e9) }' ||
+      fail "frame pointers alone kept the chain: the fixture does not test the table walk"
+  fi
+done
 echo PASS
