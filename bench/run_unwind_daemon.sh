@@ -73,6 +73,17 @@ metric() {
   awk -v m="$1" '$1 ~ "^" m "(_total)?({|$)" { n += $2 } END { printf "%d", n }' "$TMP/m.txt"
 }
 iters() { "$@" | awk '/iterations/ { print $1 }'; }
+# snap SUFFIX: fetches the daemon's metrics and keeps the counters the tables below need
+# as n<SUFFIX> (program runs), t (run time), r (recorded samples), w (walks), f (frames).
+snap() {
+  curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/m.txt"
+  printf -v "n$1" '%s' "$(metric otelprofd_profiling_bpf_run_count)"
+  printf -v "t$1" '%s' "$(metric otelprofd_profiling_bpf_run_time_ns)"
+  printf -v "r$1" '%s' "$(metric otelprofd_profiling_samples_recorded)"
+  printf -v "w$1" '%s' "$(metric otelprofd_unwind_walks)"
+  printf -v "f$1" '%s' "$(( $(metric otelprofd_unwind_frames_table) +
+                            $(metric otelprofd_unwind_frames_frame_pointer) ))"
+}
 
 budget() {
   echo "### Frame budget: deep fixture (301-call recursion), scoped, $HZ Hz, $SECS s"
@@ -82,15 +93,11 @@ budget() {
   for mf in 127 512; do
     start auto fixture "$mf"
     sleep 1
-    curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/m.txt"
-    n0=$(metric otelprofd_profiling_bpf_run_count); t0=$(metric otelprofd_profiling_bpf_run_time_ns)
-    w0=$(metric otelprofd_unwind_walks); f0=$(( $(metric otelprofd_unwind_frames_table) + $(metric otelprofd_unwind_frames_frame_pointer) ))
+    snap 0
     "$TMP/uwdeep" "$SECS" >/dev/null
     sleep 1.2
-    curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/m.txt"
+    snap 1
     stop
-    n1=$(metric otelprofd_profiling_bpf_run_count); t1=$(metric otelprofd_profiling_bpf_run_time_ns)
-    w1=$(metric otelprofd_unwind_walks); f1=$(( $(metric otelprofd_unwind_frames_table) + $(metric otelprofd_unwind_frames_frame_pointer) ))
     longest=$(awk '/^uwdeep;/ { $NF = ""; n = split($0, f, ";"); u = 0
       for (i = 2; i <= n; i++) if (f[i] !~ /_\[k\] *$/) u++
       if (u > m) m = u } END { print m + 0 }' "$TMP/out.folded")
@@ -121,17 +128,11 @@ echo "|---|---|---|---|---|---|"
 for method in auto frame_pointer; do
   start "$method" host
   sleep 1 # first tables built, the first interval's stats as a baseline
-  curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/m.txt"
-  n0=$(metric otelprofd_profiling_bpf_run_count); t0=$(metric otelprofd_profiling_bpf_run_time_ns)
-  r0=$(metric otelprofd_profiling_samples_recorded)
-  w0=$(metric otelprofd_unwind_walks); f0=$(( $(metric otelprofd_unwind_frames_table) + $(metric otelprofd_unwind_frames_frame_pointer) ))
+  snap 0
   "$TMP/uwbench" "$SECS" >/dev/null
   sleep 1.2
-  curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/m.txt"
+  snap 1
   stop
-  n1=$(metric otelprofd_profiling_bpf_run_count); t1=$(metric otelprofd_profiling_bpf_run_time_ns)
-  r1=$(metric otelprofd_profiling_samples_recorded)
-  w1=$(metric otelprofd_unwind_walks); f1=$(( $(metric otelprofd_unwind_frames_table) + $(metric otelprofd_unwind_frames_frame_pointer) ))
   tot=$(awk '/^uwbench;/ { n += $NF } END { print n + 0 }' "$TMP/out.folded")
   ok=$(awk '/^uwbench;(.*;)?main;chain_a;chain_b;chain_c;chain_d;chain_leaf( |;|$)/ { n += $NF } END { print n + 0 }' "$TMP/out.folded")
   awk -v m="$method" -v n=$((n1 - n0)) -v t=$((t1 - t0)) -v r=$((r1 - r0)) -v w=$((w1 - w0)) \

@@ -83,6 +83,15 @@ YAML
   fail "otelprofd did not start sampling within 10 s"
 }
 
+# need_share WHAT GOOD TOTAL MIN RATIO FIXTURE: at least MIN samples of WHAT, and GOOD of
+# them at least RATIO x TOTAL; otherwise shows FIXTURE's heaviest stacks and fails.
+need_share() {
+  [ "$3" -ge "$4" ] || fail "only $3 samples of $1"
+  awk -v c="$2" -v t="$3" -v r="$5" 'BEGIN { exit !(c >= r * t) }' && return 0
+  grep "^$6;" "$WORK/profiles.folded" | sort -t' ' -k2 -nr | head -5
+  fail "only $2 of $3 samples of $1 are complete (need $5 of them)"
+}
+
 # methods REGEX: "<function> <otelprofd.unwind.method or none>" for every location (in
 # every request of the JSON output) of a function whose name matches REGEX.
 methods() {
@@ -130,18 +139,12 @@ stop_daemon
 total=$(folded_sum "^$CHAIN;")
 chain=$(folded_sum "^$CHAIN;(.*;)?main;chain_a;chain_b;chain_c;chain_d;chain_leaf( |;)")
 echo "chain: $chain of $total samples carry main;chain_a;chain_b;chain_c;chain_d;chain_leaf"
-[ "$total" -ge 30 ] || fail "only $total samples of the chain fixture"
-awk -v c="$chain" -v t="$total" 'BEGIN { exit !(c >= 0.95 * t) }' ||
-  { grep "^$CHAIN;" "$WORK/profiles.folded" | sort -t' ' -k2 -nr | head -5
-    fail "only $chain of $total chain samples are complete (need 95 %)"; }
+need_share "the chain fixture" "$chain" "$total" 30 0.95 "$CHAIN"
 
 cmp_total=$(folded_sum "^$QSORT;.*;slow_compare( |;)")
 cmp_libc=$(folded_sum "^$QSORT;(.*;)?main;sort_once[^;]*;[^;]+;(.*;)?slow_compare( |;)")
 echo "qsort_cb: $cmp_libc of $cmp_total comparator samples go through libc to sort_once;main"
-[ "$cmp_total" -ge 20 ] || fail "only $cmp_total samples in the comparator"
-awk -v c="$cmp_libc" -v t="$cmp_total" 'BEGIN { exit !(c >= 0.9 * t) }' ||
-  { grep "^$QSORT;" "$WORK/profiles.folded" | sort -t' ' -k2 -nr | head -5
-    fail "only $cmp_libc of $cmp_total comparator samples reach main through libc"; }
+need_share "the qsort comparator" "$cmp_libc" "$cmp_total" 20 0.9 "$QSORT"
 grep -Eq "^$QSORT;(.*;)?sort_once[^;]*;(.*;)?(qsort|msort)[^;]*;(.*;)?slow_compare( |;)" \
   "$WORK/profiles.folded" || fail "no qsort/msort frame of libc between sort_once and slow_compare"
 
@@ -149,10 +152,7 @@ if [ -n "$GO" ]; then
   go_total=$(folded_sum "^$GO;.*main\\.goLeaf( |;)")
   go_chain=$(folded_sum "^$GO;(.*;)?main\\.main;main\\.goA;main\\.goB;main\\.goC;main\\.goLeaf( |;)")
   echo "gochain: $go_chain of $go_total main.goLeaf samples carry main.main;main.goA;main.goB;main.goC"
-  [ "$go_total" -ge 20 ] || fail "only $go_total samples in main.goLeaf"
-  awk -v c="$go_chain" -v t="$go_total" 'BEGIN { exit !(c >= 0.95 * t) }' ||
-    { grep "^$GO;" "$WORK/profiles.folded" | sort -t' ' -k2 -nr | head -5
-      fail "only $go_chain of $go_total Go samples are complete"; }
+  need_share "main.goLeaf" "$go_chain" "$go_total" 20 0.95 "$GO"
   methods '^main\.go[ABC]$' | sort | uniq -c
   methods '^main\.go[ABC]$' | grep -q ' frame_pointer$' ||
     fail "the Go callers do not say they were found by frame pointer"
@@ -217,9 +217,7 @@ deep_whole=$(grep "^$DEEP;" "$WORK/profiles.folded" | awk '{
     if (r == 301 && f[i] == "deep_spin") w += c
   } END { print w + 0 }')
 echo "max_frames 512: $deep_whole of $deep_total deep samples carry main, 301 deep_recurse, deep_spin"
-[ "$deep_total" -ge 30 ] || fail "only $deep_total samples of the deep fixture"
-awk -v c="$deep_whole" -v t="$deep_total" 'BEGIN { exit !(c >= 0.95 * t) }' ||
-  { deep_frames | sort -n | uniq -c | head; fail "only $deep_whole of $deep_total deep stacks are whole"; }
+need_share "the deep fixture" "$deep_whole" "$deep_total" 30 0.95 "$DEEP"
 
 run_daemon auto
 "$WORK/$DEEP" 2 >/dev/null || fail "deep fixture failed"
