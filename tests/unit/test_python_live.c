@@ -495,12 +495,66 @@ static void test_late_libpython(void **state)
     close(go[0]), close(go[1]), close(ack[0]), close(ack[1]);
 }
 
+/* A process mapping a file named like python that holds no interpreter (this test's own
+ * executable stands for pyenv's bin/python3.X, whose libpython the loader maps after the
+ * process was first seen) is rechecked at the next round, not recheck_ms later. */
+static void test_launcher_rechecked_soon(void **state)
+{
+    struct opd_python_config cfg = {.map_fd = -1, .prefetch_ms = -1, .recheck_ms = 60000};
+    const char *lib = some_libpython();
+    struct opd_python_stats st;
+    struct opd_proc_mapping *maps;
+    struct opd_python *py;
+    struct opd_proc proc;
+    int go[2], ack[2], n, status;
+    char *text, c = 0;
+    pid_t pid;
+
+    (void)state;
+    if (!lib) {
+        print_message("no shared libpython installed: skipped\n");
+        return;
+    }
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ack), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (read(go[0], &c, 1) != 1 || !dlopen(lib, RTLD_NOW | RTLD_LOCAL))
+            _exit(1);
+        if (write(ack[1], "k", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    py = opd_python_create(&cfg, NULL, "test");
+    assert_non_null(py);
+    n = proc_of(pid, &proc, &maps, &text);
+    assert_int_equal(opd_python_attach(py, &proc), 0);
+    opd_procmaps_free(maps, (size_t)n);
+    free(text);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_int_equal(read(ack[0], &c, 1), 1);
+    usleep(150 * 1000);
+    assert_int_equal(opd_python_prefetch(py), 0);
+    opd_python_stats(py, &st);
+    assert_int_equal(st.rechecks, 1);
+    assert_int_equal(st.late, 1);
+    assert_true(opd_python_tracked(py, pid));
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    opd_python_destroy(py);
+    close(go[0]), close(go[1]), close(ack[0]), close(ack[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live),
         cmocka_unit_test(test_late_libpython),
         cmocka_unit_test(test_exited_make_room),
+        cmocka_unit_test(test_launcher_rechecked_soon),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,12 +26,15 @@ static uint64_t now_ns(void)
 }
 
 /* Remembers pid, which runs no CPython yet, for rechecks; the oldest entry gives way. */
-void opd_py_watch_add(struct opd_python *py, int32_t pid)
+void opd_py_watch_add(struct opd_python *py, int32_t pid, bool soon)
 {
+    uint64_t first = soon && py->recheck_ns > RECHECK_SOON_NS ? RECHECK_SOON_NS : py->recheck_ns;
+
     if (!py->watch)
         return;
     py->watch[py->watch_head].pid = pid;
-    py->watch[py->watch_head].due_ns = now_ns() + py->recheck_ns;
+    py->watch[py->watch_head].due_ns = now_ns() + first;
+    py->watch[py->watch_head].every_ns = first;
     py->watch[py->watch_head].sig = 0;
     py->watch_head = (py->watch_head + 1) % WATCH_SLOTS;
 }
@@ -120,6 +123,7 @@ static bool recheck(struct opd_python *py, int32_t pid, uint64_t *sig)
     struct opd_proc proc = {0};
     char *text = NULL;
     uint64_t new_sig;
+    bool named = false;
     ssize_t len;
     int n, err;
 
@@ -144,7 +148,7 @@ static bool recheck(struct opd_python *py, int32_t pid, uint64_t *sig)
     proc.n_maps = (size_t)n;
     pthread_mutex_lock(&py->lock);
     py->st.reinspections++;
-    err = opd_py_attach_locked(py, &proc);
+    err = opd_py_attach_locked(py, &proc, &named);
     if (err == 1) {
         py->st.late++;
         opd_metric_add(py->m_late, 1);
@@ -177,7 +181,11 @@ static void recheck_round(struct opd_python *py)
             w->pid = 0;
             continue;
         }
-        w->due_ns = now + py->recheck_ns;
+        if (w->every_ns < RECHECK_MAX_NS / 2)
+            w->every_ns *= 2;
+        else
+            w->every_ns = RECHECK_MAX_NS;
+        w->due_ns = now + w->every_ns;
         due[n] = w->pid;
         sig[n] = w->sig;
         idx[n++] = i;

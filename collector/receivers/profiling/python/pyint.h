@@ -19,16 +19,19 @@
 #define PREFETCH_READS 4096 /* memory reads of one round (about 1 us each) */
 
 /* Processes without CPython are inspected again later, in case they load libpython
- * (embedding): the WATCH_SLOTS most recent ones, each every recheck_ms, at most
- * RECHECK_PROCS of them per round. */
-#define WATCH_SLOTS   1024
-#define RECHECK_PROCS 4
-#define MAPS_MAX      (8u << 20) /* larger /proc/PID/maps files are not reread */
+ * (embedding): the WATCH_SLOTS most recent ones, each recheck_ms after it was first seen,
+ * then at intervals doubling up to RECHECK_MAX_NS, at most RECHECK_PROCS per round. */
+#define WATCH_SLOTS     1024
+#define RECHECK_MAX_NS  (300ULL * 1000000000ULL) /* embedders load libpython early in life */
+#define RECHECK_PROCS   4
+#define RECHECK_SOON_NS (100ULL * 1000000ULL) /* first interval of a python launcher */
+#define MAPS_MAX        (8u << 20)            /* larger /proc/PID/maps files are not reread */
 
 struct py_watch {
     int32_t pid; /* 0: free */
     uint64_t due_ns;
-    uint64_t sig; /* hash of its maps lines naming python at the last check; 0: none yet */
+    uint64_t every_ns; /* doubles after each recheck that finds nothing, up to RECHECK_MAX */
+    uint64_t sig;      /* hash of its maps lines naming python at the last check; 0: none yet */
 };
 
 /* One tracked CPython process, in an open-addressing table keyed by pid (0 = empty). */
@@ -80,11 +83,14 @@ struct py_proc *opd_py_proc_find(struct opd_python *py, int32_t pid);
 /* The cache slot where the code object at addr of pid lives, whatever it holds now. */
 struct code_slot *opd_py_cache_slot(struct opd_python *py, int32_t pid, uint64_t addr);
 
-/* opd_python_attach() without the recheck bookkeeping. */
-int opd_py_attach_locked(struct opd_python *py, const struct opd_proc *proc);
+/* opd_python_attach() without the recheck bookkeeping. Sets *named when a file named like
+ * python is mapped but holds no interpreter (it may be about to load libpython). */
+int opd_py_attach_locked(struct opd_python *py, const struct opd_proc *proc, bool *named);
 
-/* Remembers pid, which runs no CPython yet, for rechecks; the oldest entry gives way. */
-void opd_py_watch_add(struct opd_python *py, int32_t pid);
+/* Remembers pid, which runs no CPython yet, for rechecks; the oldest entry gives way.
+ * soon: first recheck at the next round (a launcher whose libpython the loader has not
+ * mapped yet when the process was first seen), else after recheck_ms. */
+void opd_py_watch_add(struct opd_python *py, int32_t pid, bool soon);
 
 /* The read-ahead thread (arg: the struct opd_python); lock not held. Returns NULL when
  * py->stop is set. */

@@ -325,9 +325,11 @@ int opd_python_attach(struct opd_python *py, const struct opd_proc *proc)
     int err;
 
     pthread_mutex_lock(&py->lock);
-    err = opd_py_attach_locked(py, proc);
+    bool named = false;
+
+    err = opd_py_attach_locked(py, proc, &named);
     if (err == 0)
-        opd_py_watch_add(py, proc->pid);
+        opd_py_watch_add(py, proc->pid, named);
     else if (err == 1 && py->thread_started)
         pthread_cond_signal(&py->wake); /* read ahead now: start-up code objects die young */
     pthread_mutex_unlock(&py->lock);
@@ -335,7 +337,7 @@ int opd_python_attach(struct opd_python *py, const struct opd_proc *proc)
 }
 
 /* opd_python_attach() with the lock held. */
-int opd_py_attach_locked(struct opd_python *py, const struct opd_proc *proc)
+int opd_py_attach_locked(struct opd_python *py, const struct opd_proc *proc, bool *named)
 {
     char path[4096];
     int err = 0;
@@ -355,6 +357,9 @@ int opd_py_attach_locked(struct opd_python *py, const struct opd_proc *proc)
             continue;
         err = opd_py_elf_inspect(path, &e);
         if (err == -ENOENT || (err && err != -EINVAL)) {
+            /* A python launcher without the interpreter (pyenv's bin/python3.X needs
+             * libpython3.X.so): the loader may not have mapped libpython yet. */
+            *named = true;
             err = 0;
             continue;
         }

@@ -24,7 +24,8 @@ struct opd_python_config {
     int prefetch_ms;         /* period of the read-ahead of code objects; 0 means 200,
                               * < 0: no read-ahead thread (opd_python_prefetch only) */
     int recheck_ms;          /* a process attached without CPython is inspected again this
-                              * often (libpython loaded later); 0 means 5000, < 0 never */
+                              * long after (libpython loaded later), then at doubling
+                              * intervals; 0 means 5000, < 0 never */
 };
 
 /* Counters (also exported as self-metrics when created with telemetry). */
@@ -66,8 +67,9 @@ void opd_python_destroy(struct opd_python *py);
 
 /* Inspects the executable mappings of proc (from the process table). Returns 1 when the
  * process runs a supported CPython (now published to the BPF map), 0 when it runs none
- * (then the pid is inspected again every recheck_ms, among the 1024 most recent such pids,
- * at most 4 per read-ahead round, in case it loads libpython later),
+ * (then the pid is inspected again recheck_ms later and at intervals doubling up to
+ * 5 minutes, among the 1024 most recent such pids, at most 4 per read-ahead round, in case
+ * it loads libpython later),
  * -ENOTSUP for a CPython of an unknown version (counted; its samples keep native frames),
  * or -errno (-ENOMEM, -ENOSPC when max_procs are tracked). */
 int opd_python_attach(struct opd_python *py, const struct opd_proc *proc);
