@@ -170,10 +170,14 @@ static int proc_of(pid_t pid, struct opd_proc *proc, struct opd_proc_mapping **m
     return n;
 }
 
-/* The tracker resolves inner_word of pid after pid is gone, from its read-ahead. */
-static void check_tracker(pid_t pid, uint64_t inner_word)
+/* The tracker resolves the sampled frames of pid (words: inner, middle, outer, <module>)
+ * after pid is gone, from its read-ahead. The cache is one set of four slots: the four
+ * objects of the stack must all stay in it. */
+static void check_tracker(pid_t pid, const uint64_t words[4])
 {
-    struct opd_python_config cfg = {.map_fd = -1, .prefetch_ms = -1};
+    static const char *const want[] = {"inner", "middle", "outer", "<module>"};
+    struct opd_python_config cfg = {.map_fd = -1, .prefetch_ms = -1, .cache_slots = 4};
+    const uint64_t inner_word = words[0];
     struct opd_python *py = opd_python_create(&cfg, NULL, "test");
     struct opd_python_frame f;
     struct opd_python_stats st;
@@ -194,10 +198,12 @@ static void check_tracker(pid_t pid, uint64_t inner_word)
 
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    assert_int_equal(opd_python_frame(py, pid, inner_word, &f), 0);
-    assert_string_equal(f.name, "inner");
-    assert_string_equal(f.file, fixture);
-    assert_int_equal(f.line, marks[0]);
+    for (int i = 3; i >= 0; i--) {
+        assert_int_equal(opd_python_frame(py, pid, words[i], &f), 0);
+        assert_string_equal(f.name, want[i]);
+        assert_string_equal(f.file, fixture);
+        assert_int_equal(f.line, marks[i]);
+    }
     /* The next round notices the exit; what was read ahead stays resolvable. */
     assert_int_equal(opd_python_prefetch(py), 0);
     opd_python_stats(py, &st);
@@ -215,7 +221,7 @@ static void check_interp(const struct interp *in)
     const struct opd_py_layout *l = opd_py_layout_find(3, in->minor);
     struct opd_py_elf e;
     uint64_t bias = 0, rt, interp, tstate, tss_tstate, frame, fsbase;
-    uint64_t codes[4] = {0}, walked[16], inner_word = 0;
+    uint64_t codes[4] = {0}, walked[16], words[4] = {0};
     int32_t tss[2];
     int pfd[2], got = 0, n;
     char buf[16] = {0};
@@ -291,9 +297,9 @@ static void check_interp(const struct interp *in)
         assert_int_equal(opd_py_code_line(l, &c, (uint32_t)idx), marks[got]);
         if (got < 4) {
             codes[got] = code;
-            if (got == 0) /* the word the BPF walk records for inner */
-                inner_word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK) |
-                             ((uint64_t)(uint32_t)c.firstline & OPD_PY_CHECK_MASK);
+            /* The word the BPF walk records for this frame. */
+            words[got] = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK) |
+                         ((uint64_t)(uint32_t)c.firstline & OPD_PY_CHECK_MASK);
         }
         opd_py_code_fini(&c);
         got++;
@@ -307,7 +313,7 @@ static void check_interp(const struct interp *in)
     for (int i = 0; i < 4; i++)
         assert_int_equal(walked[i], codes[i]);
 
-    check_tracker(pid, inner_word);
+    check_tracker(pid, words);
     close(pfd[0]);
 }
 

@@ -272,11 +272,11 @@ static size_t prefetch_proc(struct opd_python *py, const struct prefetch_job *jo
     for (int i = 0; i < n; i++) {
         struct opd_py_code c = {0};
         struct code_slot *s;
-        bool cached;
+        bool cached, hit;
 
         pthread_mutex_lock(&py->lock);
-        s = opd_py_cache_slot(py, job->pid, codes[i]);
-        cached = s->used && !s->bad && s->pid == job->pid && s->addr == codes[i];
+        s = opd_py_cache_slot(py, job->pid, codes[i], &hit);
+        cached = hit && !s->bad;
         pthread_mutex_unlock(&py->lock);
         if (cached)
             continue;
@@ -288,11 +288,14 @@ static size_t prefetch_proc(struct opd_python *py, const struct prefetch_job *jo
         {
             struct py_proc *p = opd_py_proc_find(py, job->pid);
 
+            /* Looked up again: the set may have changed while the lock was released. */
+            s = opd_py_cache_slot(py, job->pid, codes[i], &hit);
             if (p && !p->dead && p->gen == job->gen) {
                 opd_py_code_fini(&s->code);
                 s->code = c;
                 memset(&c, 0, sizeof(c));
                 s->used = true;
+                s->used_at = py->tick;
                 s->bad = false;
                 s->pid = job->pid;
                 s->addr = codes[i];

@@ -18,6 +18,10 @@
 #define PREFETCH_CODES 256
 #define PREFETCH_READS 4096 /* memory reads of one round (about 1 us each) */
 
+/* The code object cache is set-associative, so that two hot objects (or a hot one and one
+ * of an exited process still to drain) that hash alike do not evict each other. */
+#define CACHE_WAYS 4
+
 /* Processes without CPython are inspected again later, in case they load libpython
  * (embedding): the WATCH_SLOTS most recent ones, each recheck_ms after it was first seen,
  * then at intervals doubling up to RECHECK_MAX_NS, at most RECHECK_PROCS per round. */
@@ -50,6 +54,7 @@ struct code_slot {
     bool used;
     bool bad; /* the read failed: remembered so a stale address is not reread per frame */
     uint64_t addr;
+    uint64_t used_at; /* py->tick of the last lookup that found or chose it */
     struct opd_py_code code;
 };
 
@@ -61,7 +66,8 @@ struct opd_python {
     struct py_proc *procs;
     size_t procs_cap, n_procs, max_procs;
     struct code_slot *cache;
-    size_t cache_cap;
+    size_t cache_cap; /* slots: sets of CACHE_WAYS */
+    uint64_t tick;    /* cache lookups, for least-recently-used eviction */
     struct opd_python_stats st;
     struct opd_metric *m_processes, *m_unsupported, *m_unresolved, *m_prefetched, *m_late;
     uint64_t gen;  /* counts attachments and exits: orders entries by age */
@@ -80,8 +86,11 @@ struct opd_python {
 /* The tracked process pid (running or exited), or NULL. */
 struct py_proc *opd_py_proc_find(struct opd_python *py, int32_t pid);
 
-/* The cache slot where the code object at addr of pid lives, whatever it holds now. */
-struct code_slot *opd_py_cache_slot(struct opd_python *py, int32_t pid, uint64_t addr);
+/* The cache slot of the code object at addr of pid: *hit set, the slot holding it (maybe
+ * as a failed read, see bad), now the most recently used; else *hit clear, the slot to fill
+ * in its set of CACHE_WAYS (a free one, else the least recently used), whose filler sets
+ * used_at to py->tick. */
+struct code_slot *opd_py_cache_slot(struct opd_python *py, int32_t pid, uint64_t addr, bool *hit);
 
 /* opd_python_attach() without the recheck bookkeeping. Sets *named when a file named like
  * python is mapped but holds no interpreter (it may be about to load libpython). */

@@ -86,12 +86,28 @@ static void cache_purge(struct opd_python *py, int32_t pid)
     }
 }
 
-struct code_slot *opd_py_cache_slot(struct opd_python *py, int32_t pid, uint64_t addr)
+struct code_slot *opd_py_cache_slot(struct opd_python *py, int32_t pid, uint64_t addr, bool *hit)
 {
     uint64_t h = (addr >> 4) ^ ((uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ULL);
+    struct code_slot *set, *victim;
 
     h ^= h >> 29;
-    return &py->cache[h & (py->cache_cap - 1)];
+    set = &py->cache[(h & (py->cache_cap / CACHE_WAYS - 1)) * CACHE_WAYS];
+    victim = &set[0];
+    py->tick++;
+    for (int w = 0; w < CACHE_WAYS; w++) {
+        struct code_slot *s = &set[w];
+
+        if (s->used && s->pid == pid && s->addr == addr) {
+            s->used_at = py->tick;
+            *hit = true;
+            return s;
+        }
+        if (!s->used ? victim->used : s->used_at < victim->used_at)
+            victim = s;
+    }
+    *hit = false;
+    return victim;
 }
 
 /* Makes room for one more process by dropping the exited one that exited first. Returns
@@ -164,6 +180,8 @@ struct opd_python *opd_python_create(const struct opd_python_config *cfg, struct
     py->max_procs = cfg->max_procs ? cfg->max_procs : 4096;
     py->procs_cap = pow2_at_least(py->max_procs * 2);
     py->cache_cap = pow2_at_least(cfg->cache_slots ? cfg->cache_slots : 2048);
+    if (py->cache_cap < CACHE_WAYS)
+        py->cache_cap = CACHE_WAYS;
     py->who = opd_strdup(who ? who : "receiver/profiling");
     py->procfs_root = opd_strdup(cfg->procfs_root ? cfg->procfs_root : "/proc");
     py->procs = opd_calloc(py->procs_cap, sizeof(*py->procs));
@@ -509,6 +527,7 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
     uint32_t idx = (uint32_t)((word >> OPD_PY_IDX_SHIFT) & OPD_PY_IDX_MAX);
     struct code_slot *s;
     struct py_proc *p;
+    bool hit;
     int err = 0;
 
     pthread_mutex_lock(&py->lock);
@@ -517,10 +536,9 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
         err = -ESRCH;
         goto out;
     }
-    s = opd_py_cache_slot(py, pid, addr);
+    s = opd_py_cache_slot(py, pid, addr, &hit);
     /* A failed read is retried: the batch builder already asks once per distinct word. */
-    if (s->used && s->pid == pid && s->addr == addr && !s->bad &&
-        ((uint32_t)s->code.firstline & OPD_PY_CHECK_MASK) == check) {
+    if (hit && !s->bad && ((uint32_t)s->code.firstline & OPD_PY_CHECK_MASK) == check) {
         py->st.cache_hits++;
     } else if (p->dead) {
         /* Gone, and this object was not read ahead: its pid may name another process. */
@@ -533,6 +551,7 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
         py->st.cache_misses++;
         opd_py_code_fini(&s->code);
         s->used = true;
+        s->used_at = py->tick;
         s->pid = pid;
         s->addr = addr;
         err = opd_py_code_read(p->layout, read_cb, (void *)(intptr_t)pid, addr, p->code_type,
