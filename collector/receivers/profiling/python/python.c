@@ -3,6 +3,7 @@
 #include "collector/receivers/profiling/python/python.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -542,6 +543,8 @@ int opd_python_frame(struct opd_python *py, int32_t pid, uint64_t word,
         py->st.cache_hits++;
     } else if (p->dead) {
         /* Gone, and this object was not read ahead: its pid may name another process. */
+        OPD_DEBUG(py->who, "pid %d (exited): code object %#" PRIx64 " not read ahead (%s)", pid,
+                  addr, hit ? "cached with other check bits or a failed read" : "not cached");
         py->st.cache_misses++;
         py->st.unresolved++;
         opd_metric_add(py->m_unresolved, 1);
