@@ -4,7 +4,9 @@ The lines marked with @name are the ones a profile must show for each function; 
 read the markers from this file. Prints "ready" once the chain is running, then spins for
 argv[1] seconds (default: until killed), then sleeps argv[2] seconds (default 0): the
 profiler reads code objects from the live process when it drains, so a test keeps the
-process alive past the next drain.
+process alive past the next drain. With argv[3], it first sleeps that many seconds after
+start-up: a profiler finds a process at its first sample, and the pause lets it do so
+before the chain runs.
 """
 import sys
 import time
@@ -27,5 +29,6 @@ def outer(deadline):
 
 if __name__ == "__main__":
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 1e9
+    time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 0)
     outer(time.time() + secs)  # @module
     time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 0)
