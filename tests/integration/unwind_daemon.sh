@@ -196,11 +196,13 @@ awk -v c="$fp_chain" -v t="$fp_total" 'BEGIN { exit !(c < 0.5 * t) }' ||
   fail "frame pointers alone recovered the chain: the fixture does not test the unwinder"
 
 # ---- frame budget ----
-# deep_frames: "<frames> <count>" per folded line of the deep fixture whose root end is
-# main (the process name is the first field, not a frame).
+# deep_frames: "<user frames> <count>" per folded line of the deep fixture (the process
+# name is the first field, not a frame; kernel frames, "_[k]", are not counted: the budget
+# is per stack and a sample in the kernel has both).
 deep_frames() {
-  grep "^$DEEP;" "$WORK/profiles.folded" |
-    awk '{ c = $NF; $NF = ""; n = split($0, f, ";"); print n - 1, c }'
+  grep "^$DEEP;" "$WORK/profiles.folded" | awk '{ c = $NF; $NF = ""; n = split($0, f, ";"); u = 0
+    for (i = 2; i <= n; i++) if (f[i] !~ /_\[k\] *$/) u++
+    print u, c }'
 }
 run_daemon auto 512
 grep -q "frame budget 512" "$WORK/daemon.log" || fail "the daemon does not report a budget of 512"
