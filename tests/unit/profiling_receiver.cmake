@@ -4,3 +4,10 @@ if(TARGET opd_receiver_profiling)
     SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_profiling_receiver.c
     LIBS opd_receiver_profiling opd_config opd_otlp)
 endif()
+
+# The unwind worker's queue and thread, with recording ops (no BPF needed).
+if(TARGET opd_profiling_sampler)
+  opd_add_unit_test(test_unwind_worker
+    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_unwind_worker.c
+    LIBS opd_profiling_sampler)
+endif()

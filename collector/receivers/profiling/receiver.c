@@ -29,6 +29,7 @@
 #include "collector/receivers/profiling/sampler.h"
 #include "collector/receivers/profiling/symbolizer.h"
 #include "collector/receivers/profiling/unwind_glue.h"
+#include "collector/receivers/profiling/unwind_worker.h"
 #include "collector/telemetry.h"
 #include "otlp/profiles.h"
 
@@ -132,6 +133,7 @@ struct prof_recv {
     _Atomic bool watch_stop;
     pthread_mutex_t tab_lock;
     pthread_mutex_t filter_lock; /* the scope filter, between the two threads */
+    struct opd_unwind_worker *unw_worker; /* publishes tables off the watcher */
 
     struct opd_telemetry *tel;
     struct opd_metric *km[N_KMETRICS];
@@ -294,11 +296,10 @@ static void on_proc_event(void *arg, const struct opd_proc_event *ev)
     struct prof_recv *r = arg;
 
     opd_metric_add(r->proc_events, 1);
-    /* Tables first: the process's next samples then unwind through them. */
-    if (r->unw && ev->kind == OPD_EV_EXEC)
-        opd_unwind_glue_exec(r->unw, ev->pid);
-    else if (r->unw)
-        opd_unwind_glue_sync(r->unw, ev->pid);
+    /* Tables on their own thread: a large file's build must not hold back the events
+     * (and the metadata and CPython detection) of the processes after it. */
+    if (r->unw_worker)
+        opd_unwind_worker_push(r->unw_worker, ev->pid, ev->kind == OPD_EV_EXEC);
     if (ev->kind == OPD_EV_EXEC) {
         pthread_mutex_lock(&r->filter_lock);
         opd_prof_filter_exec(&r->scope, r->sampler, ev->pid);
@@ -330,8 +331,6 @@ static void *watch_thread(void *arg)
             OPD_WARN(r->who, "process events unavailable: %s", strerror(-n));
             break;
         }
-        if (r->unw)
-            opd_unwind_glue_poll(r->unw);
     }
     return NULL;
 }
@@ -475,6 +474,12 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
             OPD_INFO(r->who, "unwinding: .eh_frame tables (%" PRIu64 " MiB, %u files), frame "
                              "pointers elsewhere",
                      r->unwind_bytes >> 20, so.unwind_files);
+            struct opd_unwind_worker_ops ops = opd_unwind_worker_glue_ops(r->unw);
+
+            r->unw_worker = opd_unwind_worker_create(&ops, r->max_processes, r->tel,
+                                                     r->unwind_id);
+            if (!r->unw_worker)
+                return -errno;
         }
     }
     {
@@ -571,6 +576,8 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
     if (r->watching)
         pthread_join(r->watcher, NULL);
     r->watching = false;
+    opd_unwind_worker_destroy(r->unw_worker); /* after the watcher, its only producer */
+    r->unw_worker = NULL;
     /* Stop sampling; the last window was drained by the thread on its way out. */
     opd_offcpu_destroy(r->offcpu);
     r->offcpu = NULL;
@@ -615,6 +622,7 @@ static void prof_destroy(struct opd_component *self)
     atomic_store(&r->watch_stop, true);
     if (r->watching)
         pthread_join(r->watcher, NULL);
+    opd_unwind_worker_destroy(r->unw_worker);
     opd_offcpu_destroy(r->offcpu);
     opd_alloc_destroy(r->alloc);
     opd_python_destroy(r->py);

@@ -3,8 +3,8 @@
  * the processes the sampler sees (first sample, exec, dlopen, exit, pid reuse), and turns
  * the kernel-side walk counters into self metrics.
  *
- * Thread safe: the receiver calls opd_unwind_glue_sync() from its process watcher and
- * opd_unwind_glue_tick() from its drain thread. */
+ * Thread safe: the receiver calls opd_unwind_glue_sync/_exec/_poll() from its unwind
+ * worker (unwind_worker.h) and opd_unwind_glue_tick() from its drain thread. */
 #ifndef OPD_PROFILING_UNWIND_GLUE_H
 #define OPD_PROFILING_UNWIND_GLUE_H
 
@@ -55,8 +55,8 @@ int opd_unwind_glue_exec(struct opd_unwind_glue *g, uint32_t pid);
 
 /* Publishes processes whose samples hit no range (new code mapped, processes sampled
  * before their announcement was handled). Cheap when there are none: meant for the
- * process watcher's loop, so that new code gets tables well within a drain interval and
- * table builds do not delay the drain. */
+ * unwind worker's loop, so that new code gets tables well within a drain interval and
+ * table builds delay neither the drain nor the process events. */
 void opd_unwind_glue_poll(struct opd_unwind_glue *g);
 
 /* Once per drain interval: what opd_unwind_glue_poll() does, then drops the ranges of
