@@ -175,20 +175,30 @@ for p in "${!OTHER[@]}"; do
   stacks "$p" >"$WORK/chain.$p.txt"
   check_chain "${OTHER[$p]}" "$WORK/chain.$p.txt"
 done
+# check_python_samples LABEL WHY STACKFILE: of the samples that have Python frames (the
+# others came before the interpreter was found, for the reason WHY), >= 90% (and >= 20)
+# show the chain placed, named and with its lines.
+check_python_samples() {
+  local t c e p py
+  read -r t c e p < <(placed "$3" $CHAIN_SPEC)
+  py=$(awk '/cpython[|]/ { n += $1 } END { print n + 0 }' "$3")
+  echo "chain.py $1: $t samples, $py with Python frames ($2); $p of these placed:" \
+    "$(pct "$p" "$py")"
+  [ "$p" -ge 20 ] && at_least "$p" "$py" || {
+    grep cpython "$3" | head -3
+    fail "chain.py $1: the chain is not placed in >= 90% (and >= 20) of its Python samples"
+  }
+}
+# The short process: what it tests is names read ahead, before its exit; its first
+# samples may come before the watcher found the interpreter on a busy host.
 stacks $SHORT >"$WORK/short.txt"
-check_chain "$PY (0.8 s, exited before its drain)" "$WORK/short.txt"
+check_python_samples "under $PY (0.8 s, exited before its drain)" \
+  "the others precede its detection" "$WORK/short.txt"
 
 if [ -n "$EMBED" ]; then
   stacks $EMBED >"$WORK/embed.txt"
-  read -r t c e p < <(placed "$WORK/embed.txt" $CHAIN_SPEC)
-  py=$(awk '/cpython[|]/ { n += $1 } END { print n + 0 }' "$WORK/embed.txt")
-  echo "chain.py embedded ($LIBPY loaded after the first samples): $t samples, $py with" \
-    "Python frames (after the recheck found the interpreter); $p of these placed:" \
-    "$(pct "$p" "$py")"
-  [ "$p" -ge 20 ] && at_least "$p" "$py" || {
-    grep cpython "$WORK/embed.txt" | head -3
-    fail "the late-loaded interpreter's chain is not placed in >= 90% (and >= 20) samples"
-  }
+  check_python_samples "embedded ($LIBPY loaded after the first samples)" \
+    "after the recheck found the interpreter" "$WORK/embed.txt"
 else
   echo "note: no shared libpython on this machine: embedding not tested"
 fi
