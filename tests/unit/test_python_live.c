@@ -428,23 +428,13 @@ static const char *some_libpython(void)
     return NULL;
 }
 
-static void test_late_libpython(void **state)
+/* Forks a child that dlopens lib when it reads a byte from go, then writes a byte to ack
+ * and waits to be killed (or dies with this test). Returns its pid. */
+static pid_t spawn_dlopener(const char *lib, int go[2], int ack[2])
 {
-    struct opd_python_config cfg = {.map_fd = -1, .prefetch_ms = -1, .recheck_ms = 1};
-    const char *lib = some_libpython();
-    struct opd_python_stats st;
-    struct opd_proc_mapping *maps;
-    struct opd_python *py;
-    struct opd_proc proc;
-    int go[2], ack[2], n, status;
-    char *text, c = 0;
     pid_t pid;
+    char c;
 
-    (void)state;
-    if (!lib) {
-        print_message("no shared libpython installed: skipped\n");
-        return;
-    }
     assert_int_equal(pipe(go), 0);
     assert_int_equal(pipe(ack), 0);
     pid = fork();
@@ -458,12 +448,41 @@ static void test_late_libpython(void **state)
         pause();
         _exit(0);
     }
-    py = opd_python_create(&cfg, NULL, "test");
-    assert_non_null(py);
-    n = proc_of(pid, &proc, &maps, &text);
-    assert_int_equal(opd_python_attach(py, &proc), 0); /* no CPython yet */
+    return pid;
+}
+
+/* Attaches pid, which runs no CPython yet, to py. */
+static void attach_without_python(struct opd_python *py, pid_t pid)
+{
+    struct opd_proc_mapping *maps;
+    struct opd_proc proc;
+    char *text;
+    int n = proc_of(pid, &proc, &maps, &text);
+
+    assert_int_equal(opd_python_attach(py, &proc), 0);
     opd_procmaps_free(maps, (size_t)n);
     free(text);
+}
+
+static void test_late_libpython(void **state)
+{
+    struct opd_python_config cfg = {.map_fd = -1, .prefetch_ms = -1, .recheck_ms = 1};
+    const char *lib = some_libpython();
+    struct opd_python_stats st;
+    struct opd_python *py;
+    int go[2], ack[2], status;
+    char c = 0;
+    pid_t pid;
+
+    (void)state;
+    if (!lib) {
+        print_message("no shared libpython installed: skipped\n");
+        return;
+    }
+    pid = spawn_dlopener(lib, go, ack);
+    py = opd_python_create(&cfg, NULL, "test");
+    assert_non_null(py);
+    attach_without_python(py, pid); /* no CPython yet */
     /* The first recheck inspects the files mapped with python in their name (this test's
      * own executable); the second finds the same lines and inspects nothing. */
     usleep(5000);
@@ -509,11 +528,9 @@ static void test_launcher_rechecked_soon(void **state)
     struct opd_python_config cfg = {.map_fd = -1, .prefetch_ms = -1, .recheck_ms = 60000};
     const char *lib = some_libpython();
     struct opd_python_stats st;
-    struct opd_proc_mapping *maps;
     struct opd_python *py;
-    struct opd_proc proc;
-    int go[2], ack[2], n, status;
-    char *text, c = 0;
+    int go[2], ack[2], status;
+    char c = 0;
     pid_t pid;
 
     (void)state;
@@ -521,25 +538,10 @@ static void test_launcher_rechecked_soon(void **state)
         print_message("no shared libpython installed: skipped\n");
         return;
     }
-    assert_int_equal(pipe(go), 0);
-    assert_int_equal(pipe(ack), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (read(go[0], &c, 1) != 1 || !dlopen(lib, RTLD_NOW | RTLD_LOCAL))
-            _exit(1);
-        if (write(ack[1], "k", 1) != 1)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
+    pid = spawn_dlopener(lib, go, ack);
     py = opd_python_create(&cfg, NULL, "test");
     assert_non_null(py);
-    n = proc_of(pid, &proc, &maps, &text);
-    assert_int_equal(opd_python_attach(py, &proc), 0);
-    opd_procmaps_free(maps, (size_t)n);
-    free(text);
+    attach_without_python(py, pid); /* no CPython yet */
     assert_int_equal(write(go[1], "g", 1), 1);
     assert_int_equal(read(ack[0], &c, 1), 1);
     usleep(150 * 1000);
