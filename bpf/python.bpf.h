@@ -65,16 +65,8 @@ struct opd_py_proc {
 
 #define OPD_PY_READ_MAX 128 /* frame_size and code_size are at most this */
 
-#ifdef __bpf__
-
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 4096);
-    __type(key, __u32);
-    __type(value, struct opd_py_proc);
-} opd_py_procs SEC(".maps");
-
-/* Outcomes of the walk, summed by user space (bench and tests). */
+/* Outcomes of the walk (per-CPU map opd_py_stats), summed by user space: self metrics
+ * (collector/receivers/profiling/bpf_runtime.c) and the bench. */
 enum opd_py_stat {
     OPD_PY_ST_WALKS = 0,  /* samples of a CPython process */
     OPD_PY_ST_NO_TSTATE,  /* the thread has no thread state (not a Python thread) */
@@ -84,6 +76,16 @@ enum opd_py_stat {
     OPD_PY_ST_NS,         /* nanoseconds spent walking (the per-sample cost, bench/) */
     OPD_PY_ST__MAX,
 };
+
+#ifdef __bpf__
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, struct opd_py_proc);
+} opd_py_procs SEC(".maps");
+
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -47,8 +47,10 @@ build_fixture() {
 }
 
 # start_daemon HZ INTERVAL [extra receiver yaml lines]: writes the config and starts otelprofd.
+# With METRICS_PORT set, the self metrics are served on 127.0.0.1:$METRICS_PORT.
 start_daemon() {
-  local hz=$1 interval=$2 extra=${3:-}
+  local hz=$1 interval=$2 extra=${3:-} metrics="level: none"
+  [ -n "${METRICS_PORT:-}" ] && metrics="address: 127.0.0.1:$METRICS_PORT"
   cat >"$WORK/config.yaml" <<YAML
 receivers:
   profiling:
@@ -69,7 +71,7 @@ service:
     logs:
       level: info
     metrics:
-      level: none
+      $metrics
   pipelines:
     profiles:
       receivers: [profiling]

@@ -48,6 +48,7 @@ stacks() {
 }
 
 HZ=99
+METRICS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_daemon $HZ 1s
 # Fixtures exit as soon as they are done: the samples of their last second are drained
 # after they exited, with names from the code objects read ahead while they ran.
@@ -97,7 +98,17 @@ SHORT=$!
 wait $SHORT || fail "short chain.py failed"
 if [ -n "$EMBED" ]; then wait $EMBED || fail "the embedding fixture failed"; fi
 sleep 1.5
+curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics.txt" || fail "no self metrics"
 stop_daemon
+# The kernel walk's own counters: walks of CPython samples, frames recorded.
+pymetric() { awk -v m="$1" '$1 ~ "^" m "(_total)?({|$)" { n += $2 } END { print n + 0 }' "$WORK/metrics.txt"; }
+echo "walk metrics: $(pymetric otelprofd_profiling_python_walks) walks," \
+  "$(pymetric otelprofd_profiling_python_frames_recorded) frames recorded," \
+  "$(pymetric otelprofd_profiling_python_walk_read_failures) read failures," \
+  "$(pymetric otelprofd_profiling_python_walk_time_ns) ns"
+[ "$(pymetric otelprofd_profiling_python_walks)" -gt 0 ] || fail "otelprofd_profiling_python_walks is 0"
+[ "$(pymetric otelprofd_profiling_python_frames_recorded)" -gt "$(pymetric otelprofd_profiling_python_walks)" ] ||
+  fail "fewer Python frames recorded than walks"
 
 # placed FILE SPEC...: checks each sample line of FILE ("count frame;frame;..." leaf first,
 # frames "type|function|file|line"). SPEC is "function@line" of each Python frame of the

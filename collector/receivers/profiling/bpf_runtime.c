@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf/python.bpf.h"
 #include "collector/mem.h"
 #include "collector/receivers/profiling/sampler.h"
 #include "collector/telemetry.h"
@@ -15,8 +16,30 @@
 
 struct opd_bpf_runtime {
     int prog_fd; /* borrowed from the sampler's skeleton */
+    int py_fd;   /* opd_py_stats, borrowed */
+    int ncpus;
+    uint64_t *percpu;
     uint64_t last_ns, last_cnt;
     struct opd_metric *run_ns, *run_cnt, *run_avg;
+    struct opd_metric *py[OPD_PY_ST__MAX];
+};
+
+/* The CPython walk's counters as self metrics. */
+static const struct {
+    const char *name, *help;
+} py_metrics[OPD_PY_ST__MAX] = {
+    [OPD_PY_ST_WALKS] = {"otelprofd_profiling_python_walks",
+                         "Samples of CPython processes whose interpreter frames were walked."},
+    [OPD_PY_ST_NO_TSTATE] = {"otelprofd_profiling_python_walks_no_thread_state",
+                             "Walks of threads without a Python thread state (native threads)."},
+    [OPD_PY_ST_READ_FAIL] = {"otelprofd_profiling_python_walk_read_failures",
+                             "Walks cut short by an unreadable interpreter frame or code object."},
+    [OPD_PY_ST_FRAMES] = {"otelprofd_profiling_python_frames_recorded",
+                          "Python frames recorded by the kernel walk."},
+    [OPD_PY_ST_TRUNCATED] = {"otelprofd_profiling_python_walks_truncated",
+                             "Walks stopped at the frame budget."},
+    [OPD_PY_ST_NS] = {"otelprofd_profiling_python_walk_time_ns",
+                      "Kernel time spent walking interpreter frames."},
 };
 
 struct opd_bpf_runtime *opd_bpf_runtime_create(struct opd_sampler *s, struct opd_telemetry *tel,
@@ -44,7 +67,29 @@ struct opd_bpf_runtime *opd_bpf_runtime_create(struct opd_sampler *s, struct opd
     rt->run_avg = opd_telemetry_metric(tel, OPD_METRIC_GAUGE,
                                        "otelprofd_profiling_bpf_run_time_per_sample_ns", l,
                                        "Mean sampler program run time over the last interval.");
+    rt->py_fd = bpf_map__fd(opd_sampler_skel(s)->maps.opd_py_stats);
+    rt->ncpus = libbpf_num_possible_cpus();
+    if (rt->ncpus > 0)
+        rt->percpu = opd_calloc((size_t)rt->ncpus, sizeof(*rt->percpu));
+    snprintf(l, sizeof(l), "receiver=\"%s\"", id);
+    for (int i = 0; i < OPD_PY_ST__MAX; i++)
+        rt->py[i] = opd_telemetry_metric(tel, OPD_METRIC_COUNTER, py_metrics[i].name, l,
+                                         py_metrics[i].help);
     return rt;
+}
+
+/* Sums the per-CPU CPython walk counters into their metrics. */
+static void update_python(struct opd_bpf_runtime *rt)
+{
+    for (uint32_t k = 0; rt->percpu && rt->py_fd >= 0 && k < OPD_PY_ST__MAX; k++) {
+        uint64_t total = 0;
+
+        if (bpf_map_lookup_elem(rt->py_fd, &k, rt->percpu))
+            return;
+        for (int c = 0; c < rt->ncpus; c++)
+            total += rt->percpu[c];
+        opd_metric_set(rt->py[k], (int64_t)total);
+    }
 }
 
 void opd_bpf_runtime_update(struct opd_bpf_runtime *rt)
@@ -54,6 +99,7 @@ void opd_bpf_runtime_update(struct opd_bpf_runtime *rt)
 
     if (!rt)
         return;
+    update_python(rt);
     memset(&info, 0, sizeof(info));
     if (bpf_obj_get_info_by_fd(rt->prog_fd, &info, &len) || !info.run_cnt)
         return;
@@ -69,5 +115,7 @@ void opd_bpf_runtime_update(struct opd_bpf_runtime *rt)
 
 void opd_bpf_runtime_destroy(struct opd_bpf_runtime *rt)
 {
+    if (rt)
+        opd_free(rt->percpu);
     opd_free(rt);
 }

@@ -1,6 +1,7 @@
 /* The sampler program's kernel run time as self metrics, from the kernel's BPF statistics
  * (run_time_ns / run_cnt of bpf_prog_info). The kernel counts them only while
- * kernel.bpf_stats_enabled is 1; otherwise the metrics stay at 0. */
+ * kernel.bpf_stats_enabled is 1; otherwise the metrics stay at 0. Also the CPython
+ * walk's own counters (opd_py_stats), which are always counted. */
 #ifndef OPD_PROFILING_BPF_RUNTIME_H
 #define OPD_PROFILING_BPF_RUNTIME_H
 
@@ -10,7 +11,9 @@ struct opd_bpf_runtime;
 
 /* Registers otelprofd_profiling_bpf_run_time_ns, _bpf_run_count and
  * _bpf_run_time_per_sample_ns (mean over the last update interval) with labels
- * receiver="<id>",program="opd_sample". s and tel are borrowed and must outlive it. NULL
+ * receiver="<id>",program="opd_sample", and otelprofd_profiling_python_walks,
+ * _walks_no_thread_state, _walk_read_failures, _frames_recorded, _walks_truncated and
+ * _walk_time_ns with receiver="<id>". s and tel are borrowed and must outlive it. NULL
  * with errno EINVAL (no registry) or ENOMEM. */
 struct opd_bpf_runtime *opd_bpf_runtime_create(struct opd_sampler *s, struct opd_telemetry *tel,
                                                const char *id);
