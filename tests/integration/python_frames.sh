@@ -65,6 +65,20 @@ CHAIN=$!
 NATIVE=$!
 wait $CHAIN || fail "chain.py failed"
 wait $NATIVE || fail "native_call.py failed"
+# A container's view: the interpreter runs from a path that exists only in its own mount
+# namespace (a tmpfs there), so the daemon must read it through /proc/PID/root.
+CTR=""
+if command -v unshare >/dev/null; then
+  mkdir -p "$WORK/ctr"
+  unshare --mount sh -c 'mount -t tmpfs opd-ctr "$1" && cp "$2" "$1/python3" &&
+    exec "$1/python3" "$3" 3 0 1' sh "$WORK/ctr" "$(readlink -f "$PY")" "$FIXDIR/chain.py" \
+    >/dev/null &
+  CTR=$!
+  wait $CTR || fail "chain.py in its own mount namespace failed"
+  [ -e "$WORK/ctr/python3" ] && fail "the container's tmpfs leaked into the host's mounts"
+else
+  echo "note: no unshare: the container case is not tested"
+fi
 # Embedding, beside the interpreters below: a native program that loads libpython 1 s after
 # its first samples, then runs chain.py for 9 s. The daemon inspected it at its first
 # sample and found no CPython; a recheck (every 5 s) must find the interpreter.
@@ -186,6 +200,10 @@ for p in "${!OTHER[@]}"; do
   stacks "$p" >"$WORK/chain.$p.txt"
   check_chain "${OTHER[$p]}" "$WORK/chain.$p.txt"
 done
+if [ -n "$CTR" ]; then
+  stacks $CTR >"$WORK/ctr.txt"
+  check_chain "$PY copied into a mount namespace of its own (a container)" "$WORK/ctr.txt"
+fi
 # check_python_samples LABEL WHY STACKFILE: of the samples that have Python frames (the
 # others came before the interpreter was found, for the reason WHY), >= 90% (and >= 20)
 # show the chain placed, named and with its lines.
