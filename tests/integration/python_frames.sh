@@ -65,6 +65,17 @@ CHAIN=$!
 NATIVE=$!
 wait $CHAIN || fail "chain.py failed"
 wait $NATIVE || fail "native_call.py failed"
+# A CPython older than the supported ones (3.9 from pyenv, when present): native frames
+# only, counted as unsupported.
+OLD=""
+for old in /root/.pyenv/versions/3.9.*/bin/python3.9; do
+  [ -x "$old" ] || continue
+  "$old" "$FIXDIR/chain.py" 2 0 1 >/dev/null &
+  OLD=$!
+  OLDPY=$old
+  wait $OLD || fail "chain.py under $old failed"
+  break
+done
 # A container's view: the interpreter runs from a path that exists only in its own mount
 # namespace (a tmpfs there), so the daemon must read it through /proc/PID/root.
 CTR=""
@@ -200,6 +211,17 @@ for p in "${!OTHER[@]}"; do
   stacks "$p" >"$WORK/chain.$p.txt"
   check_chain "${OTHER[$p]}" "$WORK/chain.$p.txt"
 done
+if [ -n "$OLD" ]; then
+  stacks $OLD >"$WORK/old.txt"
+  read -r t c e p < <(placed "$WORK/old.txt" $CHAIN_SPEC)
+  pyf=$(awk '/cpython[|]/ { n += $1 } END { print n + 0 }' "$WORK/old.txt")
+  evalf=$(awk '/native[|]_PyEval_EvalFrameDefault[|]/ { n += $1 } END { print n + 0 }' "$WORK/old.txt")
+  unsup=$(pymetric otelprofd_profiling_python_unsupported)
+  echo "chain.py under $OLDPY (unsupported): $t samples, $pyf with Python frames, $evalf with" \
+    "the native eval loop; otelprofd_profiling_python_unsupported $unsup"
+  [ "$t" -gt 0 ] && [ "$pyf" = 0 ] && [ "$evalf" -gt 0 ] && [ "$unsup" -ge 1 ] ||
+    fail "an unsupported CPython is not profiled with native frames only and counted"
+fi
 if [ -n "$CTR" ]; then
   stacks $CTR >"$WORK/ctr.txt"
   check_chain "$PY copied into a mount namespace of its own (a container)" "$WORK/ctr.txt"
