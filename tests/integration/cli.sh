@@ -115,5 +115,32 @@ YAML
 check start-failure 1 "$bin" --config "$t/nostart.yaml"
 expect_text start-failure-names "$t/err" "exporter/file"
 
+# An OTLP exporter naming an extension of the wrong type fails its start, naming both.
+for c in "otlp|auth: { authenticator: file_storage }|auth.authenticator file_storage: not a bearertokenauth extension" \
+         "otlphttp|sending_queue: { storage: health_check }|sending_queue.storage health_check: not a file_storage extension"; do
+  IFS='|' read -r exp opt want <<<"$c"
+  cat >"$t/ext.yaml" <<YAML
+receivers:
+  otlpjsonfile:
+    include: [x]
+extensions:
+  file_storage: { directory: $t }
+  health_check: { endpoint: "127.0.0.1:0" }
+exporters:
+  $exp:
+    endpoint: http://127.0.0.1:9
+    $opt
+service:
+  telemetry: { metrics: { level: none } }
+  extensions: [file_storage, health_check]
+  pipelines:
+    profiles:
+      receivers: [otlpjsonfile]
+      exporters: [$exp]
+YAML
+  check "extension-type-$exp" 1 "$bin" --config "$t/ext.yaml"
+  expect_text "extension-type-$exp-names" "$t/err" "$want"
+done
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "collector/component.h"
+#include "collector/exporterhelper/eh_extensions.h"
 #include "collector/exporterhelper/exporterhelper.h"
 #include "collector/exporterhelper/split.h"
 #include "collector/exporterhelper/tls_config.h"
 #include "collector/exporters/otlp_grpc/otlp_grpc_config.h"
 #include "collector/extensions/bearertokenauth/bearertokenauth.h"
-#include "collector/extensions/file_storage/file_storage.h"
 #include "collector/log.h"
 #include "collector/mem.h"
 #include "collector/telemetry.h"
@@ -162,33 +162,9 @@ static int oh_consume(struct opd_component *self, struct opd_batch *b)
 static int oh_start(struct opd_component *self, struct opd_host *host)
 {
     struct otlp_http *x = (struct otlp_http *)self;
-    struct opd_eh_storage storage = {0};
-    char path[4096];
-    int rc;
 
-    if (x->authenticator) {
-        x->auth = host && host->get_extension ? host->get_extension(host, x->authenticator) : NULL;
-        if (!opd_is_bearertokenauth(x->auth)) {
-            OPD_ERR(self->logname, "auth.authenticator %s: %s", x->authenticator,
-                    x->auth ? "not a bearertokenauth extension" : "no such extension");
-            return -EINVAL;
-        }
-    }
-    if (x->storage) {
-        struct opd_component *ext =
-            host && host->get_extension ? host->get_extension(host, x->storage) : NULL;
-        if (!opd_is_file_storage(ext)) {
-            OPD_ERR(self->logname, "sending_queue.storage %s: %s", x->storage,
-                    ext ? "not a file_storage extension" : "no such extension");
-            return -EINVAL;
-        }
-        rc = opd_file_storage_path(ext, self->logname, path, sizeof(path), &storage.fsync,
-                                   &storage.max_bytes);
-        if (rc)
-            return rc;
-        storage.path = path;
-    }
-    return opd_eh_start(x->eh, x->storage ? &storage : NULL);
+    return opd_eh_start_with_extensions(x->eh, host, self->logname, x->authenticator, &x->auth,
+                                        x->storage);
 }
 
 static int oh_shutdown(struct opd_component *self, uint64_t deadline_ns)
