@@ -43,44 +43,11 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 # frame budget MAX_FRAMES (default: the receiver's) and telemetry on PORT.
 run_daemon() {
   rm -f "$WORK/profiles.jsonl" "$WORK/profiles.folded"
-  cat >"$WORK/config.yaml" <<YAML
-receivers:
-  profiling:
-    samples_per_second: 99
-    reporter_interval: 1s
-    ${2:+max_frames: $2}
+  METRICS_PORT=$PORT start_daemon 99 1s "    ${2:+max_frames: $2}
     unwinding:
       method: $1
     include:
-      comm: ["^uw(chain|qsort|deep|go)_$SUF\$"]
-exporters:
-  file/json:
-    path: $WORK/profiles.jsonl
-    format: json
-    flush_interval: 0s
-  file/folded:
-    path: $WORK/profiles.folded
-    format: folded
-    flush_interval: 0s
-service:
-  telemetry:
-    logs:
-      level: info
-    metrics:
-      address: 127.0.0.1:$PORT
-  pipelines:
-    profiles:
-      receivers: [profiling]
-      exporters: [file/json, file/folded]
-YAML
-  "$BIN" --config "$WORK/config.yaml" >"$WORK/daemon.log" 2>&1 &
-  DAEMON_PID=$!
-  for _ in $(seq 1 100); do
-    grep -q "sampling .* CPUs" "$WORK/daemon.log" 2>/dev/null && return 0
-    kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd exited at start"
-    sleep 0.1
-  done
-  fail "otelprofd did not start sampling within 10 s"
+      comm: [\"^uw(chain|qsort|deep|go)_$SUF\$\"]"
 }
 
 # need_share WHAT GOOD TOTAL MIN RATIO FIXTURE: at least MIN samples of WHAT, and GOOD of
