@@ -195,7 +195,6 @@ static void frame_unsymbolized(struct builder *bl, int32_t pid, uint64_t pc,
     }
 }
 
-/* Returns the location index of one frame (> 0) or -ENOMEM. pid 0 = kernel. */
 /* Interns the location of one frame: pc in process pid (0 = kernel), flags the
  * symbolizer's (OPD_SYM_*) plus the frame's VIA_* << VIA_FLAGS_SHIFT. Returns the location
  * index or a negative errno. */
@@ -363,12 +362,12 @@ static int user_frames(struct builder *bl, int32_t pid, const struct opd_drained
     uint64_t plain[OPD_MAX_FRAMES], merged[OPD_MAX_FRAMES];
     uint8_t via[OPD_MAX_FRAMES];
     const uint64_t *ip = plain;
-    size_t len = us->len > OPD_MAX_FRAMES ? OPD_MAX_FRAMES : us->len, k = 0;
+    size_t words = us->len > OPD_MAX_FRAMES ? OPD_MAX_FRAMES : us->len, len = words, k = 0;
     uint32_t native = 0;
     bool py = bl->p->py && len && (us->ip[len - 1] & OPD_PY_TAG) &&
               opd_python_tracked(bl->p->py, pid);
 
-    strip_via(us->ip, len, plain, via);
+    strip_via(us->ip, words, plain, via);
     if (py) {
         len = opd_python_merge(bl->p->py, pid, plain, len, merged, OPD_MAX_FRAMES);
         ip = merged;
@@ -383,9 +382,9 @@ static int user_frames(struct builder *bl, int32_t pid, const struct opd_drained
 
             /* The merge keeps native words in order (dropping garbage ones): the next
              * equal word of the walk is this one. */
-            while (k < us->len && k < OPD_MAX_FRAMES && plain[k] != ip[i])
+            while (k < words && plain[k] != ip[i])
                 k++;
-            if (k < us->len && k < OPD_MAX_FRAMES)
+            if (k < words)
                 v = via[k++];
             l = frame_location(bl, pid, ip[i],
                                (native++ ? OPD_SYM_RETURN_ADDRESS : 0) | v << VIA_FLAGS_SHIFT);
