@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "collector/component.h"
-#include "collector/exporterhelper/eh_extensions.h"
+#include "collector/exporterhelper/eh_otlp.h"
 #include "collector/exporterhelper/exporterhelper.h"
 #include "collector/exporterhelper/split.h"
 #include "collector/exporters/otlp_grpc/otlp_grpc_config.h"
@@ -190,7 +190,6 @@ static struct opd_component *og_create(const struct opd_create_params *p, const 
     const struct opd_otlp_grpc_config *cfg = cfgp;
     struct otlp_grpc *x = opd_calloc(1, sizeof(*x));
     struct opd_grpc_client_opts co;
-    struct opd_eh_params ep;
     char labels[256];
     int rc = -ENOMEM;
 
@@ -233,25 +232,14 @@ static struct opd_component *og_create(const struct opd_create_params *p, const 
         rc = -errno;
         goto fail;
     }
-    memset(&ep, 0, sizeof(ep));
-    ep.who = p->logname;
-    ep.id = p->id;
-    ep.telemetry = p->telemetry;
-    ep.queue = &cfg->sending_queue;
-    ep.retry = &cfg->retry_on_failure;
-    ep.send = send_request;
-    ep.cancel = cancel_sends;
-    ep.ctx = x;
-    x->eh = opd_eh_create(&ep);
+    x->eh = opd_eh_create_otlp(p, &cfg->sending_queue, &cfg->retry_on_failure, send_request,
+                               cancel_sends, x, &x->m_rejected);
     if (!x->eh) {
         rc = -errno;
         goto fail;
     }
     if (p->telemetry) {
         snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id);
-        x->m_rejected = opd_telemetry_metric(
-            p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_partial_success_rejected_profiles",
-            labels, "Profiles the server reported as rejected in a partial success.");
         x->m_split = opd_telemetry_metric(
             p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_split_requests", labels,
             "Extra requests made by splitting batches over max_request_bytes.");

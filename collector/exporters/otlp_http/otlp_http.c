@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "collector/component.h"
-#include "collector/exporterhelper/eh_extensions.h"
+#include "collector/exporterhelper/eh_otlp.h"
 #include "collector/exporterhelper/exporterhelper.h"
 #include "collector/exporterhelper/split.h"
 #include "collector/exporterhelper/tls_config.h"
@@ -221,8 +221,7 @@ static struct opd_component *oh_create(const struct opd_create_params *p, const 
     const struct otlp_http_cfg *cfg = cfgp;
     struct otlp_http *x = opd_calloc(1, sizeof(*x));
     struct opd_http_client_opts co;
-    struct opd_eh_params ep;
-    char labels[256], *url = NULL;
+    char *url = NULL;
     int rc = -ENOMEM;
 
     if (!x)
@@ -266,25 +265,11 @@ static struct opd_component *oh_create(const struct opd_create_params *p, const 
         rc = -errno;
         goto fail;
     }
-    memset(&ep, 0, sizeof(ep));
-    ep.who = p->logname;
-    ep.id = p->id;
-    ep.telemetry = p->telemetry;
-    ep.queue = &cfg->sending_queue;
-    ep.retry = &cfg->retry_on_failure;
-    ep.send = send_request;
-    ep.cancel = cancel_sends;
-    ep.ctx = x;
-    x->eh = opd_eh_create(&ep);
+    x->eh = opd_eh_create_otlp(p, &cfg->sending_queue, &cfg->retry_on_failure, send_request,
+                               cancel_sends, x, &x->m_rejected);
     if (!x->eh) {
         rc = -errno;
         goto fail;
-    }
-    if (p->telemetry) {
-        snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id);
-        x->m_rejected = opd_telemetry_metric(
-            p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_partial_success_rejected_profiles",
-            labels, "Profiles the server reported as rejected in a partial success.");
     }
     opd_free(url);
     return &x->base;

@@ -1,13 +1,42 @@
-/* Extension lookups shared by the OTLP exporters (see eh_extensions.h). */
-#include "collector/exporterhelper/eh_extensions.h"
+/* What the OTLP exporters share around the exporter helper (see eh_otlp.h). */
+#include "collector/exporterhelper/eh_otlp.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 #include "collector/component.h"
-#include "collector/exporterhelper/exporterhelper.h"
 #include "collector/extensions/bearertokenauth/bearertokenauth.h"
 #include "collector/extensions/file_storage/file_storage.h"
 #include "collector/log.h"
+#include "collector/telemetry.h"
+
+struct opd_exporterhelper *opd_eh_create_otlp(const struct opd_create_params *p,
+                                              const struct opd_eh_queue_config *q,
+                                              const struct opd_eh_retry_config *r,
+                                              opd_eh_send_fn send, void (*cancel)(void *ctx),
+                                              void *ctx, struct opd_metric **rejected)
+{
+    struct opd_eh_params ep = {
+        .who = p->logname,
+        .id = p->id,
+        .telemetry = p->telemetry,
+        .queue = q,
+        .retry = r,
+        .send = send,
+        .cancel = cancel,
+        .ctx = ctx,
+    };
+    struct opd_exporterhelper *eh = opd_eh_create(&ep);
+    char labels[256];
+
+    if (eh && p->telemetry) {
+        snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id);
+        *rejected = opd_telemetry_metric(
+            p->telemetry, OPD_METRIC_COUNTER, "otelcol_exporter_partial_success_rejected_profiles",
+            labels, "Profiles the server reported as rejected in a partial success.");
+    }
+    return eh;
+}
 
 static struct opd_component *extension(struct opd_host *host, const char *id)
 {
