@@ -26,39 +26,22 @@ cc -O2 -x c -o "$W/opd_idle" - <<'C'
 int main(void) { void *p = malloc(1); sleep(3600); free(p); return 0; }
 C
 
-daemon() { # comm regex
-  cat >"$W/c.yaml" <<YAML
-receivers:
-  profiling:
-    reporter_interval: 1s
-    memory:
+. "$SRC/bench/bench_lib.sh"
+mem_daemon() { # comm regex of the memory scope
+  daemon "    memory:
       enabled: true
       include:
-        comm: ['$1']
-exporters:
-  file:
-    path: $W/out.jsonl
-    format: json
-service:
-  telemetry: { metrics: { level: none } }
-  pipelines:
-    profiles: { receivers: [profiling], exporters: [file] }
-YAML
-  "$BIN" --config "$W/c.yaml" >"$W/d.log" 2>&1 &
-  D=$!
-  for _ in $(seq 100); do grep -q "sampling .* CPUs" "$W/d.log" && return; sleep 0.1; done
-  echo "daemon did not start"; cat "$W/d.log"; exit 1
+        comm: ['$1']"
 }
-stop() { kill -INT $D; wait $D || true; D=""; }
 
 echo "# pairs cpu_s wall_s cpu_ns_per_pair malloc_probed"
 for r in $(seq "$ROUNDS"); do
   echo "off    $("$W/opd_membench" 0 "$N")"
-  daemon '^opd_membench$'
+  mem_daemon '^opd_membench$'
   echo "probed $("$W/opd_membench" 10000 "$N")"
   stop
   "$W/opd_idle" & I=$!
-  daemon '^opd_idle$'
+  mem_daemon '^opd_idle$'
   sleep 2.5
   echo "shared $("$W/opd_other" 0 "$N")"
   stop

@@ -15,33 +15,13 @@ D=""
 trap '[ -n "$D" ] && kill -KILL $D 2>/dev/null; rm -rf "$W"' EXIT
 cc -O2 -o "$W/opd_pingpong" "$SRC/tests/data/offcpu/pingpong.c"
 
-daemon() { # threshold
-  cat >"$W/c.yaml" <<YAML
-receivers:
-  profiling:
-    reporter_interval: 1s
-    off_cpu_threshold: $1
-exporters:
-  file:
-    path: $W/out.jsonl
-    format: json
-service:
-  telemetry: { metrics: { level: none } }
-  pipelines:
-    profiles: { receivers: [profiling], exporters: [file] }
-YAML
-  "$BIN" --config "$W/c.yaml" >"$W/d.log" 2>&1 &
-  D=$!
-  for _ in $(seq 100); do grep -q "sampling .* CPUs" "$W/d.log" && return; sleep 0.1; done
-  echo "daemon did not start"; cat "$W/d.log"; exit 1
-}
-stop() { kill -INT $D; wait $D || true; D=""; }
+. "$SRC/bench/bench_lib.sh"
 
 echo "# round_trips wall_s wall_ns_per_round_trip"
 for r in $(seq "$ROUNDS"); do
   echo "none   $("$W/opd_pingpong" "$N")"
   for t in 0 0.1 1; do
-    daemon $t
+    daemon "    off_cpu_threshold: $t"
     echo "t=$t  $("$W/opd_pingpong" "$N")"
     stop
   done

@@ -1,0 +1,28 @@
+# Shared by the overhead benches (run_mem.sh, run_offcpu.sh): one otelprofd with the
+# profiling receiver writing OTLP/JSON to $W/out.jsonl. Needs BIN, W; sets D (its pid).
+
+# daemon RECEIVER_LINES: writes $W/c.yaml with these lines under receivers.profiling
+# (after reporter_interval: 1s) and starts the daemon; returns once it samples.
+daemon() {
+  cat >"$W/c.yaml" <<YAML
+receivers:
+  profiling:
+    reporter_interval: 1s
+$1
+exporters:
+  file:
+    path: $W/out.jsonl
+    format: json
+service:
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    profiles: { receivers: [profiling], exporters: [file] }
+YAML
+  "$BIN" --config "$W/c.yaml" >"$W/d.log" 2>&1 &
+  D=$!
+  for _ in $(seq 100); do grep -q "sampling .* CPUs" "$W/d.log" && return; sleep 0.1; done
+  echo "daemon did not start"; cat "$W/d.log"; exit 1
+}
+
+# stop: SIGINT and wait for the daemon's orderly exit.
+stop() { kill -INT "$D"; wait "$D" || true; D=""; }
