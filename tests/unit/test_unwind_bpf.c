@@ -319,6 +319,17 @@ static uint64_t stat_sum(struct run *r, uint32_t idx)
     return v[idx];
 }
 
+/* Prints an incomplete stack ("incomplete <what>stack"): its stop reason and up to max
+ * symbolized frames. */
+static void print_incomplete(const char *what, const struct probe_record *rec,
+                             const struct syms *s, uint32_t max)
+{
+    fprintf(stderr, "incomplete %sstack (stop %u):", what, rec->stop);
+    for (uint32_t k = 0; k < rec->n && k < max; k++)
+        fprintf(stderr, " %s", sym_of(s, rec->frames[k], k > 0));
+    fprintf(stderr, "\n");
+}
+
 /* Fraction of records whose frames 0..n-1 symbolize to want[0..n) (frame 0 exact). */
 static double chain_ratio(const struct run *r, const struct syms *s, const char **want, int n,
                           size_t *base_out)
@@ -336,10 +347,7 @@ static double chain_ratio(const struct run *r, const struct syms *s, const char 
             ok = (int)rec->n > k && !strcmp(sym_of(s, rec->frames[k], 1), want[k]);
         good += ok;
         if (!ok && base - good <= 3) {
-            fprintf(stderr, "incomplete stack (stop %u):", rec->stop);
-            for (uint32_t k = 0; k < rec->n && k < 10; k++)
-                fprintf(stderr, " %s", sym_of(s, rec->frames[k], k > 0));
-            fprintf(stderr, "\n");
+            print_incomplete("", rec, s, 10);
         }
     }
     *base_out = base;
@@ -451,10 +459,7 @@ static void test_through_libc(void **state)
         }
         good += libc && sort && main_;
         if (!(libc && sort && main_) && base - good <= 3) {
-            fprintf(stderr, "incomplete stack (stop %u):", rec->stop);
-            for (uint32_t k = 0; k < rec->n && k < 16; k++)
-                fprintf(stderr, " %s", sym_of(&s, rec->frames[k], k > 0));
-            fprintf(stderr, "\n");
+            print_incomplete("", rec, &s, 16);
         }
     }
     fprintf(stderr,
@@ -529,10 +534,7 @@ static void test_signal_frame(void **state)
         }
         good += step == 4;
         if (step != 4 && base - good <= 3) {
-            fprintf(stderr, "incomplete signal stack (stop %u):", rec->stop);
-            for (uint32_t k = 0; k < rec->n && k < 12; k++)
-                fprintf(stderr, " %s", sym_of(&s, rec->frames[k], k > 0));
-            fprintf(stderr, "\n");
+            print_incomplete("signal ", rec, &s, 12);
         }
     }
     fprintf(stderr, "sigspin: %zu samples in handler_work, %.1f%% through the signal frame to "
@@ -717,10 +719,7 @@ static void test_in_syscall(void **state)
                 !strcmp(sym_of(&s, rec->frames[2], 1), "main");
         if (!(rec->n >= 3 && strstr(sym_of(&s, rec->frames[1], 1), "sys_loop")) &&
             base - good <= 3) {
-            fprintf(stderr, "incomplete syscall stack (stop %u):", rec->stop);
-            for (uint32_t k = 0; k < rec->n && k < 8; k++)
-                fprintf(stderr, " %s", sym_of(&s, rec->frames[k], k > 0));
-            fprintf(stderr, "\n");
+            print_incomplete("syscall ", rec, &s, 8);
         }
     }
     fprintf(stderr, "sysloop: %zu samples, %zu in libc (mostly inside read), %.1f%% with "
