@@ -451,17 +451,36 @@ static pid_t spawn_dlopener(const char *lib, int go[2], int ack[2])
     return pid;
 }
 
-/* Attaches pid, which runs no CPython yet, to py. */
-static void attach_without_python(struct opd_python *py, pid_t pid)
+/* A child as spawn_dlopener() makes, attached to a new tracker (config cfg) before it
+ * loads lib: it runs no CPython yet. Returns the tracker; *pid the child. */
+static struct opd_python *late_start(const struct opd_python_config *cfg, const char *lib,
+                                     int go[2], int ack[2], pid_t *pid)
 {
+    struct opd_python *py;
     struct opd_proc_mapping *maps;
     struct opd_proc proc;
     char *text;
-    int n = proc_of(pid, &proc, &maps, &text);
+    int n;
 
+    *pid = spawn_dlopener(lib, go, ack);
+    py = opd_python_create(cfg, NULL, "test");
+    assert_non_null(py);
+    n = proc_of(*pid, &proc, &maps, &text);
     assert_int_equal(opd_python_attach(py, &proc), 0);
     opd_procmaps_free(maps, (size_t)n);
     free(text);
+    return py;
+}
+
+/* Ends what late_start() began. */
+static void late_end(struct opd_python *py, pid_t pid, int go[2], int ack[2])
+{
+    int status;
+
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    opd_python_destroy(py);
+    close(go[0]), close(go[1]), close(ack[0]), close(ack[1]);
 }
 
 static void test_late_libpython(void **state)
@@ -470,7 +489,7 @@ static void test_late_libpython(void **state)
     const char *lib = some_libpython();
     struct opd_python_stats st;
     struct opd_python *py;
-    int go[2], ack[2], status;
+    int go[2], ack[2];
     char c = 0;
     pid_t pid;
 
@@ -479,10 +498,7 @@ static void test_late_libpython(void **state)
         print_message("no shared libpython installed: skipped\n");
         return;
     }
-    pid = spawn_dlopener(lib, go, ack);
-    py = opd_python_create(&cfg, NULL, "test");
-    assert_non_null(py);
-    attach_without_python(py, pid); /* no CPython yet */
+    py = late_start(&cfg, lib, go, ack, &pid);
     /* The first recheck inspects the files mapped with python in their name (this test's
      * own executable); the second finds the same lines and inspects nothing. */
     usleep(5000);
@@ -514,10 +530,7 @@ static void test_late_libpython(void **state)
     opd_python_stats(py, &st);
     assert_int_equal(st.rechecks, 3);
 
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    opd_python_destroy(py);
-    close(go[0]), close(go[1]), close(ack[0]), close(ack[1]);
+    late_end(py, pid, go, ack);
 }
 
 /* A process mapping a file named like python that holds no interpreter (this test's own
@@ -529,7 +542,7 @@ static void test_launcher_rechecked_soon(void **state)
     const char *lib = some_libpython();
     struct opd_python_stats st;
     struct opd_python *py;
-    int go[2], ack[2], status;
+    int go[2], ack[2];
     char c = 0;
     pid_t pid;
 
@@ -538,10 +551,7 @@ static void test_launcher_rechecked_soon(void **state)
         print_message("no shared libpython installed: skipped\n");
         return;
     }
-    pid = spawn_dlopener(lib, go, ack);
-    py = opd_python_create(&cfg, NULL, "test");
-    assert_non_null(py);
-    attach_without_python(py, pid); /* no CPython yet */
+    py = late_start(&cfg, lib, go, ack, &pid);
     assert_int_equal(write(go[1], "g", 1), 1);
     assert_int_equal(read(ack[0], &c, 1), 1);
     usleep(150 * 1000);
@@ -550,10 +560,7 @@ static void test_launcher_rechecked_soon(void **state)
     assert_int_equal(st.rechecks, 1);
     assert_int_equal(st.late, 1);
     assert_true(opd_python_tracked(py, pid));
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    opd_python_destroy(py);
-    close(go[0]), close(go[1]), close(ack[0]), close(ack[1]);
+    late_end(py, pid, go, ack);
 }
 
 int main(void)
