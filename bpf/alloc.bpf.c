@@ -86,12 +86,8 @@ struct {
 	__uint(value_size, sizeof(struct opd_bpf_stack));
 } opd_alloc_stacks SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct opd_bpf_stack);
-} opd_alloc_scratch SEC(".maps");
+/* The allocation stages (walk.h). */
+OPD_STAGE_ARRAY(opd_alloc_stages);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -116,55 +112,17 @@ static __always_inline __s64 opd_alloc_interval(void)
 	return v && *v ? (__s64)*v : (__s64)opd_alloc_sample_bytes;
 }
 
-/* User stack at a function's first instruction. With tables: the table walk, whose
- * first row (CFA = rsp + 8) finds the caller. Without (or when no table covered the pc):
- * the pc, then the return address on top of the stack (the caller, whose frame the frame
- * pointer still is), then the frame pointer chain from there on. */
-static __always_inline __u64 opd_alloc_stack(struct pt_regs *ctx, struct opd_bpf_stack *st)
-{
-	struct pt_regs uregs;
-	__u64 ret = 0;
-	int n;
-
-	__builtin_memcpy(&uregs, ctx, sizeof(uregs));
-#ifdef __TARGET_ARCH_x86
-	if (opd_unwind_tables) {
-		n = opd_walk_user_cfi(OPD_UNWIND_SLOT_ALLOC, 0, &uregs, st->ip, opd_max_frames);
-		/* A first step by frame pointer (the process's tables not published yet)
-		 * would skip the caller at a function's entry: walk as without tables. */
-		if (n > 1 && !(st->ip[1] & OPD_FRAME_VIA_FP))
-			goto done;
-	}
-#endif
-	st->ip[0] = PT_REGS_IP(&uregs);
-	if (opd_max_frames < 2 || bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(&uregs)) ||
-	    !ret) {
-		n = 1;
-	} else {
-		st->ip[1] = ret; /* read, not unwound: no OPD_FRAME_VIA_* tag */
-		n = 2 + opd_fp_walk(OPD_FP_ALLOC, PT_REGS_FP(&uregs), 2);
-	}
-#ifdef __TARGET_ARCH_x86
-done:
-#endif
-	if (n >= opd_max_frames)
-		opd_count(OPD_CNT_USTACK_TRUNCATED);
-	st->len = n;
-	st->kernel = 0;
-	return opd_store_stack(&opd_alloc_stacks, st);
-}
-
 /* Entry of an allocating call of size bytes (0: not an allocation, bookkeeping only).
  * ptrloc: see opd_alloc_pending. Only the outermost allocator call of a thread counts:
  * glibc's realloc(NULL, n) and aligned_alloc with a small alignment call malloc, and
  * malloc maps large blocks with mmap, all through probed entry points. */
 static __always_inline int opd_alloc_enter(struct pt_regs *ctx, __u64 size, __u64 ptrloc)
 {
-	struct opd_alloc_pending p = {};
+	struct opd_sample_key key = {};
 	struct opd_alloc_thread init = {}, *t;
-	struct opd_bpf_stack *st;
+	struct opd_walk *w;
 	__u64 pid_tgid, sp = PT_REGS_SP(ctx);
-	__u32 tgid, tid, zero = 0;
+	__u32 tgid, tid;
 
 	if (!opd_alloc_sample_bytes)
 		return 0;
@@ -197,20 +155,54 @@ static __always_inline int opd_alloc_enter(struct pt_regs *ctx, __u64 size, __u6
 		return 0;
 	t->left = opd_alloc_interval();
 
-	p.key.tgid = tgid;
-	p.key.tid = tid;
-	p.key.cgroup_id = bpf_get_current_cgroup_id();
-	if (opd_filtered(tgid, p.key.cgroup_id))
+	key.tgid = tgid;
+	key.tid = tid;
+	key.cgroup_id = bpf_get_current_cgroup_id();
+	if (opd_filtered(tgid, key.cgroup_id))
 		return 0;
-	st = bpf_map_lookup_elem(&opd_alloc_scratch, &zero);
-	if (!st)
+	w = opd_walk_state(OPD_WALK_SLOT_ALLOC);
+	if (!w)
 		return 0;
 	opd_announce(tgid, (struct task_struct *)bpf_get_current_task());
-	p.key.ustack = opd_alloc_stack(ctx, st);
-	bpf_get_current_comm(p.key.comm, sizeof(p.key.comm));
-	p.size = size;
-	p.ptrloc = ptrloc;
-	bpf_map_update_elem(&opd_alloc_pending, &tid, &p, BPF_ANY);
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	w->key = key;
+	w->arg[0] = size;
+	w->arg[1] = ptrloc;
+	/* At the allocator's first instruction: the return address is on top of the stack
+	 * when no table covers it (entry = 1). A uprobe's registers are the user's. */
+	opd_regs_from_ctx(&w->regs, ctx);
+	if (opd_walk_begin(w, tgid, 0, 1, opd_max_frames) == 0) {
+		bpf_tail_call(ctx, &opd_alloc_stages, OPD_STAGE_WALK);
+		opd_count(OPD_CNT_STAGE_FAIL);
+	} else {
+		opd_count(OPD_CNT_USTACK_FAIL);
+	}
+	w->stack.len = 0;
+	bpf_tail_call(ctx, &opd_alloc_stages, OPD_STAGE_FINISH);
+	opd_count(OPD_CNT_STAGE_FAIL);
+	return 0;
+}
+
+SEC("uprobe")
+int opd_alloc_walk(struct pt_regs *ctx)
+{
+	return opd_walk_stage(ctx, &opd_alloc_stages, OPD_WALK_SLOT_ALLOC);
+}
+
+/* Stores the user stack and leaves the call pending until its return. */
+SEC("uprobe")
+int opd_alloc_finish(struct pt_regs *ctx)
+{
+	struct opd_walk *w = opd_walk_state(OPD_WALK_SLOT_ALLOC);
+	struct opd_alloc_pending p = {};
+
+	if (!w)
+		return 0;
+	p.key = w->key;
+	p.key.ustack = opd_finish_user_stack(w, &opd_alloc_stacks);
+	p.size = w->arg[0];
+	p.ptrloc = w->arg[1];
+	bpf_map_update_elem(&opd_alloc_pending, &p.key.tid, &p, BPF_ANY);
 	return 0;
 }
 

@@ -44,75 +44,16 @@ struct {
 	__uint(value_size, sizeof(struct opd_bpf_stack));
 } opd_offcpu_stacks SEC(".maps");
 
-/* Own scratch: a hardware-cycles sample (NMI) can interrupt this program on the same CPU
- * and would overwrite the sampler's. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct opd_bpf_stack);
-} opd_offcpu_scratch SEC(".maps");
-
-/* Adds v to counts[key], creating the entry; returns 0 or -1 when the map is full. */
-static __always_inline int opd_add_value(void *counts, struct opd_sample_key *key, __u64 v)
-{
-	__u64 *cnt = bpf_map_lookup_elem(counts, key);
-	long err;
-
-	if (cnt) {
-		__sync_fetch_and_add(cnt, v);
-		return 0;
-	}
-	err = bpf_map_update_elem(counts, key, &v, BPF_NOEXIST);
-	if (err == -17) {
-		cnt = bpf_map_lookup_elem(counts, key);
-		if (cnt)
-			__sync_fetch_and_add(cnt, v);
-		return 0;
-	}
-	return err ? -1 : 0;
-}
-
-/* User stack of a thread in the kernel (current, here): from the registers saved at its
- * kernel entry, walked as the sampler walks (tables when on, else frame pointers). */
-static __always_inline __u64 opd_task_user_stack(struct task_struct *task, void *stacks,
-						 struct opd_bpf_stack *st)
-{
-	struct pt_regs uregs;
-	struct pt_regs *tr = (struct pt_regs *)bpf_task_pt_regs(task);
-	int n;
-
-	if (!tr || bpf_probe_read_kernel(&uregs, sizeof(uregs), tr)) {
-		opd_count(OPD_CNT_USTACK_FAIL);
-		return OPD_STACK_NONE;
-	}
-	if ((uregs.cs & 0xffff) == 0x23) { /* 32-bit task: see opd_user_stack() */
-		opd_count(OPD_CNT_USTACK_FAIL);
-		return OPD_STACK_NONE;
-	}
-#ifdef __TARGET_ARCH_x86
-	if (opd_unwind_tables) /* in the kernel (sched_switch): registers saved at entry */
-		n = opd_walk_user_cfi(OPD_UNWIND_SLOT_OFFCPU, 1, &uregs, st->ip, opd_max_frames);
-	else
-#endif
-		n = opd_walk_user(OPD_FP_OFFCPU, &uregs, st->ip);
-	if (n <= 0) {
-		opd_count(OPD_CNT_USTACK_FAIL);
-		return OPD_STACK_NONE;
-	}
-	if (n >= opd_max_frames)
-		opd_count(OPD_CNT_USTACK_TRUNCATED);
-	st->len = n;
-	st->kernel = 0;
-	return opd_store_stack(stacks, st);
-}
+/* The off-CPU stages (walk.h): all attached to sched_switch like the entry, which a tail
+ * call between tracing programs requires. */
+OPD_STAGE_ARRAY(opd_offcpu_stages);
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(opd_offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	struct opd_offcpu_start start = {}, *sp;
-	struct opd_bpf_stack *st;
-	__u32 ntid, zero = 0, thr = opd_offcpu_threshold;
+	struct opd_walk *w;
+	__u32 ntid, thr = opd_offcpu_threshold;
 	__u64 now = bpf_ktime_get_ns(), pid_tgid;
 	void *counts;
 	long bytes;
@@ -144,25 +85,58 @@ int BPF_PROG(opd_offcpu_switch, bool preempt, struct task_struct *prev, struct t
 	start.key.cgroup_id = bpf_get_current_cgroup_id();
 	if (opd_filtered(start.key.tgid, start.key.cgroup_id))
 		return 0;
-	st = bpf_map_lookup_elem(&opd_offcpu_scratch, &zero);
-	if (!st)
+	w = opd_walk_state(OPD_WALK_SLOT_OFFCPU);
+	if (!w)
 		return 0;
 	opd_announce(start.key.tgid, prev);
-	start.key.ustack = opd_task_user_stack(prev, &opd_offcpu_stacks, st);
+	bpf_get_current_comm(start.key.comm, sizeof(start.key.comm));
 	if (opd_kernel_frames) {
 		/* Skip this program and its trampoline (bpf_trace_run4): the stack starts at
 		 * __schedule. */
-		bytes = bpf_get_stack(ctx, st->ip, opd_max_frames * sizeof(__u64),
+		bytes = bpf_get_stack(ctx, w->stack.ip, opd_max_frames * sizeof(__u64),
 				      2 & BPF_F_SKIP_FIELD_MASK);
 		if (bytes > 0) {
-			st->len = bytes / sizeof(__u64);
-			st->kernel = 1;
-			start.key.kstack = opd_store_stack(&opd_offcpu_stacks, st);
+			w->stack.len = bytes / sizeof(__u64);
+			w->stack.kernel = 1;
+			start.key.kstack = opd_store_stack(&opd_offcpu_stacks, &w->stack);
 		} else {
 			opd_count(OPD_CNT_KSTACK_FAIL);
 		}
 	}
-	bpf_get_current_comm(start.key.comm, sizeof(start.key.comm));
+	w->key = start.key;
+	w->stack.len = 0;
+	w->stop = 0;
+	/* In the kernel (sched_switch): its user registers were saved at entry. */
+	if (opd_regs_from_current(&w->regs) == 0 &&
+	    opd_walk_begin(w, start.key.tgid, 1, 0, opd_max_frames) == 0) {
+		bpf_tail_call(ctx, &opd_offcpu_stages, OPD_STAGE_WALK);
+		opd_count(OPD_CNT_STAGE_FAIL);
+		w->stack.len = 0;
+	} else {
+		opd_count(OPD_CNT_USTACK_FAIL);
+	}
+	bpf_tail_call(ctx, &opd_offcpu_stages, OPD_STAGE_FINISH);
+	opd_count(OPD_CNT_STAGE_FAIL);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(opd_offcpu_walk)
+{
+	return opd_walk_stage(ctx, &opd_offcpu_stages, OPD_WALK_SLOT_OFFCPU);
+}
+
+/* Stores the user stack and remembers when and where the thread left the CPU. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(opd_offcpu_finish)
+{
+	struct opd_walk *w = opd_walk_state(OPD_WALK_SLOT_OFFCPU);
+	struct opd_offcpu_start start = {};
+
+	if (!w)
+		return 0;
+	start.key = w->key;
+	start.key.ustack = opd_finish_user_stack(w, &opd_offcpu_stacks);
 	start.ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&opd_offcpu_start, &start.key.tid, &start, BPF_ANY);
 	return 0;

@@ -8,26 +8,20 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
-#include "profile.h"
-#include "unwind_table.h" /* OPD_FRAME_VIA_* */
-#include "stackwalk.bpf.h"
-#ifdef __TARGET_ARCH_x86 /* the table walk reads x86_64 registers */
 #include <bpf/bpf_endian.h>
+
+#include "profile.h"
+#include "regs.bpf.h"
 /* Changed at run time by user space through the mmapped .bss. */
 struct opd_bpf_state opd_state;
 #include "pidns.bpf.h"
-#include "unwind.bpf.h"
-#include "unwind_stackwalk.bpf.h"
-#endif
+#include "walk.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space between open and load. */
 const volatile __u32 opd_kernel_frames = 1;
 const volatile __u32 opd_max_frames = OPD_DEFAULT_FRAMES; /* 1..OPD_MAX_FRAMES */
-/* 1: walk user stacks with the .eh_frame tables (frame pointer where none covers a pc);
- * 0: frame pointers only. Frozen, so the verifier sees one walk or the other. */
-const volatile __u32 opd_unwind_tables = 0;
 
 /* max_entries of the maps below are set by user space before load. */
 struct {
@@ -101,25 +95,11 @@ struct {
 	.values = { &opd_barrier_inner },
 };
 
-/* Per-CPU scratch for the stack being built: too big for the 512-byte BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct opd_bpf_stack);
-} opd_scratch SEC(".maps");
+/* The CPU sample's stages (walk.h). */
+OPD_STAGE_ARRAY(opd_sample_stages);
 
-/* CPython frames, appended after the native ones (uses opd_scratch). */
+/* CPython frames, appended after the native ones. */
 #include "python.bpf.h"
-
-/* Whether the sample interrupted user mode. The ctx allows only 8-byte loads of the
- * registers, and cs is a 16-bit field in newer kernels' pt_regs: load its whole slot. */
-static __always_inline int opd_user_mode(struct bpf_perf_event_data *ctx)
-{
-	__u64 cs = *(__u64 *)((char *)&ctx->regs + offsetof(struct pt_regs, cs));
-
-	return (cs & 3) == 3;
-}
 
 static __always_inline void opd_count(__u32 idx)
 {
@@ -159,6 +139,7 @@ static __always_inline void opd_emit(__u32 pid, __u32 kind)
 	}
 	e->pid = pid;
 	e->kind = kind;
+	e->ts = bpf_ktime_get_ns();
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -201,67 +182,85 @@ static __always_inline __u64 opd_store_stack(void *stacks, struct opd_bpf_stack 
 	return h;
 }
 
-static __always_inline __u64 opd_user_stack(struct bpf_perf_event_data *ctx, void *stacks,
-					    struct opd_bpf_stack *st, struct task_struct *task)
-{
-	struct pt_regs uregs;
-	int n;
-
-	if (!BPF_CORE_READ(task, mm))
-		return OPD_STACK_NONE; /* kernel thread */
-	if (opd_user_mode(ctx)) {
-		__builtin_memcpy(&uregs, &ctx->regs, sizeof(uregs));
-	} else {
-		/* In the kernel: the user registers were saved at syscall/irq entry at the
-		 * top of the task's kernel stack. */
-		struct pt_regs *tr = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
-
-		if (!tr || bpf_probe_read_kernel(&uregs, sizeof(uregs), tr)) {
-			opd_count(OPD_CNT_USTACK_FAIL);
-			return OPD_STACK_NONE;
-		}
-	}
-	/* 32-bit (compat) tasks have 4-byte frame slots: the 64-bit walk would read garbage.
-	 * __USER32_CS is 0x23 on x86-64. */
-	if ((uregs.cs & 0xffff) == 0x23) {
-		opd_count(OPD_CNT_USTACK_FAIL);
-		return OPD_STACK_NONE;
-	}
-#ifdef __TARGET_ARCH_x86
-	if (opd_unwind_tables)
-		n = opd_walk_user_cfi(OPD_UNWIND_SLOT_SAMPLE, !opd_unwind_ctx_user_mode(ctx), &uregs,
-				      st->ip, opd_max_frames);
-	else
-#endif
-		n = opd_walk_user(OPD_FP_SAMPLE, &uregs, st->ip);
-	if (n <= 0) {
-		opd_count(OPD_CNT_USTACK_FAIL);
-		return OPD_STACK_NONE;
-	}
-	if (n >= opd_max_frames)
-		opd_count(OPD_CNT_USTACK_TRUNCATED);
-	n = opd_py_walk(opd_pid_tgid() >> 32, n);
-	st->len = n;
-	st->kernel = 0;
-	return opd_store_stack(stacks, st);
-}
-
-static __always_inline __u64 opd_kernel_stack(struct bpf_perf_event_data *ctx, void *stacks,
-					      struct opd_bpf_stack *st)
+/* Records the kernel stack of the sample (when it interrupted the kernel and kernel
+ * frames are on) in stacks, through the walk's frame buffer; returns its hash. */
+static __always_inline __u64 opd_sample_kernel_stack(struct bpf_perf_event_data *ctx,
+						     struct opd_walk *w, void *stacks)
 {
 	long bytes;
 
-	if (opd_user_mode(ctx))
-		return OPD_STACK_NONE; /* interrupted in user mode: no kernel frames */
+	if (!opd_kernel_frames || opd_ctx_user_mode(ctx))
+		return OPD_STACK_NONE;
 	/* Within the budget: the stored value holds max_frames frames, no more. */
-	bytes = bpf_get_stack(ctx, st->ip, opd_max_frames * sizeof(__u64), 0);
+	bytes = bpf_get_stack(ctx, w->stack.ip, opd_max_frames * sizeof(__u64), 0);
 	if (bytes <= 0) {
 		opd_count(OPD_CNT_KSTACK_FAIL);
 		return OPD_STACK_NONE;
 	}
-	st->len = bytes / sizeof(__u64);
-	st->kernel = 1;
-	return opd_store_stack(stacks, st);
+	w->stack.len = bytes / sizeof(__u64);
+	w->stack.kernel = 1;
+	return opd_store_stack(stacks, &w->stack);
+}
+
+/* Starts the user-stack walk of the current thread in w from its interrupted user
+ * registers; returns 0, or -1 when it has none to walk (a kernel thread; a 32-bit task or
+ * unreadable registers, counted). w->stack is then empty. */
+static __always_inline int opd_sample_begin_walk(struct bpf_perf_event_data *ctx,
+						 struct opd_walk *w, struct task_struct *task)
+{
+	int in_kernel = !opd_ctx_user_mode(ctx);
+
+	w->stack.len = 0;
+	w->stop = 0;
+	if (!BPF_CORE_READ(task, mm))
+		return -1; /* kernel thread: no user stack, nothing lost */
+	if (!in_kernel)
+		opd_regs_from_ctx(&w->regs, ctx);
+	else if (opd_regs_from_current(&w->regs))
+		goto fail;
+	if (opd_walk_begin(w, w->key.tgid, in_kernel, 0, opd_max_frames) == 0)
+		return 0;
+fail:
+	opd_count(OPD_CNT_USTACK_FAIL);
+	w->stack.len = 0;
+	w->stop = 0;
+	return -1;
+}
+
+/* Adds v to counts[key], creating the entry; returns 0 or -1 when the map is full. */
+static __always_inline int opd_add_value(void *counts, struct opd_sample_key *key, __u64 v)
+{
+	__u64 *cnt = bpf_map_lookup_elem(counts, key);
+	long err;
+
+	if (cnt) {
+		__sync_fetch_and_add(cnt, v);
+		return 0;
+	}
+	err = bpf_map_update_elem(counts, key, &v, BPF_NOEXIST);
+	if (err == -17) {
+		/* Another CPU inserted the same key between lookup and update. */
+		cnt = bpf_map_lookup_elem(counts, key);
+		if (cnt)
+			__sync_fetch_and_add(cnt, v);
+		return 0;
+	}
+	return err ? -1 : 0;
+}
+
+/* Stores the walk's user frames in stacks; returns their hash, OPD_STACK_NONE when there
+ * are none. Counts what went wrong. */
+static __always_inline __u64 opd_finish_user_stack(struct opd_walk *w, void *stacks)
+{
+	if (w->stack.len == 0) {
+		if (w->stop) /* a walk that found not even the pc */
+			opd_count(OPD_CNT_USTACK_FAIL);
+		return OPD_STACK_NONE;
+	}
+	if (w->stack.len >= opd_max_frames)
+		opd_count(OPD_CNT_USTACK_TRUNCATED);
+	w->stack.kernel = 0;
+	return opd_store_stack(stacks, &w->stack);
 }
 
 SEC("perf_event")
@@ -269,11 +268,9 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 {
 	struct opd_sample_key key = {};
 	struct task_struct *task;
-	struct opd_bpf_stack *st;
-	__u64 pid_tgid, one = 1, *cnt;
-	__u32 zero = 0, gen;
-	void *counts, *stacks;
-	long err;
+	struct opd_walk *w;
+	__u64 pid_tgid;
+	void *stacks;
 
 	opd_count(OPD_CNT_SAMPLES);
 	pid_tgid = bpf_get_current_pid_tgid();
@@ -297,34 +294,61 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 		opd_count(OPD_CNT_FILTERED);
 		return 0;
 	}
-	gen = opd_state.gen;
-	counts = gen ? (void *)&opd_counts1 : (void *)&opd_counts0;
-	stacks = gen ? (void *)&opd_stacks1 : (void *)&opd_stacks0;
-
-	st = bpf_map_lookup_elem(&opd_scratch, &zero);
-	if (!st)
+	w = opd_walk_state(OPD_WALK_SLOT_SAMPLE);
+	if (!w)
 		return 0;
+	w->gen = opd_state.gen;
+	stacks = w->gen ? (void *)&opd_stacks1 : (void *)&opd_stacks0;
 	task = (struct task_struct *)bpf_get_current_task();
 	opd_announce(key.tgid, task);
-	key.ustack = opd_user_stack(ctx, stacks, st, task);
-	if (opd_kernel_frames)
-		key.kstack = opd_kernel_stack(ctx, stacks, st);
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	key.kstack = opd_sample_kernel_stack(ctx, w, stacks);
+	w->key = key;
+	if (opd_sample_begin_walk(ctx, w, task) == 0) {
+		bpf_tail_call(ctx, &opd_sample_stages, OPD_STAGE_WALK);
+		opd_count(OPD_CNT_STAGE_FAIL);
+		w->stack.len = 0;
+	}
+	/* No user frames (or no walk stage): the sample keeps its kernel stack. */
+	bpf_tail_call(ctx, &opd_sample_stages, OPD_STAGE_FINISH);
+	opd_count(OPD_CNT_STAGE_FAIL);
+	opd_count(OPD_CNT_STAGE_LOST);
+	return 0;
+}
 
-	cnt = bpf_map_lookup_elem(counts, &key);
-	if (cnt) {
-		__sync_fetch_and_add(cnt, 1);
-	} else {
-		err = bpf_map_update_elem(counts, &key, &one, BPF_NOEXIST);
-		if (err == -17) {
-			/* Another CPU inserted the same key between lookup and update. */
-			cnt = bpf_map_lookup_elem(counts, &key);
-			if (cnt)
-				__sync_fetch_and_add(cnt, 1);
-		} else if (err) {
-			opd_count(OPD_CNT_MAP_FULL);
-			return 0;
-		}
+SEC("perf_event")
+int opd_sample_walk(struct bpf_perf_event_data *ctx)
+{
+	return opd_walk_stage(ctx, &opd_sample_stages, OPD_WALK_SLOT_SAMPLE);
+}
+
+SEC("perf_event")
+int opd_sample_python(struct bpf_perf_event_data *ctx)
+{
+	struct opd_walk *w = opd_walk_state(OPD_WALK_SLOT_SAMPLE);
+
+	if (w)
+		opd_py_stage(ctx, &opd_sample_stages, w);
+	opd_count(OPD_CNT_STAGE_FAIL);
+	opd_count(OPD_CNT_STAGE_LOST);
+	return 0;
+}
+
+/* Stores the user stack and counts the sample under its key. */
+SEC("perf_event")
+int opd_sample_finish(struct bpf_perf_event_data *ctx)
+{
+	struct opd_walk *w = opd_walk_state(OPD_WALK_SLOT_SAMPLE);
+	void *counts, *stacks;
+
+	if (!w)
+		return 0;
+	counts = w->gen ? (void *)&opd_counts1 : (void *)&opd_counts0;
+	stacks = w->gen ? (void *)&opd_stacks1 : (void *)&opd_stacks0;
+	w->key.ustack = opd_finish_user_stack(w, stacks);
+	if (opd_add_value(counts, &w->key, 1)) {
+		opd_count(OPD_CNT_MAP_FULL);
+		return 0;
 	}
 	opd_count(OPD_CNT_RECORDED);
 	return 0;
@@ -348,46 +372,3 @@ int opd_exec(struct bpf_raw_tracepoint_args *ctx)
  * counters and stack hashing (see offcpu.bpf.c, alloc.bpf.c). */
 #include "offcpu.bpf.c"
 #include "alloc.bpf.c"
-
-/* See stackwalk.bpf.h. Checked by the verifier with any arguments: the slot is bounded
- * by the budget and masked, the scratch looked up here. */
-__noinline int opd_fp_walk(__u32 which, __u64 fp, __u32 from)
-{
-	struct opd_bpf_stack *st;
-	__u32 zero = 0;
-	int n = 0;
-
-	if (which == OPD_FP_OFFCPU)
-		st = bpf_map_lookup_elem(&opd_offcpu_scratch, &zero);
-	else if (which == OPD_FP_ALLOC)
-		st = bpf_map_lookup_elem(&opd_alloc_scratch, &zero);
-	else
-		st = bpf_map_lookup_elem(&opd_scratch, &zero);
-	if (!st)
-		return 0;
-	for (__u32 i = 0; i < OPD_MAX_FRAMES; i++) {
-		__u32 slot = from + i;
-		__u64 pair[2]; /* saved rbp, return address */
-
-		if (slot >= opd_max_frames)
-			break;
-		/* Opaque to the compiler, so that it indexes with the masked slot instead of
-		 * a pointer it advances (which the verifier cannot bound). */
-		asm volatile("%[s] &= %[m]" : [s] "+r"(slot) : [m] "i"(OPD_MAX_FRAMES - 1));
-		/* A frame pointer is 8-byte aligned and points into the stack, which sits
-		 * above everything else in the user half; a null or odd value ends the chain. */
-		if (!fp || (fp & 7))
-			break;
-		if (bpf_probe_read_user(pair, sizeof(pair), (void *)fp))
-			break;
-		if (!pair[1])
-			break;
-		st->ip[slot] = pair[1] | OPD_FRAME_VIA_FP;
-		n++;
-		/* The caller's frame lies above ours; anything else is garbage or a loop. */
-		if (pair[0] <= fp)
-			break;
-		fp = pair[0];
-	}
-	return n;
-}

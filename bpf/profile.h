@@ -60,6 +60,8 @@ enum opd_counter {
 	OPD_CNT_STACK_MAP_FULL,   /* stacks map full: recorded without that stack */
 	OPD_CNT_USTACK_TRUNCATED, /* user walk stopped at max_frames */
 	OPD_CNT_EVENTS_LOST,      /* process event ring buffer full */
+	OPD_CNT_STAGE_FAIL,       /* a tail call into the next stage failed (see walk.h) */
+	OPD_CNT_STAGE_LOST,       /* ... and the sample was lost with it (finish not reached) */
 	OPD_CNT__MAX,
 };
 
@@ -73,6 +75,7 @@ enum opd_proc_event_kind {
 struct opd_proc_event {
 	__u32 pid;
 	__u32 kind;
+	__u64 ts; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when it happened */
 };
 
 /* Values of the scope filter maps. */

@@ -94,11 +94,20 @@ struct {
     __type(value, __u64);
 } opd_py_stats SEC(".maps");
 
-/* Per-CPU copies of the frame and code object being looked at: one read each per frame
- * instead of one per field. */
+/* Per-CPU copies of the frame and code object being looked at (one read each per frame
+ * instead of one per field), and the walk's loop state. The state lives in map memory,
+ * not in registers, so that every iteration is verified with unknown values: kept in
+ * registers, the verifier links the frame count to its start value by a constant that
+ * differs per iteration, no two iterations' states are alike and the cost multiplies. */
 struct opd_py_buf {
     __u8 frame[OPD_PY_READ_MAX];
     __u8 code[OPD_PY_READ_MAX];
+    __u64 at;        /* address of the frame to read next */
+    __u64 prev_word; /* the last frame word recorded */
+    __u32 out;       /* next slot of the stack */
+    __u32 first;     /* slot of the first Python frame */
+    __u32 prev_slot; /* slot of prev_word */
+    __u32 have_prev;
 };
 
 struct {
@@ -171,120 +180,128 @@ static __always_inline __u64 opd_py_tstate(const struct opd_py_proc *pp)
     return tstate;
 }
 
-/* The walk for one CPython process: appends the current thread's Python frames to the
- * scratch stack from slot n; returns the new length. */
-static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, __u32 n)
+/* Reads one interpreter frame at b->at and records it in st. Returns 0 to go on, 1 at
+ * the end of the chain or the budget, -1 when a read failed. */
+static __always_inline int opd_py_step(struct opd_py_proc *pp, struct opd_py_buf *b,
+                                       struct opd_bpf_stack *st, __u32 fsize, __u32 csize)
 {
-    struct opd_bpf_stack *st;
+    __u64 code, instr, word, idx = 0, next, frame = b->at;
+    __u32 first, out = b->out, slot;
+
+    if (!frame)
+        return 1;
+    if (bpf_probe_read_user(b->frame, fsize, (const void *)frame))
+        return -1;
+    code = opd_py_u64(b->frame, pp->frame_code);
+    next = opd_py_u64(b->frame, pp->frame_back);
+    b->at = next;
+    if (pp->frame_owner != OPD_PY_NONE && opd_py_u8(b->frame, pp->frame_owner) == 3) {
+        /* The shim frame a C -> Python call pushes (3.12+): the frame before it was the
+         * oldest of its eval call. */
+        slot = opd_py_slot(b->prev_slot);
+        if (b->have_prev && slot < opd_max_frames)
+            st->ip[slot] = b->prev_word | OPD_PY_ENTRY;
+        return 0;
+    }
+    if (!code || bpf_probe_read_user(b->code, csize, (const void *)code))
+        return -1;
+    /* 3.13: f_executable may be any object; only code objects are frames. */
+    if (pp->instr_kind == OPD_PY_INSTR_PTR && opd_py_u64(b->code, 8) != pp->code_type_addr)
+        return 0;
+    if (pp->instr_kind == OPD_PY_LASTI) {
+        __s32 lasti = (__s32)opd_py_u32(b->frame, pp->frame_instr);
+
+        idx = lasti > 0 ? (__u64)lasti : 0;
+    } else {
+        instr = opd_py_u64(b->frame, pp->frame_instr);
+        if (instr > code + pp->code_bytecode)
+            idx = (instr - code - pp->code_bytecode) / 2;
+    }
+    if (idx > OPD_PY_IDX_MAX)
+        idx = OPD_PY_IDX_MAX;
+    first = opd_py_u32(b->code, pp->code_firstlineno);
+    word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK) |
+           ((__u64)first & OPD_PY_CHECK_MASK);
+    if (pp->instr_kind == OPD_PY_LASTI)
+        word |= OPD_PY_ENTRY; /* 3.10: one eval call per frame */
+    if (pp->frame_is_entry != OPD_PY_NONE && opd_py_u8(b->frame, pp->frame_is_entry))
+        word |= OPD_PY_ENTRY;
+    if (out >= opd_max_frames || out - b->first >= OPD_PY_MAX_FRAMES) {
+        opd_py_count(OPD_PY_ST_TRUNCATED, 1);
+        return 1;
+    }
+    slot = opd_py_slot(out);
+    if (slot >= opd_max_frames)
+        return 1;
+    st->ip[slot] = word;
+    b->prev_slot = out;
+    b->prev_word = word;
+    b->have_prev = 1;
+    b->out = out + 1;
+    return 0;
+}
+
+/* The walk for one CPython process: appends the current thread's Python frames to st
+ * from slot n; returns the new length. */
+static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, struct opd_bpf_stack *st,
+                                            __u32 n)
+{
     struct opd_py_buf *b;
-    __u64 tstate, frame, prev_word = 0;
-    __u32 zero = 0, out = n, prev_slot = 0;
+    __u64 tstate, frame;
+    __u32 zero = 0;
     __u32 fsize = pp->frame_size & (OPD_PY_READ_MAX - 1);
     __u32 csize = pp->code_size & (OPD_PY_READ_MAX - 1);
-    int have_prev = 0;
+    int r = 0;
 
-    st = bpf_map_lookup_elem(&opd_scratch, &zero);
     b = bpf_map_lookup_elem(&opd_py_bufs, &zero);
-    if (!st || !b || !fsize || !csize)
+    if (!b || !fsize || !csize)
         return n;
     tstate = opd_py_tstate(pp);
     if (!tstate) {
         opd_py_count(OPD_PY_ST_NO_TSTATE, 1);
         return n;
     }
+    b->out = b->first = n;
+    b->have_prev = 0;
     if (opd_py_read(&frame, sizeof(frame), tstate + pp->tstate_frame))
         goto fail;
     if (pp->cframe_current != OPD_PY_NONE) {
         if (!frame || opd_py_read(&frame, sizeof(frame), frame + pp->cframe_current))
             goto fail;
     }
+    b->at = frame;
     for (int i = 0; i < OPD_PY_MAX_FRAMES + 8; i++) {
-        __u64 code, instr, word, idx = 0, next;
-        __u32 first;
-
-        if (!frame)
+        r = opd_py_step(pp, b, st, fsize, csize);
+        if (r)
             break;
-        if (bpf_probe_read_user(b->frame, fsize, (const void *)frame))
-            goto fail;
-        code = opd_py_u64(b->frame, pp->frame_code);
-        next = opd_py_u64(b->frame, pp->frame_back);
-        if (pp->frame_owner != OPD_PY_NONE && opd_py_u8(b->frame, pp->frame_owner) == 3) {
-            /* The shim frame a C -> Python call pushes (3.12+): the frame before it was
-             * the oldest of its eval call. */
-            __u32 slot = opd_py_slot(prev_slot);
-
-            if (have_prev && slot < opd_max_frames)
-                st->ip[slot] = prev_word | OPD_PY_ENTRY;
-            frame = next;
-            continue;
-        }
-        if (!code || bpf_probe_read_user(b->code, csize, (const void *)code))
-            goto fail;
-        /* 3.13: f_executable may be any object; only code objects are frames. */
-        if (pp->instr_kind == OPD_PY_INSTR_PTR && opd_py_u64(b->code, 8) != pp->code_type_addr) {
-            frame = next;
-            continue;
-        }
-        if (pp->instr_kind == OPD_PY_LASTI) {
-            __s32 lasti = (__s32)opd_py_u32(b->frame, pp->frame_instr);
-
-            idx = lasti > 0 ? (__u64)lasti : 0;
-        } else {
-            instr = opd_py_u64(b->frame, pp->frame_instr);
-            if (instr > code + pp->code_bytecode)
-                idx = (instr - code - pp->code_bytecode) / 2;
-        }
-        if (idx > OPD_PY_IDX_MAX)
-            idx = OPD_PY_IDX_MAX;
-        first = opd_py_u32(b->code, pp->code_firstlineno);
-        word = OPD_PY_TAG | (idx << OPD_PY_IDX_SHIFT) | (code & OPD_PY_ADDR_MASK) |
-               ((__u64)first & OPD_PY_CHECK_MASK);
-        if (pp->instr_kind == OPD_PY_LASTI)
-            word |= OPD_PY_ENTRY; /* 3.10: one eval call per frame */
-        if (pp->frame_is_entry != OPD_PY_NONE && opd_py_u8(b->frame, pp->frame_is_entry))
-            word |= OPD_PY_ENTRY;
-        if (out >= opd_max_frames || out - n >= OPD_PY_MAX_FRAMES) {
-            opd_py_count(OPD_PY_ST_TRUNCATED, 1);
-            break;
-        }
-        {
-            __u32 slot = opd_py_slot(out);
-
-            if (slot >= opd_max_frames)
-                break;
-            st->ip[slot] = word;
-        }
-        prev_slot = out;
-        prev_word = word;
-        have_prev = 1;
-        out++;
-        frame = next;
     }
-    opd_py_count(OPD_PY_ST_FRAMES, out - n);
-    return out;
+    if (r < 0)
+        goto fail;
+    opd_py_count(OPD_PY_ST_FRAMES, b->out - n);
+    return b->out;
 fail:
     opd_py_count(OPD_PY_ST_READ_FAIL, 1);
-    opd_py_count(OPD_PY_ST_FRAMES, out - n);
-    return out;
+    opd_py_count(OPD_PY_ST_FRAMES, b->out - n);
+    return b->out;
 }
 
-/* Appends the Python frames of the current thread to the scratch stack's ip[n..
- * opd_max_frames) and returns the new length (n when process pid runs no known CPython
- * or the thread has none). A global function, so the verifier checks it once on its own:
- * it takes only scalars and finds the stack in the per-CPU scratch map itself. */
-__noinline int opd_py_walk(__u32 pid, __u32 n)
+/* The python stage of CPU samples: appends the Python frames of the current thread to
+ * the walk's user frames (up to opd_max_frames), when process pid runs a known CPython
+ * and the thread has some, then goes on to finish. */
+static __always_inline int opd_py_stage(void *ctx, void *stages, struct opd_walk *w)
 {
+    __u32 pid = w->key.tgid;
     struct opd_py_proc *pp = bpf_map_lookup_elem(&opd_py_procs, &pid);
     __u64 t0;
-    int r;
 
-    if (!pp)
-        return n;
-    t0 = bpf_ktime_get_ns();
-    opd_py_count(OPD_PY_ST_WALKS, 1);
-    r = opd_py_walk_proc(pp, n);
-    opd_py_count(OPD_PY_ST_NS, bpf_ktime_get_ns() - t0);
-    return r;
+    if (pp && w->stack.len) {
+        t0 = bpf_ktime_get_ns();
+        opd_py_count(OPD_PY_ST_WALKS, 1);
+        w->stack.len = opd_py_walk_proc(pp, &w->stack, w->stack.len);
+        opd_py_count(OPD_PY_ST_NS, bpf_ktime_get_ns() - t0);
+    }
+    bpf_tail_call(ctx, stages, OPD_STAGE_FINISH);
+    return 0;
 }
 
 #endif /* __bpf__ */

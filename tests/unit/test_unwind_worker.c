@@ -105,8 +105,8 @@ static void test_requests_on_worker_thread(void **state)
     rec_init(&r);
     w = opd_unwind_worker_create(&ops, 16, NULL, "profiling");
     assert_non_null(w);
-    opd_unwind_worker_push(w, 10, false);
-    opd_unwind_worker_push(w, 11, true);
+    opd_unwind_worker_push(w, 10, false, 0);
+    opd_unwind_worker_push(w, 11, true, 0);
     assert_true(wait_count(&r, &r.n_sync, 1));
     assert_true(wait_count(&r, &r.n_exec, 1));
     assert_int_equal(r.sync[0], 10);
@@ -133,15 +133,15 @@ static void test_full_queue_counts_and_dedupes(void **state)
     w = opd_unwind_worker_create(&ops, 4, tel, "profiling");
     assert_non_null(w);
     /* The worker is stuck in a long build: the caller must not be. */
-    opd_unwind_worker_push(w, 1, false);
+    opd_unwind_worker_push(w, 1, false, 0);
     assert_true(wait_count(&r, &r.n_sync, 1));
-    opd_unwind_worker_push(w, 2, false);
-    opd_unwind_worker_push(w, 3, false);
-    opd_unwind_worker_push(w, 2, true); /* queued already: becomes an exec, no new slot */
-    opd_unwind_worker_push(w, 4, false);
-    opd_unwind_worker_push(w, 5, false);
-    opd_unwind_worker_push(w, 6, false); /* fifth waiting pid: the queue holds 4 */
-    opd_unwind_worker_push(w, 7, false);
+    opd_unwind_worker_push(w, 2, false, 0);
+    opd_unwind_worker_push(w, 3, false, 0);
+    opd_unwind_worker_push(w, 2, true, 0); /* queued already: becomes an exec, no new slot */
+    opd_unwind_worker_push(w, 4, false, 0);
+    opd_unwind_worker_push(w, 5, false, 0);
+    opd_unwind_worker_push(w, 6, false, 0); /* fifth waiting pid: the queue holds 4 */
+    opd_unwind_worker_push(w, 7, false, 0);
     dropped = opd_telemetry_metric(tel, OPD_METRIC_COUNTER, "otelprofd_unwind_requests_dropped",
                                    "receiver=\"profiling\"", "");
     assert_non_null(dropped);
@@ -162,6 +162,48 @@ static void test_full_queue_counts_and_dedupes(void **state)
     opd_telemetry_destroy(tel);
 }
 
+static int64_t metric(struct opd_telemetry *tel, const char *name, const char *labels)
+{
+    struct opd_metric *m = opd_telemetry_metric(tel, OPD_METRIC_COUNTER, name, labels, "");
+
+    assert_non_null(m);
+    return opd_metric_get(m);
+}
+
+/* A new process's first sample was taken 40 ms before its request: once published, the
+ * histogram counts it above the 25 ms bucket (how far above depends on the host's load).
+ * A request without a first sample (an exec, a rediscovered pid) is not measured. */
+static void test_publish_latency(void **state)
+{
+    struct opd_telemetry *tel = opd_telemetry_create();
+    struct rec r;
+    struct opd_unwind_worker_ops ops = {rec_sync, rec_exec, rec_poll, &r};
+    struct opd_unwind_worker *w;
+    struct timespec ts;
+    uint64_t now;
+    const char *b = "otelprofd_unwind_publish_latency_seconds_bucket";
+
+    (void)state;
+    assert_non_null(tel);
+    rec_init(&r);
+    w = opd_unwind_worker_create(&ops, 4, tel, "profiling");
+    assert_non_null(w);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    opd_unwind_worker_push(w, 21, false, now - 40000000ull);
+    opd_unwind_worker_push(w, 22, false, 0);
+    assert_true(wait_count(&r, &r.n_sync, 2));
+    opd_unwind_worker_destroy(w);
+    assert_int_equal(metric(tel, "otelprofd_unwind_publish_latency_seconds_count",
+                            "receiver=\"profiling\""), 1);
+    assert_int_equal(metric(tel, b, "receiver=\"profiling\",le=\"0.025\""), 0);
+    assert_int_equal(metric(tel, b, "receiver=\"profiling\",le=\"+Inf\""), 1);
+    assert_true(metric(tel, "otelprofd_unwind_publish_latency_microseconds_sum",
+                       "receiver=\"profiling\"") >= 40000);
+    rec_fini(&r);
+    opd_telemetry_destroy(tel);
+}
+
 static void test_destroy_joins_a_running_build(void **state)
 {
     struct rec r;
@@ -173,9 +215,9 @@ static void test_destroy_joins_a_running_build(void **state)
     r.hold = true;
     w = opd_unwind_worker_create(&ops, 4, NULL, NULL);
     assert_non_null(w);
-    opd_unwind_worker_push(w, 9, false);
+    opd_unwind_worker_push(w, 9, false, 0);
     assert_true(wait_count(&r, &r.n_sync, 1));
-    opd_unwind_worker_push(w, 8, false);
+    opd_unwind_worker_push(w, 8, false, 0);
     pthread_mutex_lock(&r.lock);
     r.hold = false;
     pthread_cond_broadcast(&r.cond);
@@ -191,6 +233,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_requests_on_worker_thread),
         cmocka_unit_test(test_full_queue_counts_and_dedupes),
+        cmocka_unit_test(test_publish_latency),
         cmocka_unit_test(test_destroy_joins_a_running_build),
     };
 

@@ -98,6 +98,8 @@ void opd_alloc_configure(struct profile_bpf *skel, bool on)
     for (size_t i = 0; i < N_PROBES; i++)
         bpf_program__set_autoload(prog_at(skel, probes[i].prog_off), on);
     bpf_program__set_autoload(skel->progs.opd_alloc_ret, on);
+    bpf_program__set_autoload(skel->progs.opd_alloc_walk, on);
+    bpf_program__set_autoload(skel->progs.opd_alloc_finish, on);
     if (!on) {
         bpf_map__set_max_entries(skel->maps.opd_alloc_pids, 1);
         bpf_map__set_max_entries(skel->maps.opd_alloc_threads, 1);

@@ -26,6 +26,8 @@ struct opd_offcpu {
 void opd_offcpu_configure(struct profile_bpf *skel, bool on)
 {
     bpf_program__set_autoload(skel->progs.opd_offcpu_switch, on);
+    bpf_program__set_autoload(skel->progs.opd_offcpu_walk, on);
+    bpf_program__set_autoload(skel->progs.opd_offcpu_finish, on);
     if (!on) {
         bpf_map__set_max_entries(skel->maps.opd_offcpu_start, 1);
         bpf_map__set_max_entries(skel->maps.opd_offcpu0, 1);

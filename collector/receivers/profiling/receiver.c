@@ -77,8 +77,12 @@ static const struct kmetric kmetrics[] = {
     {OPD_CNT_KSTACK_FAIL, "otelprofd_profiling_samples_lost", "kernel_stack_failed", NULL},
     {OPD_CNT_STACK_MAP_FULL, "otelprofd_profiling_samples_lost", "stack_map_full", NULL},
     {OPD_CNT_USTACK_TRUNCATED, "otelprofd_profiling_samples_lost", "user_stack_truncated", NULL},
+    {OPD_CNT_STAGE_LOST, "otelprofd_profiling_samples_lost", "stage_failed", NULL},
     {OPD_CNT_EVENTS_LOST, "otelprofd_profiling_process_events_lost", NULL,
      "Process notifications dropped because the ring buffer was full."},
+    {OPD_CNT_STAGE_FAIL, "otelprofd_profiling_bpf_stage_failures", NULL,
+     "Tail calls into the next BPF stage of a sample that failed (the sample went on without "
+     "that stage, or was lost: samples_lost{reason=\"stage_failed\"})."},
 };
 #define N_KMETRICS (sizeof(kmetrics) / sizeof(kmetrics[0]))
 
@@ -299,7 +303,8 @@ static void on_proc_event(void *arg, const struct opd_proc_event *ev)
     /* Tables on their own thread: a large file's build must not hold back the events
      * (and the metadata and CPython detection) of the processes after it. */
     if (r->unw_worker)
-        opd_unwind_worker_push(r->unw_worker, ev->pid, ev->kind == OPD_EV_EXEC);
+        opd_unwind_worker_push(r->unw_worker, ev->pid, ev->kind == OPD_EV_EXEC,
+                               ev->kind == OPD_EV_NEW ? ev->ts : 0);
     if (ev->kind == OPD_EV_EXEC) {
         pthread_mutex_lock(&r->filter_lock);
         opd_prof_filter_exec(&r->scope, r->sampler, ev->pid);
@@ -435,16 +440,9 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         so.unwind_files = r->unwind_files;
     }
     r->sampler = opd_sampler_create(&so);
-    if (!r->sampler && so.unwind_rows && strcmp(r->unwind_method, "auto") == 0) {
-        /* Kernels before 5.17 (no bpf_loop) reject the table walk. */
-        OPD_WARN(r->who, "unwinding: the .eh_frame unwinder does not load on this kernel (%s); "
-                         "walking frame pointers",
-                 strerror(errno));
-        so.unwind_rows = 0;
-        r->sampler = opd_sampler_create(&so);
-    }
     if (!r->sampler)
         return -errno;
+    so = *opd_sampler_effective_opts(r->sampler); /* less what this kernel refused */
     OPD_INFO(r->who, "frame budget %u; stacks maps 2 x %u entries of %u bytes (%.1f MiB of kernel "
                      "memory)",
              frames, so.stack_entries, (unsigned)OPD_STACK_BYTES(frames),

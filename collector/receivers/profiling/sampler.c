@@ -16,6 +16,7 @@
 
 #include "collector/log.h"
 #include "collector/mem.h"
+#include "collector/receivers/profiling/bpf_load.h"
 #include "collector/receivers/profiling/cpus.h"
 #include "collector/receivers/profiling/alloc.h"
 #include "collector/receivers/profiling/offcpu.h"
@@ -30,6 +31,8 @@
 struct opd_sampler {
     struct profile_bpf *skel;
     struct opd_sampler_opts opts;
+    struct opd_bpf_load load;
+    char *off_why[OPD_SAMPLER_FEATURES]; /* why each feature was turned off; NULL: on */
     char *who;
     int ncpus_possible;
     struct bpf_link **links; /* per possible CPU; the link owns its perf fd */
@@ -52,21 +55,177 @@ struct opd_sampler {
     void *event_arg;
 };
 
-static const char *libbpf_who = "receiver/profiling/libbpf";
+static const char *const feature_names[OPD_SAMPLER_FEATURES] = {
+    [OPD_SAMPLER_TABLES] = ".eh_frame table unwinding",
+    [OPD_SAMPLER_PYTHON] = "Python frames",
+    [OPD_SAMPLER_OFFCPU] = "off-CPU profiling",
+    [OPD_SAMPLER_MEMORY] = "allocation profiling",
+    [OPD_SAMPLER_EXEC_HOOK] = "the exec hook",
+};
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+const char *opd_sampler_feature_name(enum opd_sampler_feature f)
 {
-    char line[512];
-    size_t n;
+    return f < OPD_SAMPLER_FEATURES ? feature_names[f] : "?";
+}
 
-    if (level == LIBBPF_DEBUG && opd_log_get_level() > OPD_LOG_DEBUG)
-        return 0;
-    vsnprintf(line, sizeof(line), fmt, ap);
-    n = strlen(line);
-    while (n && line[n - 1] == '\n')
-        line[--n] = '\0';
-    opd_log(level == LIBBPF_WARN ? OPD_LOG_WARN : OPD_LOG_DEBUG, libbpf_who, "%s", line);
+/* Which feature a program serves, by its name; -1 for the sampler's core, without which
+ * nothing runs. The walk stage is the table unwinder's only while tables are on: without
+ * them it is the frame-pointer walk, part of the core. */
+static int program_feature(const struct opd_sampler *s, const char *prog)
+{
+    if (strncmp(prog, "opd_offcpu_", 11) == 0)
+        return OPD_SAMPLER_OFFCPU;
+    if (strncmp(prog, "opd_alloc_", 10) == 0)
+        return OPD_SAMPLER_MEMORY;
+    if (strcmp(prog, "opd_sample_python") == 0)
+        return OPD_SAMPLER_PYTHON;
+    if (strcmp(prog, "opd_exec") == 0)
+        return OPD_SAMPLER_EXEC_HOOK;
+    if (strcmp(prog, "opd_sample_walk") == 0 && s->opts.unwind_rows)
+        return OPD_SAMPLER_TABLES;
+    return -1;
+}
+
+/* Opens the object and sizes and switches it from the options, without the features
+ * turned off so far. */
+static int open_object(struct opd_sampler *s)
+{
+    struct profile_bpf *skel = profile_bpf__open();
+    int helper;
+
+    if (!skel)
+        return -errno;
+    s->skel = skel;
+    skel->rodata->opd_kernel_frames = s->opts.kernel_frames;
+    skel->rodata->opd_max_frames = s->opts.max_frames;
+    /* Before 5.15 the user registers of a thread in the kernel are found on its kernel
+     * stack instead (regs.bpf.h). */
+    helper = opd_bpf_probe_helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_task_pt_regs);
+    skel->rodata->opd_have_task_pt_regs = helper == 1;
+    /* Every stacks map stores max_frames frames per entry, no more. */
+    bpf_map__set_value_size(skel->maps.opd_stacks0, (uint32_t)s->stack_bytes);
+    bpf_map__set_value_size(skel->maps.opd_stacks1, (uint32_t)s->stack_bytes);
+    bpf_map__set_value_size(skel->maps.opd_offcpu_stacks, (uint32_t)s->stack_bytes);
+    bpf_map__set_value_size(skel->maps.opd_alloc_stacks, (uint32_t)s->stack_bytes);
+    opd_offcpu_configure(skel, s->opts.off_cpu);
+    opd_alloc_configure(skel, s->opts.memory);
+    opd_unwind_glue_configure(skel, s->opts.unwind_rows, s->opts.unwind_files);
+    bpf_program__set_autoload(skel->progs.opd_sample_python, !s->off_why[OPD_SAMPLER_PYTHON]);
+    bpf_program__set_autoload(skel->progs.opd_exec, !s->off_why[OPD_SAMPLER_EXEC_HOOK]);
+    if (s->opts.count_entries) {
+        bpf_map__set_max_entries(skel->maps.opd_counts0, s->opts.count_entries);
+        bpf_map__set_max_entries(skel->maps.opd_counts1, s->opts.count_entries);
+    }
+    if (s->opts.stack_entries) {
+        bpf_map__set_max_entries(skel->maps.opd_stacks0, s->opts.stack_entries);
+        bpf_map__set_max_entries(skel->maps.opd_stacks1, s->opts.stack_entries);
+    }
     return 0;
+}
+
+/* Puts the loaded stage programs of one hook into its stage array (bpf/walk.h). */
+static int link_stages(struct bpf_map *stages, struct bpf_program *walk,
+                       struct bpf_program *python, struct bpf_program *finish)
+{
+    struct bpf_program *progs[OPD_STAGE__MAX] = {
+        [OPD_STAGE_WALK] = walk, [OPD_STAGE_PYTHON] = python, [OPD_STAGE_FINISH] = finish};
+
+    for (uint32_t i = 0; i < OPD_STAGE__MAX; i++) {
+        int fd = progs[i] ? bpf_program__fd(progs[i]) : -1;
+
+        if (fd >= 0 && bpf_map_update_elem(bpf_map__fd(stages), &i, &fd, BPF_ANY))
+            return -errno;
+    }
+    return 0;
+}
+
+static int link_all_stages(struct opd_sampler *s)
+{
+    struct profile_bpf *k = s->skel;
+    int err;
+
+    err = link_stages(k->maps.opd_sample_stages, k->progs.opd_sample_walk,
+                      k->progs.opd_sample_python, k->progs.opd_sample_finish);
+    if (!err && s->opts.off_cpu)
+        err = link_stages(k->maps.opd_offcpu_stages, k->progs.opd_offcpu_walk, NULL,
+                          k->progs.opd_offcpu_finish);
+    if (!err && s->opts.memory)
+        err = link_stages(k->maps.opd_alloc_stages, k->progs.opd_alloc_walk, NULL,
+                          k->progs.opd_alloc_finish);
+    return err;
+}
+
+/* Turns feature f off after the kernel refused one of its programs and says so once. */
+static int turn_off(struct opd_sampler *s, int f)
+{
+    char why[400];
+
+    snprintf(why, sizeof(why), "the kernel refused program %s: %s", s->load.failed_prog,
+             s->load.failed_why[0] ? s->load.failed_why : "no reason given");
+    s->off_why[f] = opd_strdup(why);
+    if (!s->off_why[f])
+        return -ENOMEM;
+    OPD_WARN(s->who, "degraded: %s off (%s)%s", feature_names[f], why,
+             f == OPD_SAMPLER_TABLES ? "; user stacks are walked by frame pointer and stop "
+                                       "at code built without one"
+                                     : "");
+    switch (f) {
+    case OPD_SAMPLER_TABLES:
+        s->opts.unwind_rows = 0;
+        break;
+    case OPD_SAMPLER_OFFCPU:
+        s->opts.off_cpu = false;
+        break;
+    case OPD_SAMPLER_MEMORY:
+        s->opts.memory = false;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* Loads the object; when the kernel refuses a program that only one feature needs, turns
+ * that feature off and loads again, so that sampling goes on with what this kernel
+ * accepts. Each try verifies only small programs (bpf/walk.h), so a refusal costs
+ * little time. */
+static int load_object(struct opd_sampler *s)
+{
+    int err;
+
+    for (int attempt = 0; attempt <= OPD_SAMPLER_FEATURES; attempt++) {
+        int f;
+
+        err = open_object(s);
+        if (err) {
+            OPD_ERR(s->who, "cannot open the BPF object: %s", strerror(-err));
+            return err;
+        }
+        err = opd_bpf_load(&s->load, s->skel->obj);
+        if (!err) {
+            char costs[1024];
+
+            opd_bpf_load_costs_string(&s->load, costs, sizeof(costs));
+            OPD_INFO(s->who, "BPF programs verified in %.2f s (instructions; kernel limit %u): %s",
+                     s->load.seconds, OPD_BPF_VERIFIER_LIMIT, costs);
+            return link_all_stages(s);
+        }
+        f = s->load.failed_prog[0] ? program_feature(s, s->load.failed_prog) : -1;
+        profile_bpf__destroy(s->skel);
+        s->skel = NULL;
+        if (f < 0 || s->off_why[f]) {
+            OPD_ERR(s->who, "cannot load the BPF sampler: %s%s%s%s", strerror(-err),
+                    s->load.failed_prog[0] ? " (the kernel refused program " : "",
+                    s->load.failed_prog, s->load.failed_prog[0] ? ")" : "");
+            if (s->load.failed_why[0])
+                OPD_ERR(s->who, "verifier: %s (its whole log at debug level)", s->load.failed_why);
+            return err;
+        }
+        err = turn_off(s, f);
+        if (err)
+            return err;
+    }
+    return err;
 }
 
 struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
@@ -74,7 +233,6 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
     struct opd_sampler *s = NULL;
     int err = -ENOMEM;
 
-    libbpf_set_print(libbpf_print);
     s = opd_calloc(1, sizeof(*s));
     if (!s)
         goto out;
@@ -107,44 +265,19 @@ struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts)
         !s->stacks || !s->percpu)
         goto out;
 
-    s->skel = profile_bpf__open();
-    if (!s->skel) {
-        err = -errno;
-        OPD_ERR(s->who, "cannot open the BPF object: %s", strerror(-err));
+    s->load.who = s->who;
+    opd_bpf_print_init();
+    err = load_object(s);
+    if (err)
         goto out;
-    }
-    s->skel->rodata->opd_kernel_frames = s->opts.kernel_frames;
-    s->skel->rodata->opd_max_frames = s->opts.max_frames;
-    /* Every stacks map stores max_frames frames per entry, no more. */
-    bpf_map__set_value_size(s->skel->maps.opd_stacks0, (uint32_t)s->stack_bytes);
-    bpf_map__set_value_size(s->skel->maps.opd_stacks1, (uint32_t)s->stack_bytes);
-    bpf_map__set_value_size(s->skel->maps.opd_offcpu_stacks, (uint32_t)s->stack_bytes);
-    bpf_map__set_value_size(s->skel->maps.opd_alloc_stacks, (uint32_t)s->stack_bytes);
-    opd_offcpu_configure(s->skel, s->opts.off_cpu);
-    opd_alloc_configure(s->skel, s->opts.memory);
-    opd_unwind_glue_configure(s->skel, s->opts.unwind_rows, s->opts.unwind_files);
-    if (s->opts.count_entries) {
-        bpf_map__set_max_entries(s->skel->maps.opd_counts0, s->opts.count_entries);
-        bpf_map__set_max_entries(s->skel->maps.opd_counts1, s->opts.count_entries);
-    }
-    if (s->opts.stack_entries) {
-        bpf_map__set_max_entries(s->skel->maps.opd_stacks0, s->opts.stack_entries);
-        bpf_map__set_max_entries(s->skel->maps.opd_stacks1, s->opts.stack_entries);
-    }
-    err = profile_bpf__load(s->skel);
-    if (err) {
-        OPD_ERR(s->who,
-                "cannot load the BPF sampler: %s (the kernel rejected the program; "
-                "see the libbpf lines above)",
-                strerror(-err));
-        goto out;
-    }
     /* Without the exec hook, a process that execs keeps its old image's metadata until
      * the process table notices on its own, and name rules apply only at the next
      * refresh: worse, not fatal. */
-    s->skel->links.opd_exec = bpf_program__attach(s->skel->progs.opd_exec);
-    if (!s->skel->links.opd_exec)
-        OPD_WARN(s->who, "cannot attach to sched_process_exec: %s", strerror(errno));
+    if (!s->off_why[OPD_SAMPLER_EXEC_HOOK]) {
+        s->skel->links.opd_exec = bpf_program__attach(s->skel->progs.opd_exec);
+        if (!s->skel->links.opd_exec)
+            OPD_WARN(s->who, "cannot attach to sched_process_exec: %s", strerror(errno));
+    }
     err = 0;
 out:
     if (err) {
@@ -165,6 +298,9 @@ void opd_sampler_destroy(struct opd_sampler *s)
     }
     ring_buffer__free(s->events);
     profile_bpf__destroy(s->skel);
+    opd_bpf_load_fini(&s->load);
+    for (int f = 0; f < OPD_SAMPLER_FEATURES; f++)
+        opd_free(s->off_why[f]);
     opd_free(s->links);
     opd_free(s->pfds);
     opd_free(s->last_count);
@@ -293,6 +429,21 @@ void opd_sampler_detach(struct opd_sampler *s)
 struct profile_bpf *opd_sampler_skel(struct opd_sampler *s)
 {
     return s->skel;
+}
+
+const char *opd_sampler_degraded(const struct opd_sampler *s, enum opd_sampler_feature f)
+{
+    return f < OPD_SAMPLER_FEATURES ? s->off_why[f] : NULL;
+}
+
+const struct opd_bpf_load *opd_sampler_load_report(const struct opd_sampler *s)
+{
+    return &s->load;
+}
+
+const struct opd_sampler_opts *opd_sampler_effective_opts(const struct opd_sampler *s)
+{
+    return &s->opts;
 }
 
 int opd_sampler_map_fd(struct opd_sampler *s, const char *name)

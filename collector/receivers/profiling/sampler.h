@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "bpf/profile.h"
+#include "bpf/walk.h"
 #include "collector/receivers/profiling/drain.h"
 
 struct opd_sampler;
@@ -26,9 +27,32 @@ struct opd_sampler_opts {
     uint32_t unwind_files;  /* table file slots */
 };
 
-/* Opens and loads the BPF object (nothing attached yet). NULL with errno on failure,
- * after logging the libbpf reason. */
+/* Parts of the sampler a kernel may refuse while accepting the rest. */
+enum opd_sampler_feature {
+    OPD_SAMPLER_TABLES = 0, /* the .eh_frame table walk (else frame pointers) */
+    OPD_SAMPLER_PYTHON,     /* CPython frames */
+    OPD_SAMPLER_OFFCPU,     /* off-CPU programs */
+    OPD_SAMPLER_MEMORY,     /* allocation probes */
+    OPD_SAMPLER_EXEC_HOOK,  /* exec notifications */
+    OPD_SAMPLER_FEATURES,
+};
+
+/* Opens and loads the BPF object (nothing attached yet). When the kernel refuses a
+ * program only one feature needs, that feature is turned off (logged once as
+ * "degraded: ...", see opd_sampler_degraded) and the rest loads. NULL with errno when
+ * the core cannot load, after logging the program and the verifier's reason. */
 struct opd_sampler *opd_sampler_create(const struct opd_sampler_opts *opts);
+
+/* Why feature f was turned off at load (the refused program and the verifier's reason;
+ * owned by s), or NULL when it was not. */
+const char *opd_sampler_degraded(const struct opd_sampler *s, enum opd_sampler_feature f);
+/* The feature's name for logs and metrics, e.g. "Python frames". */
+const char *opd_sampler_feature_name(enum opd_sampler_feature f);
+/* The options as loaded: those of opd_sampler_create() less the features turned off. */
+const struct opd_sampler_opts *opd_sampler_effective_opts(const struct opd_sampler *s);
+struct opd_bpf_load;
+/* Each loaded program's verifier cost and the load time (owned by s). */
+const struct opd_bpf_load *opd_sampler_load_report(const struct opd_sampler *s);
 /* Detaches and frees everything. NULL is a no-op. */
 void opd_sampler_destroy(struct opd_sampler *s);
 

@@ -15,7 +15,12 @@
 struct request {
     uint32_t pid;
     bool exec;
+    uint64_t first_ns; /* first sample of a new process; 0: not measured */
 };
+
+/* Upper bounds (ms) of the publish latency histogram's buckets. */
+static const unsigned latency_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+#define N_LATENCY (sizeof(latency_ms) / sizeof(latency_ms[0]))
 
 struct opd_unwind_worker {
     struct opd_unwind_worker_ops ops;
@@ -26,7 +31,36 @@ struct opd_unwind_worker {
     struct request *q; /* ring of cap requests */
     size_t cap, head, n;
     struct opd_metric *m_dropped;
+    /* From a new process's first sample until its tables are published. */
+    struct opd_metric *m_lat_bucket[N_LATENCY + 1], *m_lat_count, *m_lat_sum_us, *m_lat_max_us;
+    int64_t lat_max_us;
 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Records one publish latency (worker thread only). */
+static void observe_latency(struct opd_unwind_worker *w, uint64_t first_ns)
+{
+    uint64_t now = mono_ns();
+    int64_t us = now > first_ns ? (int64_t)((now - first_ns) / 1000) : 0;
+
+    for (size_t i = 0; i <= N_LATENCY; i++) {
+        if (i == N_LATENCY || us <= (int64_t)latency_ms[i] * 1000)
+            opd_metric_add(w->m_lat_bucket[i], 1);
+    }
+    opd_metric_add(w->m_lat_count, 1);
+    opd_metric_add(w->m_lat_sum_us, us);
+    if (us > w->lat_max_us) {
+        w->lat_max_us = us;
+        opd_metric_set(w->m_lat_max_us, us);
+    }
+}
 
 /* Takes every queued request into out (room for w->cap); returns how many. Lock held. */
 static size_t take_all(struct opd_unwind_worker *w, struct request *out)
@@ -64,8 +98,8 @@ static void *worker_main(void *arg)
         for (size_t i = 0; i < n; i++) {
             if (batch[i].exec)
                 w->ops.exec(w->ops.arg, batch[i].pid);
-            else
-                w->ops.sync(w->ops.arg, batch[i].pid);
+            else if (w->ops.sync(w->ops.arg, batch[i].pid) == 0 && batch[i].first_ns)
+                observe_latency(w, batch[i].first_ns);
         }
         w->ops.poll(w->ops.arg);
         pthread_mutex_lock(&w->lock);
@@ -95,6 +129,33 @@ struct opd_unwind_worker_ops opd_unwind_worker_glue_ops(struct opd_unwind_glue *
     return (struct opd_unwind_worker_ops){glue_sync, glue_exec, glue_poll, g};
 }
 
+static void add_latency_metrics(struct opd_unwind_worker *w, struct opd_telemetry *tel,
+                                const char *labels)
+{
+    char l[320];
+
+    for (size_t i = 0; i <= N_LATENCY; i++) {
+        if (i < N_LATENCY)
+            snprintf(l, sizeof(l), "%s,le=\"%g\"", labels, latency_ms[i] / 1000.0);
+        else
+            snprintf(l, sizeof(l), "%s,le=\"+Inf\"", labels);
+        w->m_lat_bucket[i] = opd_telemetry_metric(
+            tel, OPD_METRIC_COUNTER, "otelprofd_unwind_publish_latency_seconds_bucket", l,
+            i ? NULL
+              : "New processes whose unwind tables were published within le seconds of "
+                "their first sample (samples before that are walked by frame pointer).");
+    }
+    w->m_lat_count = opd_telemetry_metric(tel, OPD_METRIC_COUNTER,
+                                          "otelprofd_unwind_publish_latency_seconds_count", labels,
+                                          "New processes whose tables were published.");
+    w->m_lat_sum_us = opd_telemetry_metric(
+        tel, OPD_METRIC_COUNTER, "otelprofd_unwind_publish_latency_microseconds_sum", labels,
+        "Sum of the publish latencies, in microseconds.");
+    w->m_lat_max_us = opd_telemetry_metric(
+        tel, OPD_METRIC_GAUGE, "otelprofd_unwind_publish_latency_microseconds_max", labels,
+        "Longest publish latency seen, in microseconds.");
+}
+
 struct opd_unwind_worker *opd_unwind_worker_create(const struct opd_unwind_worker_ops *ops,
                                                    size_t cap, struct opd_telemetry *tel,
                                                    const char *id)
@@ -117,11 +178,13 @@ struct opd_unwind_worker *opd_unwind_worker_create(const struct opd_unwind_worke
     pthread_cond_init(&w->cond, &ca);
     pthread_condattr_destroy(&ca);
     snprintf(labels, sizeof(labels), "receiver=\"%s\"", id ? id : "profiling");
-    if (tel)
+    if (tel) {
         w->m_dropped = opd_telemetry_metric(
             tel, OPD_METRIC_COUNTER, "otelprofd_unwind_requests_dropped", labels,
             "Processes not queued for table publishing (queue full): published later, when "
             "their walks report code without tables.");
+        add_latency_metrics(w, tel, labels);
+    }
     err = -pthread_create(&w->thread, NULL, worker_main, w);
     if (err) {
         pthread_cond_destroy(&w->cond);
@@ -155,7 +218,8 @@ void opd_unwind_worker_destroy(struct opd_unwind_worker *w)
     opd_free(w);
 }
 
-void opd_unwind_worker_push(struct opd_unwind_worker *w, uint32_t pid, bool exec)
+void opd_unwind_worker_push(struct opd_unwind_worker *w, uint32_t pid, bool exec,
+                            uint64_t first_ns)
 {
     pthread_mutex_lock(&w->lock);
     for (size_t i = 0; i < w->n; i++) {
@@ -163,6 +227,8 @@ void opd_unwind_worker_push(struct opd_unwind_worker *w, uint32_t pid, bool exec
 
         if (r->pid == pid) {
             r->exec = r->exec || exec;
+            if (!r->first_ns)
+                r->first_ns = first_ns;
             goto out;
         }
     }
@@ -170,7 +236,8 @@ void opd_unwind_worker_push(struct opd_unwind_worker *w, uint32_t pid, bool exec
         opd_metric_add(w->m_dropped, 1);
         goto out;
     }
-    w->q[(w->head + w->n) % w->cap] = (struct request){.pid = pid, .exec = exec};
+    w->q[(w->head + w->n) % w->cap] =
+        (struct request){.pid = pid, .exec = exec, .first_ns = first_ns};
     w->n++;
     pthread_cond_signal(&w->cond);
 out:
