@@ -186,7 +186,7 @@ static __always_inline int opd_alloc_enter(struct pt_regs *ctx, __u64 size, __u6
 SEC("uprobe")
 int opd_alloc_walk(struct pt_regs *ctx)
 {
-	return opd_walk_stage(ctx, &opd_alloc_stages, OPD_WALK_SLOT_ALLOC);
+	return opd_walk_stage(ctx, &opd_alloc_stages, OPD_WALK_SLOT_ALLOC, OPD_REFUSE_ALLOC_WALK);
 }
 
 /* Stores the user stack and leaves the call pending until its return. */

@@ -123,7 +123,7 @@ int BPF_PROG(opd_offcpu_switch, bool preempt, struct task_struct *prev, struct t
 SEC("tp_btf/sched_switch")
 int BPF_PROG(opd_offcpu_walk)
 {
-	return opd_walk_stage(ctx, &opd_offcpu_stages, OPD_WALK_SLOT_OFFCPU);
+	return opd_walk_stage(ctx, &opd_offcpu_stages, OPD_WALK_SLOT_OFFCPU, OPD_REFUSE_OFFCPU_WALK);
 }
 
 /* Stores the user stack and remembers when and where the thread left the CPU. */

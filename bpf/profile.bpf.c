@@ -319,14 +319,16 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 SEC("perf_event")
 int opd_sample_walk(struct bpf_perf_event_data *ctx)
 {
-	return opd_walk_stage(ctx, &opd_sample_stages, OPD_WALK_SLOT_SAMPLE);
+	return opd_walk_stage(ctx, &opd_sample_stages, OPD_WALK_SLOT_SAMPLE, OPD_REFUSE_SAMPLE_WALK);
 }
 
 SEC("perf_event")
 int opd_sample_python(struct bpf_perf_event_data *ctx)
 {
-	struct opd_walk *w = opd_walk_state(OPD_WALK_SLOT_SAMPLE);
+	struct opd_walk *w;
 
+	OPD_TEST_REFUSAL(OPD_REFUSE_SAMPLE_PYTHON);
+	w = opd_walk_state(OPD_WALK_SLOT_SAMPLE);
 	if (w)
 		opd_py_stage(ctx, &opd_sample_stages, w);
 	opd_count(OPD_CNT_STAGE_FAIL);
@@ -338,9 +340,11 @@ int opd_sample_python(struct bpf_perf_event_data *ctx)
 SEC("perf_event")
 int opd_sample_finish(struct bpf_perf_event_data *ctx)
 {
-	struct opd_walk *w = opd_walk_state(OPD_WALK_SLOT_SAMPLE);
+	struct opd_walk *w;
 	void *counts, *stacks;
 
+	OPD_TEST_REFUSAL(OPD_REFUSE_SAMPLE_FINISH);
+	w = opd_walk_state(OPD_WALK_SLOT_SAMPLE);
 	if (!w)
 		return 0;
 	counts = w->gen ? (void *)&opd_counts1 : (void *)&opd_counts0;
@@ -361,7 +365,10 @@ int opd_sample_finish(struct bpf_perf_event_data *ctx)
 SEC("raw_tp/sched_process_exec") /* raw: needs no tracefs mount, unlike tp/ */
 int opd_exec(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u32 tgid = opd_pid_tgid() >> 32; /* 0 outside the daemon's pid namespace */
+	__u32 tgid;
+
+	OPD_TEST_REFUSAL(OPD_REFUSE_EXEC);
+	tgid = opd_pid_tgid() >> 32; /* 0 outside the daemon's pid namespace */
 
 	if (tgid && (bpf_map_delete_elem(&opd_seen, &tgid) == 0 || opd_state.all_execs))
 		opd_emit(tgid, OPD_EV_EXEC);

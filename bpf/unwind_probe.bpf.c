@@ -69,7 +69,7 @@ int opd_probe_cfi(struct bpf_perf_event_data *ctx)
 SEC("perf_event")
 int opd_probe_walk(struct bpf_perf_event_data *ctx)
 {
-    return opd_walk_stage(ctx, &opd_probe_stages, OPD_WALK_SLOT_SAMPLE);
+    return opd_walk_stage(ctx, &opd_probe_stages, OPD_WALK_SLOT_SAMPLE, OPD_REFUSE__MAX);
 }
 
 /* The finish stage: the walk's frames and end reason to user space. */

@@ -25,6 +25,14 @@
  * 0: frame pointers only. Frozen, so the verifier sees one walk or the other. */
 const volatile __u32 opd_unwind_tables = 0;
 
+/* See enum opd_test_refusal. */
+const volatile __u32 opd_test_refuse = 0;
+#define OPD_TEST_REFUSAL(bit)                                                               \
+    do {                                                                                    \
+        if (opd_test_refuse & (1u << (bit)))                                                \
+            asm volatile("r10 = 0"); /* "frame pointer is read only" */                   \
+    } while (0)
+
 /* log2 of the largest extent a file may have; user space caps tables at 2^24 rows. */
 #define OPD_UNWIND_SEARCH_STEPS 24
 
@@ -438,10 +446,12 @@ __noinline int opd_walk_step_slot(__u32 slot)
 /* The body of a walk stage: OPD_WALK_STEPS frames, then the same stage again through
  * stages[OPD_STAGE_WALK] while frames remain, else the stage after the walk (python,
  * then finish: an empty python slot falls through to finish). */
-static __always_inline int opd_walk_stage(void *ctx, void *stages, __u32 slot)
+static __always_inline int opd_walk_stage(void *ctx, void *stages, __u32 slot, __u32 refusal)
 {
-    struct opd_walk *w = opd_walk_state(slot);
+    struct opd_walk *w;
 
+    OPD_TEST_REFUSAL(refusal);
+    w = opd_walk_state(slot);
     if (!w)
         return 0;
     for (int i = 0; i < OPD_WALK_STEPS; i++) {

@@ -43,4 +43,18 @@ enum opd_walk_slot {
     OPD_WALK_SLOTS,
 };
 
+/* Fault injection for the tests of degradation: user space sets bit OPD_REFUSE_x of the
+ * frozen opd_test_refuse (from OTELPROFD_TEST_REFUSE_PROGRAMS) and the program's first
+ * instruction becomes one every verifier refuses. 0 in production: the branch is dead
+ * code the verifier removes. */
+enum opd_test_refusal {
+    OPD_REFUSE_SAMPLE_WALK = 0,
+    OPD_REFUSE_SAMPLE_PYTHON,
+    OPD_REFUSE_SAMPLE_FINISH,
+    OPD_REFUSE_OFFCPU_WALK,
+    OPD_REFUSE_ALLOC_WALK,
+    OPD_REFUSE_EXEC,
+    OPD_REFUSE__MAX,
+};
+
 #endif

@@ -64,7 +64,10 @@ static int set_message(struct entry *e, const char *message)
     return e->message ? 0 : -ENOMEM;
 }
 
-static int report(const char *component, bool ok, const char *message, enum entry_kind kind)
+/* keep_message: a state derived from telemetry that agrees with the component's own
+ * leaves the component's words (which say more) in place. */
+static int report(const char *component, bool ok, const char *message, enum entry_kind kind,
+                  bool keep_message)
 {
     struct entry *e;
     int err = -ENOMEM;
@@ -75,6 +78,10 @@ static int report(const char *component, bool ok, const char *message, enum entr
     e = entry_get(component, kind);
     if (!e)
         goto out;
+    if (keep_message && e->kind == kind && e->ok == ok && e->message) {
+        err = 0;
+        goto out;
+    }
     e->kind = kind;
     e->ok = ok;
     if (kind == KIND_ATTEMPTS) {
@@ -95,12 +102,17 @@ out:
 
 int opd_health_report(const char *component, bool ok, const char *message)
 {
-    return report(component, ok, message, KIND_STATE);
+    return report(component, ok, message, KIND_STATE, false);
+}
+
+int opd_health_report_derived(const char *component, bool ok, const char *message)
+{
+    return report(component, ok, message, KIND_STATE, true);
 }
 
 int opd_health_report_attempt(const char *component, bool ok, const char *message)
 {
-    return report(component, ok, message, KIND_ATTEMPTS);
+    return report(component, ok, message, KIND_ATTEMPTS, false);
 }
 
 void opd_health_forget(const char *component)

@@ -35,6 +35,11 @@
  * or -ENOMEM (the report is then lost, and logged). */
 int opd_health_report(const char *component, bool ok, const char *message);
 
+/* Sets the state of component as derived by the health_check extension from telemetry:
+ * like opd_health_report(), except that when the component already reported the same
+ * state itself, its own message (which says more, e.g. what the kernel refused) stays. */
+int opd_health_report_derived(const char *component, bool ok, const char *message);
+
 /* Records one attempt of component (an exporter). message says why it failed; NULL on
  * success. Returns 0 or -ENOMEM. */
 int opd_health_report_attempt(const char *component, bool ok, const char *message);

@@ -146,13 +146,8 @@ metric() { # NAME REASON: the receiver's counter from the self-metrics endpoint
     index($0, n "{") == 1 && (r == "" || index($0, "reason=\"" r "\"")) { print $NF; exit }'
 }
 
-mport=
-for _ in $(seq 150); do
-  mport=$(sed -n 's/.*serving self-metrics at .*(port \([0-9]*\)).*/\1/p' daemon.log | head -1)
-  [ -n "$mport" ] && grep -q "sampling .* CPUs" daemon.log && break
-  kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd exited at start"
-  sleep 0.1
-done
+wait_ready daemon.log "$DAEMON_PID"
+mport=$(sed -n 's/.*serving self-metrics at .*(port \([0-9]*\)).*/\1/p' daemon.log | head -1)
 [ -n "$mport" ] || fail "no self-metrics port in the log"
 grep -q "scope: 1 pods selected, 1 pod cgroups found" daemon.log ||
   fail "the receiver did not select exactly pod A at start"

@@ -49,11 +49,7 @@ service:
 YAML
 "$BIN" --config "$WORK/config.yaml" >"$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!
-for _ in $(seq 100); do
-  grep -q "sampling .* CPUs" "$WORK/daemon.log" 2>/dev/null && break
-  kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd exited at start"
-  sleep 0.1
-done
+wait_ready "$WORK/daemon.log" "$DAEMON_PID"
 "$WORK/$FX_sleep" 5 100 >/dev/null || fail "sleep fixture failed"
 "$WORK/$FX_leak" 10000 16 >/dev/null || fail "leak fixture failed"
 sleep 1.5

@@ -13,3 +13,6 @@ foreach(t callchain syscalls churn hotplug scope options)
 endforeach()
 # Taking a CPU offline disturbs every other sampling test running at the same time.
 set_tests_properties(profiling_hotplug PROPERTIES RUN_SERIAL TRUE)
+# A kernel's refusal of one program turns off that feature only, said once (issue 13).
+opd_add_script_test(degraded LABELS privileged TIMEOUT 300
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/degraded.sh)

@@ -78,14 +78,7 @@ samples_of() {
       | ((.values[0] // null) // (.timestampsUnixNano | length)) | tonumber] | add // 0' \
     "$WORK/profiles.jsonl"
 }
-wait_sampling() {
-  for _ in $(seq 100); do
-    grep -q "sampling .* CPUs" "$WORK/daemon.log" 2>/dev/null && return 0
-    kill -0 "$DAEMON_PID" 2>/dev/null || fail "otelprofd exited at start"
-    sleep 0.1
-  done
-  fail "otelprofd did not start sampling"
-}
+wait_sampling() { wait_ready "$WORK/daemon.log" "$DAEMON_PID"; }
 
 # 1. The namespace's own /proc: ids of the namespace; the host's processes are not its.
 cp "$WORK/$FX_callchain" "$WORK/opd_pidout_$SUF" # same code, another name, outside
@@ -95,7 +88,7 @@ write_config /proc all
 # In the namespace: the shell is pid 1; the fixture runs once the daemon samples.
 unshare --pid --fork --mount-proc sh -c '
   "$1" --config "$2" >"$3" 2>&1 & d=$!
-  for i in $(seq 100); do grep -q "sampling .* CPUs" "$3" && break; sleep 0.1; done
+  for i in $(seq 3000); do grep -q "everything is ready" "$3" && break; sleep 0.1; done
   "$4" 2 >/dev/null & echo "$!" >"$5"
   wait "$!"
   wait "$d"' sh "$BIN" "$WORK/config.yaml" "$WORK/daemon.log" "$WORK/$FX_callchain" \

@@ -71,6 +71,29 @@ struct syms {
     uint64_t libc_lo, libc_hi; /* libc's executable mapping */
 };
 
+/* Waits (at most 10 s: a busy host) until pid has exec'd the fixture and the dynamic
+ * loader has mapped libc. */
+static void wait_mapped(pid_t pid)
+{
+    char maps[64], line[4400];
+
+    snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+    for (int i = 0; i < 1000; i++) {
+        FILE *f = fopen(maps, "r");
+        int fx = 0, libc = 0;
+
+        while (f && fgets(line, sizeof(line), f)) {
+            fx |= strstr(line, "unwind_fx_") != NULL;
+            libc |= strstr(line, "/libc.so") != NULL;
+        }
+        if (f)
+            fclose(f);
+        if (fx && libc)
+            return;
+        usleep(10000);
+    }
+}
+
 static void load_syms(pid_t pid, const char *path, struct syms *out)
 {
     char maps[64], line[4400];
@@ -239,7 +262,7 @@ static void sample(struct run *r, const char *fx, enum which which, double secon
     snprintf(secs, sizeof(secs), "%.1f", seconds + 60); /* killed when done */
     pid = spawn(fixture(fx), secs);
     assert_true(pid > 0);
-    usleep(100000); /* let exec and the dynamic loader finish mapping */
+    wait_mapped(pid); /* let exec and the dynamic loader finish mapping */
     load_syms(pid, fixture(fx), syms);
 
     r->skel = g_skel;

@@ -118,7 +118,7 @@ static void probe_metric(const struct opd_metric *m, void *arg)
             snprintf(msg, sizeof(msg), "eBPF programs attached to %lld CPU(s)", (long long)v);
         else
             snprintf(msg, sizeof(msg), "eBPF programs not attached");
-        opd_health_report(name, v > 0, msg);
+        opd_health_report_derived(name, v > 0, msg);
         return;
     }
     if (strncmp(m->name, "otelcol_exporter_", 17) != 0 ||

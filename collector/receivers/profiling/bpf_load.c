@@ -170,7 +170,8 @@ static void collect_costs(struct opd_bpf_load *ld, struct bpf_object *obj)
     }
 }
 
-int opd_bpf_load(struct opd_bpf_load *ld, struct bpf_object *obj)
+int opd_bpf_load(struct opd_bpf_load *ld, struct bpf_object *obj, int (*load)(void *arg),
+                 void *arg)
 {
     struct bpf_program *prog;
     size_t nprogs = 0, i = 0;
@@ -200,7 +201,7 @@ int opd_bpf_load(struct opd_bpf_load *ld, struct bpf_object *obj)
     }
     pthread_mutex_lock(&capture_lock);
     capture = ld;
-    err = bpf_object__load(obj);
+    err = load(arg);
     capture = NULL;
     pthread_mutex_unlock(&capture_lock);
     ld->seconds = mono_seconds() - t0;

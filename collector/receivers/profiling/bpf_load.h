@@ -46,12 +46,14 @@ struct opd_bpf_load {
  * "receiver/profiling/libbpf"; verifier dumps only at debug level). Idempotent. */
 void opd_bpf_print_init(void);
 
-/* Loads obj (opened, configured, not loaded): gives every program that will load a log
- * buffer at the stats level first, then fills ld. Returns 0 or the negative errno of the
- * load; ld->failed_* then say which program and why (logged at debug level with the
- * verifier's whole log). ld must be zeroed with who set before the first call; call
+/* Loads obj (opened, configured, not loaded) by calling load(arg) — the skeleton's load,
+ * which also maps its global data — after giving every program that will load a log
+ * buffer at the stats level, then fills ld. Returns 0 or the negative errno of the load;
+ * ld->failed_* then say which program and why (logged at debug level with the verifier's
+ * whole log). ld must be zeroed with who set before the first call; call
  * opd_bpf_load_fini() after the last. */
-int opd_bpf_load(struct opd_bpf_load *ld, struct bpf_object *obj);
+int opd_bpf_load(struct opd_bpf_load *ld, struct bpf_object *obj, int (*load)(void *arg),
+                 void *arg);
 
 /* Frees ld's buffers. */
 void opd_bpf_load_fini(struct opd_bpf_load *ld);

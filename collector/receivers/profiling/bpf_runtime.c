@@ -10,6 +10,7 @@
 
 #include "bpf/python.bpf.h"
 #include "collector/mem.h"
+#include "collector/receivers/profiling/bpf_load.h"
 #include "collector/receivers/profiling/sampler.h"
 #include "collector/telemetry.h"
 #include "profile.skel.h"
@@ -42,6 +43,59 @@ static const struct {
                       "Kernel time spent walking interpreter frames."},
 };
 
+/* Label values of the features a kernel may refuse (opd_sampler_feature). */
+static const char *const feature_labels[OPD_SAMPLER_FEATURES] = {
+    [OPD_SAMPLER_TABLES] = "eh_frame_tables",
+    [OPD_SAMPLER_PYTHON] = "python",
+    [OPD_SAMPLER_OFFCPU] = "off_cpu",
+    [OPD_SAMPLER_MEMORY] = "memory",
+    [OPD_SAMPLER_EXEC_HOOK] = "exec_hook",
+};
+
+static void set_gauge(struct opd_telemetry *tel, const char *name, const char *labels,
+                      const char *help, int64_t v)
+{
+    opd_metric_set(opd_telemetry_metric(tel, OPD_METRIC_GAUGE, name, labels, help), v);
+}
+
+/* What the kernel accepted at load, as gauges set once. */
+static void load_metrics(struct opd_sampler *s, struct opd_telemetry *tel, const char *id)
+{
+    const struct opd_bpf_load *ld = opd_sampler_load_report(s);
+    struct bpf_program *prog;
+    bool tables = opd_sampler_effective_opts(s)->unwind_rows > 0;
+    char l[320];
+
+    bpf_object__for_each_program(prog, opd_sampler_skel(s)->obj) {
+        snprintf(l, sizeof(l), "receiver=\"%s\",program=\"%s\"", id, bpf_program__name(prog));
+        set_gauge(tel, "otelprofd_profiling_bpf_program_loaded", l,
+                  "1 when the BPF program is loaded, 0 when it is not (not configured, or its "
+                  "feature refused by the kernel: otelprofd_profiling_degraded).",
+                  bpf_program__fd(prog) >= 0);
+    }
+    for (size_t i = 0; i < ld->n_progs; i++) {
+        snprintf(l, sizeof(l), "receiver=\"%s\",program=\"%s\"", id, ld->progs[i].name);
+        set_gauge(tel, "otelprofd_profiling_bpf_verified_instructions", l,
+                  "Instructions the kernel's verifier processed to accept the program (its "
+                  "limit is 1000000).",
+                  ld->progs[i].insns);
+    }
+    snprintf(l, sizeof(l), "receiver=\"%s\",method=\"eh_frame\"", id);
+    set_gauge(tel, "otelprofd_profiling_unwinder_active", l,
+              "1 for the method that walks user stacks: eh_frame (tables, frame pointers where "
+              "none) or frame_pointer.",
+              tables);
+    snprintf(l, sizeof(l), "receiver=\"%s\",method=\"frame_pointer\"", id);
+    set_gauge(tel, "otelprofd_profiling_unwinder_active", l, NULL, !tables);
+    for (int f = 0; f < OPD_SAMPLER_FEATURES; f++) {
+        snprintf(l, sizeof(l), "receiver=\"%s\",feature=\"%s\"", id, feature_labels[f]);
+        set_gauge(tel, "otelprofd_profiling_degraded", l,
+                  "1 when the kernel refused the feature's BPF program and it was turned off "
+                  "(the log says why).",
+                  opd_sampler_degraded(s, (enum opd_sampler_feature)f) != NULL);
+    }
+}
+
 struct opd_bpf_runtime *opd_bpf_runtime_create(struct opd_sampler *s, struct opd_telemetry *tel,
                                                const char *id)
 {
@@ -67,6 +121,7 @@ struct opd_bpf_runtime *opd_bpf_runtime_create(struct opd_sampler *s, struct opd
     rt->run_avg = opd_telemetry_metric(tel, OPD_METRIC_GAUGE,
                                        "otelprofd_profiling_bpf_run_time_per_sample_ns", l,
                                        "Mean sampler program run time over the last interval.");
+    load_metrics(s, tel, id);
     rt->py_fd = bpf_map__fd(opd_sampler_skel(s)->maps.opd_py_stats);
     rt->ncpus = libbpf_num_possible_cpus();
     if (rt->ncpus > 0)

@@ -8,9 +8,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-/* bpf_task_pt_regs() (user registers of a thread sampled in the kernel) came in 5.15. */
+/* What the programs need (bpf/walk.h): BTF and CO-RE, the BPF ring buffer (5.8), BTF
+ * tracepoints, tail calls from programs that call functions (x86_64, 5.10). Newer helpers
+ * (bpf_task_pt_regs, 5.15) are probed at load and replaced where missing. */
 #define MIN_MAJOR 5
-#define MIN_MINOR 15
+#define MIN_MINOR 10
 
 static bool has_cap(const struct opd_preflight_facts *f, int cap)
 {
@@ -76,7 +78,9 @@ int opd_preflight_check(const struct opd_preflight_facts *f, char *err, size_t e
     if (warnlen)
         warn[0] = '\0';
     if (f->kmajor && (f->kmajor < MIN_MAJOR || (f->kmajor == MIN_MAJOR && f->kminor < MIN_MINOR))) {
-        snprintf(err, errlen, "kernel %s is too old: the eBPF sampler needs Linux %d.%d or newer",
+        snprintf(err, errlen,
+                 "kernel %s is too old: the eBPF sampler needs Linux %d.%d or newer (tail calls "
+                 "from programs with functions, the BPF ring buffer, BTF tracepoints)",
                  f->release, MIN_MAJOR, MIN_MINOR);
         return -ENOTSUP;
     }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collector/engine/health.h"
 #include "collector/log.h"
 #include "collector/mem.h"
 #include "collector/receivers/profiling/alloc.h"
@@ -388,6 +389,24 @@ static int check_pidns(struct prof_recv *r)
     return 0;
 }
 
+/* What is sampling and how, with every feature the kernel refused: the health board's
+ * message for this receiver, and the last line of its start. */
+static void describe(const struct prof_recv *r, int ncpus, char *buf, size_t len)
+{
+    size_t w;
+
+    w = (size_t)snprintf(buf, len, "sampling %d CPUs; user stacks walked by %s", ncpus,
+                         r->unw ? ".eh_frame tables (frame pointers where a file has none)"
+                                : "frame pointers");
+    for (int f = 0; f < OPD_SAMPLER_FEATURES && w < len; f++) {
+        const char *why = opd_sampler_degraded(r->sampler, (enum opd_sampler_feature)f);
+
+        if (why)
+            w += (size_t)snprintf(buf + w, len - w, "; degraded: %s off (%s)",
+                                  opd_sampler_feature_name((enum opd_sampler_feature)f), why);
+    }
+}
+
 static int prof_start(struct opd_component *self, struct opd_host *host)
 {
     struct prof_recv *r = (struct prof_recv *)self;
@@ -438,6 +457,7 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     if (strcmp(r->unwind_method, "frame_pointer") != 0) {
         so.unwind_rows = (uint32_t)(r->unwind_bytes / OPD_UNWIND_GLUE_ROW_BYTES);
         so.unwind_files = r->unwind_files;
+        so.tables_required = strcmp(r->unwind_method, "eh_frame") == 0;
     }
     r->sampler = opd_sampler_create(&so);
     if (!r->sampler)
@@ -487,7 +507,7 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
             .max_procs = r->max_processes,
         };
 
-        if (pc.map_fd >= 0) {
+        if (pc.map_fd >= 0 && !opd_sampler_degraded(r->sampler, OPD_SAMPLER_PYTHON)) {
             r->py = opd_python_create(&pc, r->tel, r->who);
             if (!r->py)
                 return -errno;
@@ -509,13 +529,13 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     pthread_mutex_unlock(&r->filter_lock);
     if (err && err != -E2BIG)
         return err;
-    if (r->off_cpu_threshold > 0) {
+    if (so.off_cpu) {
         r->offcpu = opd_offcpu_create(r->sampler, r->off_cpu_threshold, r->who);
         if (!r->offcpu)
             return -errno;
         OPD_INFO(r->who, "off-CPU: recording %g of context switches", r->off_cpu_threshold);
     }
-    if (r->mem_enabled) {
+    if (so.memory) {
         struct opd_alloc_config ac = {
             .who = r->who,
             .procfs_root = r->procfs_root,
@@ -544,6 +564,13 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     OPD_INFO(r->who, "sampling %d CPUs at %u Hz (%s), reporting every %" PRIu64 " ms", err, r->hz,
              opd_sampler_uses_cycles(r->sampler) ? "cycles" : "cpu-clock",
              r->interval_ns / 1000000);
+    {
+        char state[1024];
+
+        describe(r, err, state, sizeof(state));
+        OPD_INFO(r->who, "user stacks: %s", r->unw ? "eh_frame" : "frame_pointer");
+        opd_health_report(r->who, true, state);
+    }
     r->window_start = clock_ns(CLOCK_REALTIME);
 
     pthread_condattr_init(&ca);

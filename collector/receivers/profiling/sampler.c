@@ -6,6 +6,7 @@
 #include <linux/perf_event.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -81,9 +82,37 @@ static int program_feature(const struct opd_sampler *s, const char *prog)
         return OPD_SAMPLER_PYTHON;
     if (strcmp(prog, "opd_exec") == 0)
         return OPD_SAMPLER_EXEC_HOOK;
-    if (strcmp(prog, "opd_sample_walk") == 0 && s->opts.unwind_rows)
+    if (strcmp(prog, "opd_sample_walk") == 0 && s->opts.unwind_rows && !s->opts.tables_required)
         return OPD_SAMPLER_TABLES;
     return -1;
+}
+
+/* Fault injection for the tests of degradation (tests/integration/degraded.sh): the
+ * programs named in OTELPROFD_TEST_REFUSE_PROGRAMS (comma-separated) start with an
+ * instruction every kernel's verifier refuses (bpf/walk.h, opd_test_refuse), so that a
+ * real refusal can be shown on a kernel that accepts the real programs. */
+static uint32_t test_refusals(void)
+{
+    static const char *const progs[OPD_REFUSE__MAX] = {
+        [OPD_REFUSE_SAMPLE_WALK] = "opd_sample_walk",
+        [OPD_REFUSE_SAMPLE_PYTHON] = "opd_sample_python",
+        [OPD_REFUSE_SAMPLE_FINISH] = "opd_sample_finish",
+        [OPD_REFUSE_OFFCPU_WALK] = "opd_offcpu_walk",
+        [OPD_REFUSE_ALLOC_WALK] = "opd_alloc_walk",
+        [OPD_REFUSE_EXEC] = "opd_exec",
+    };
+    const char *names = getenv("OTELPROFD_TEST_REFUSE_PROGRAMS");
+    uint32_t mask = 0;
+
+    for (int i = 0; names && i < OPD_REFUSE__MAX; i++) {
+        size_t len = strlen(progs[i]);
+
+        for (const char *p = strstr(names, progs[i]); p; p = strstr(p + len, progs[i])) {
+            if ((p == names || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+                mask |= 1u << i;
+        }
+    }
+    return mask;
 }
 
 /* Opens the object and sizes and switches it from the options, without the features
@@ -120,7 +149,17 @@ static int open_object(struct opd_sampler *s)
         bpf_map__set_max_entries(skel->maps.opd_stacks0, s->opts.stack_entries);
         bpf_map__set_max_entries(skel->maps.opd_stacks1, s->opts.stack_entries);
     }
+    /* opd_sample_walk stands for the table walk: the frame-pointer walk it becomes
+     * without tables is the core's. */
+    skel->rodata->opd_test_refuse =
+        test_refusals() & ~(s->opts.unwind_rows ? 0u : 1u << OPD_REFUSE_SAMPLE_WALK);
     return 0;
+}
+
+/* The skeleton's load: the object, then its global data mapped for user space. */
+static int load_skeleton(void *skel)
+{
+    return profile_bpf__load(skel);
 }
 
 /* Puts the loaded stage programs of one hook into its stage array (bpf/walk.h). */
@@ -201,7 +240,7 @@ static int load_object(struct opd_sampler *s)
             OPD_ERR(s->who, "cannot open the BPF object: %s", strerror(-err));
             return err;
         }
-        err = opd_bpf_load(&s->load, s->skel->obj);
+        err = opd_bpf_load(&s->load, s->skel->obj, load_skeleton, s->skel);
         if (!err) {
             char costs[1024];
 

@@ -24,6 +24,7 @@ struct opd_sampler_opts {
     bool off_cpu;           /* load the off-CPU program too (offcpu.c attaches it) */
     bool memory;            /* load the allocation probes too (alloc.c attaches them) */
     uint32_t unwind_rows;   /* .eh_frame table rows (unwind_glue.c); 0: frame pointers */
+    bool tables_required;   /* a refused table walk fails the load (else frame pointers) */
     uint32_t unwind_files;  /* table file slots */
 };
 

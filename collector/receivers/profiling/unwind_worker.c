@@ -10,7 +10,7 @@
 #include "collector/receivers/profiling/unwind_glue.h"
 #include "collector/telemetry.h"
 
-#define POLL_NS 200000000ull /* walks that met unpublished code: checked this often */
+#define POLL_NS 50000000ull /* walks that met unpublished code: checked this often */
 
 struct request {
     uint32_t pid;

@@ -3,7 +3,7 @@
  * (libLLVM), and the watcher must meanwhile go on reading process events (metadata of
  * short-lived processes, CPython detection). The watcher queues pids here; the worker
  * publishes them (opd_unwind_glue_sync/_exec) and polls for walks that met unpublished
- * code (opd_unwind_glue_poll) every 200 ms. */
+ * code (opd_unwind_glue_poll) every 50 ms. */
 #ifndef OPD_PROFILING_UNWIND_WORKER_H
 #define OPD_PROFILING_UNWIND_WORKER_H
 
