@@ -20,8 +20,11 @@ service:
 YAML
   "$BIN" --config "$W/c.yaml" >"$W/d.log" 2>&1 &
   D=$!
-  for _ in $(seq 100); do grep -q "sampling .* CPUs" "$W/d.log" && return; sleep 0.1; done
-  echo "daemon did not start"; cat "$W/d.log"; exit 1
+  # The daemon's own readiness line, however long this kernel takes to verify.
+  until grep -q "everything is ready" "$W/d.log"; do
+    kill -0 "$D" 2>/dev/null || { echo "daemon did not start"; cat "$W/d.log"; exit 1; }
+    sleep 0.1
+  done
 }
 
 # stop: SIGINT and wait for the daemon's orderly exit.

@@ -70,7 +70,7 @@ prog_max=$(bpftool -j prog show | jq '[ .[].id ] | max // 0')
 map_max=$(bpftool -j map show | jq '[ .[].id ] | max // 0')
 "$BIN" --config "$TMP/cfg.yaml" >"$TMP/daemon.log" 2>&1 &
 DPID=$!
-for _ in $(seq 1 100); do grep -q "sampling .* CPUs" "$TMP/daemon.log" && break; sleep 0.1; done
+for _ in $(seq 1 3000); do grep -q "everything is ready" "$TMP/daemon.log" && break; sleep 0.1; done
 
 # Other otelprofd instances may run on the host (bpftool here cannot tell the owning
 # pid): take the newest sampler program and py stats map, created after the daemon

@@ -60,8 +60,9 @@ service:
 YAML
   "$BIN" --config "$TMP/cfg.yaml" >"$TMP/daemon.log" 2>&1 &
   DPID=$!
-  for _ in $(seq 1 100); do
-    grep -q "sampling .* CPUs" "$TMP/daemon.log" && return 0
+  for _ in $(seq 1 3000); do
+    grep -q "everything is ready" "$TMP/daemon.log" && return 0
+    kill -0 "$DPID" 2>/dev/null || break
     sleep 0.1
   done
   echo "otelprofd did not start" >&2

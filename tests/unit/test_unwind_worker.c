@@ -181,7 +181,7 @@ static void test_publish_latency(void **state)
     struct opd_unwind_worker *w;
     struct timespec ts;
     uint64_t now;
-    const char *b = "otelprofd_unwind_publish_latency_seconds_bucket";
+    const char *b = "otelprofd_unwind_tables_published_within";
 
     (void)state;
     assert_non_null(tel);
@@ -194,11 +194,11 @@ static void test_publish_latency(void **state)
     opd_unwind_worker_push(w, 22, false, 0);
     assert_true(wait_count(&r, &r.n_sync, 2));
     opd_unwind_worker_destroy(w);
-    assert_int_equal(metric(tel, "otelprofd_unwind_publish_latency_seconds_count",
+    assert_int_equal(metric(tel, "otelprofd_unwind_tables_published",
                             "receiver=\"profiling\""), 1);
     assert_int_equal(metric(tel, b, "receiver=\"profiling\",le=\"0.025\""), 0);
     assert_int_equal(metric(tel, b, "receiver=\"profiling\",le=\"+Inf\""), 1);
-    assert_true(metric(tel, "otelprofd_unwind_publish_latency_microseconds_sum",
+    assert_true(metric(tel, "otelprofd_unwind_publish_latency_microseconds",
                        "receiver=\"profiling\"") >= 40000);
     rec_fini(&r);
     opd_telemetry_destroy(tel);

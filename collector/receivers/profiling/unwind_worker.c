@@ -140,19 +140,20 @@ static void add_latency_metrics(struct opd_unwind_worker *w, struct opd_telemetr
         else
             snprintf(l, sizeof(l), "%s,le=\"+Inf\"", labels);
         w->m_lat_bucket[i] = opd_telemetry_metric(
-            tel, OPD_METRIC_COUNTER, "otelprofd_unwind_publish_latency_seconds_bucket", l,
+            tel, OPD_METRIC_COUNTER, "otelprofd_unwind_tables_published_within", l,
             i ? NULL
               : "New processes whose unwind tables were published within le seconds of "
-                "their first sample (samples before that are walked by frame pointer).");
+                "their first sample (samples before that are walked by frame pointer); "
+                "cumulative, as a histogram's buckets.");
     }
     w->m_lat_count = opd_telemetry_metric(tel, OPD_METRIC_COUNTER,
-                                          "otelprofd_unwind_publish_latency_seconds_count", labels,
+                                          "otelprofd_unwind_tables_published", labels,
                                           "New processes whose tables were published.");
     w->m_lat_sum_us = opd_telemetry_metric(
-        tel, OPD_METRIC_COUNTER, "otelprofd_unwind_publish_latency_microseconds_sum", labels,
-        "Sum of the publish latencies, in microseconds.");
+        tel, OPD_METRIC_COUNTER, "otelprofd_unwind_publish_latency_microseconds", labels,
+        "Sum of the publish latencies (first sample to published tables), in microseconds.");
     w->m_lat_max_us = opd_telemetry_metric(
-        tel, OPD_METRIC_GAUGE, "otelprofd_unwind_publish_latency_microseconds_max", labels,
+        tel, OPD_METRIC_GAUGE, "otelprofd_unwind_publish_latency_max_microseconds", labels,
         "Longest publish latency seen, in microseconds.");
 }
 

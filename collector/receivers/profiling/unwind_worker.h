@@ -41,7 +41,7 @@ void opd_unwind_worker_destroy(struct opd_unwind_worker *w);
 
 /* Queues pid for publishing: exec true when it replaced its image. first_ns: when its first
  * sample was taken (CLOCK_MONOTONIC), 0 when unknown; the time from then until its tables
- * are published is measured (otelprofd_unwind_publish_latency_seconds). A pid already
+ * are published is measured (otelprofd_unwind_tables_published_within). A pid already
  * queued is not queued twice (an exec upgrades the request). Never blocks on a table
  * build. */
 void opd_unwind_worker_push(struct opd_unwind_worker *w, uint32_t pid, bool exec,
