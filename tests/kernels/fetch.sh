@@ -120,11 +120,11 @@ done | sort -u | while read -r suite; do
 done >"$apt_dir/sources.list"
 
 log "apt-get update (private lists in $apt_dir)"
-update_error=""
-if ! apt-get -q update >"$apt_dir/update.log" 2>&1; then
-  update_error=$(grep -E '^(E|W|Err):' "$apt_dir/update.log" | tail -1 | cut -c1-200)
-  log "apt-get update failed: $update_error (going on with the lists there are)"
-fi
+# apt-get update exits 0 when a mirror cannot be reached ("W: Failed to fetch ..."): its log
+# tells.
+apt-get -q update >"$apt_dir/update.log" 2>&1 || true
+update_error=$(grep -E '^(E:|W: Failed to fetch)' "$apt_dir/update.log" | head -1 | cut -c1-200 || true)
+[ -z "$update_error" ] || log "apt-get update failed: $update_error (going on with the lists there are)"
 
 # newest SERIES: "<package> <version>" of the newest linux-image-SERIES.*-cloud-amd64 in the
 # series' suites, by Debian version order.
@@ -181,7 +181,7 @@ for series in "${missing[@]}"; do
     log "$series: no linux-image-$series.*-cloud-amd64 in ${suites_of[$series]}; taking $pkg"
   else
     reason="no linux-image-$series.*-cloud-amd64 in ${suites_of[$series]} (nor ${fallback_of[$series]})"
-    [ -z "$update_error" ] || reason="$reason; apt-get update failed: $update_error"
+    [ -z "$update_error" ] || reason="apt-get update failed ($update_error): $reason"
     echo "$series SKIP $reason"
     continue
   fi

@@ -83,6 +83,7 @@ fi
 # ---- verified instruction counts: every name=N after "BPF programs verified" ----
 counts=$(daemon auto | grep -o 'BPF programs verified.*' | head -1 |
   grep -oE '[A-Za-z_][A-Za-z0-9_]*=[0-9]+' | tr '\n' ' ' || true)
+counts=${counts% }
 over=$( (daemon auto; daemon frame_pointer) | grep -o 'BPF programs verified.*' |
   grep -oE '[A-Za-z_][A-Za-z0-9_]*=[0-9]+' | awk -F= -v max="$max_insns" '$2 > max' |
   sort -u | tr '\n' ' ' || true)
@@ -100,10 +101,20 @@ if [ ${#why[@]} = 0 ]; then
   echo "${line%% }"
   exit 0
 fi
-# The reason: what failed, then the daemon's error lines (their text, without the stamp).
-errors=$( (daemon auto; daemon frame_pointer) | awk '$2 == "error" { $1 = $2 = ""; sub(/^ +/, "");
-  if (!seen[$0]++) print substr($0, 1, 200) }')
-reason=$(printf '%s; ' "${why[@]}")
-[ -z "$errors" ] || reason+="daemon: $(echo "$errors" | paste -sd'|' | sed 's/|/ | /g')"
-echo "${line%% }  reason: ${reason%; }"
+# The reason: the daemon's error lines and libbpf's first complaint (the cause of a load
+# failure: a CO-RE relocation, the verifier's verdict), with how long the kernel took to
+# reject a program; then the checks that failed.
+reason=$( (daemon auto; daemon frame_pointer) | awk '
+  function secs(ts) { split(substr(ts, 12, 12), t, ":"); return t[1] * 3600 + t[2] * 60 + t[3] }
+  !t0 && $1 ~ /^[0-9]+-/ { t0 = secs($1) }
+  $2 == "error" || ($2 == "warn" && $3 ~ /libbpf:$/ && !libbpf++) {
+    msg = $0; sub(/^[^ ]+ +[^ ]+ +/, "", msg); sub(/^[^ ]+\/libbpf: libbpf: /, "libbpf: ", msg)
+    if (msg ~ /BPF program load failed/)
+      msg = msg sprintf(" (after %.1f s)", secs($1) - t0)
+    if (!seen[msg]++) printf "%s%s", (n++ ? " | " : "daemon: "), substr(msg, 1, 200)
+  }')
+for w in "${why[@]}"; do
+  reason+="${reason:+; }$w"
+done
+echo "${line%% }  reason: $reason"
 exit 1
