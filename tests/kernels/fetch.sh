@@ -158,7 +158,7 @@ extract_image() {
     mv "$2/usr/lib/modules/$3/vmlinuz" "$2/vmlinuz"
   fi
   [ ! -f "$2/boot/config-$3" ] || mv "$2/boot/config-$3" "$2/config"
-  rm -rf "$2/boot" "$2/usr"
+  rm -rf "${2:?}/boot" "${2:?}/usr"
 }
 
 # download PACKAGE[=VERSION]: the .deb into $apt_dir/debs; prints its path.

@@ -23,6 +23,8 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 # The receiver reads cgroup v2 paths of the processes it samples.
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# Locked memory for BPF maps on kernels before 5.11 (busybox's ulimit has -l).
+# shellcheck disable=SC3045
 ulimit -l unlimited
 ip link set lo up
 hostname opd-guest
@@ -113,5 +115,5 @@ run() {
 say kernel "$(uname -r)"
 run auto 1
 run frame_pointer 0
-say done
+say "done"
 poweroff -f

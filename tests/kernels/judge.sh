@@ -13,6 +13,7 @@
 # instruction count exceeds OPD_MAX_VERIFIED_INSNS (250000: a quarter of the kernel's limit,
 # as the verifier's cost differs between kernel builds).
 set -euo pipefail
+# shellcheck source=tests/integration/profiling_lib.sh
 . "$(dirname "$0")/../integration/profiling_lib.sh"   # folded_sum, $WORK (removed at exit)
 
 log=$1
@@ -22,11 +23,11 @@ why=()
 
 # guest EVENT METHOD: "<value> <stamp>" of the guest's first line of that event, e.g. for
 # "[  23.750] opd-guest: ready auto 15.5": "15.5 23.750" (the stamp is the host's seconds
-# since qemu started). Nothing when there is no such line.
+# since qemu started). Nothing when there is no such line. METHOD "*" matches any.
 guest() {
   tr -d '\r' <"$log" | awk -v e="$1" -v m="$2" '{ i = index($0, "opd-guest: ") } i {
     split(substr($0, i + 11), f, " ")
-    if (f[1] == e && f[2] == m && !n++) { s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s)
+    if (f[1] == e && (f[2] == m || m == "*") && !n++) { s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s)
       print (f[3] == "" ? "-" : f[3]), s } }'
 }
 # daemon METHOD: the daemon's log of that run.
@@ -39,7 +40,11 @@ for m in auto frame_pointer; do
   done
   case $state in
     ready) ;;
-    "") why+=("$m: the daemon was never started") ;;
+    "") if [ -n "$(guest start "$m")" ]; then
+          why+=("$m: the guest was stopped before the daemon was ready")
+        else
+          why+=("$m: the daemon was never started")
+        fi ;;
     *) why+=("$m: daemon $state after $(guest "$state" "$m" | cut -d' ' -f1) s, not ready") ;;
   esac
   read -r rc _ <<<"$(guest exit "$m")" || true
@@ -53,6 +58,7 @@ grep -aq 'opd-guest: done' "$log" ||
   why+=("the guest did not finish; last line: $(tail -1 "$log" | tr -d '\r' | cut -c1-160)")
 read -r ready_guest ready_stamp <<<"$(guest ready auto)" || true
 read -r _ start_stamp <<<"$(guest start auto)" || true
+read -r _ boot_stamp <<<"$(guest kernel '*')" || true
 if [ -n "$ready_guest" ] && ! daemon auto | grep -q 'unwinding: .eh_frame tables'; then
   why+=("auto: the table unwinder is not on")
 fi
@@ -89,9 +95,11 @@ over=$( (daemon auto; daemon frame_pointer) | grep -o 'BPF programs verified.*' 
   sort -u | tr '\n' ' ' || true)
 [ -z "$over" ] || why+=("verified instructions over $max_insns: ${over% }")
 
+# Seconds to ready by the guest's clock and by the host's (the serial line's stamps), and
+# the host's seconds from qemu's start to the guest's init.
 ready="not ready"
-[ -z "$ready_guest" ] || ready="ready ${ready_guest}s guest/$(awk -v a="$start_stamp" \
-  -v b="$ready_stamp" 'BEGIN { printf "%.1f", b - a }')s host"
+[ -z "$ready_guest" ] || ready=$(awk -v g="$ready_guest" -v a="$start_stamp" -v b="$ready_stamp" \
+  -v k="$boot_stamp" 'BEGIN { printf "ready %ss guest/%.1fs host (boot %.1fs)", g, b - a, k }')
 read -r fp _ <<<"$(guest ready frame_pointer)" || true
 line="$(printf '%-28s' "$label") $([ ${#why[@]} = 0 ] && echo PASS || echo FAIL)  $ready"
 line+="  fp $([ -n "$fp" ] && echo "ready ${fp}s" || echo "not ready")  verified ${counts:-n/a}"
