@@ -9,7 +9,7 @@
 # OPD_KERNEL_CACHE       where fetch.sh keeps the kernels (/var/cache/otelprofd/kernels)
 # OPD_KERNEL_RESULTS     serial logs and results (build/kernels)
 # OPD_KERNEL_TIMEOUT     seconds one kernel may take, boot to power-off (240)
-# OPD_FIXTURE_SECONDS    seconds each fixture runs in the guest (5)
+# OPD_FIXTURE_SECONDS    seconds each fixture runs in the guest (8; see initramfs.sh)
 # OTELPROFD              the binary under test (build/otelprofd)
 # A kernel that cannot be fetched is a SKIP with its reason; with CI=true it is a failure.
 # Exit status: 0 when every kernel passed, 1 otherwise.
@@ -22,7 +22,6 @@ timeout_s=${OPD_KERNEL_TIMEOUT:-240}
 # Two kernels at a time: one TCG vCPU each keeps a host core busy, and this is a 2-core
 # machine shared with other builds.
 jobs=2
-export OPD_FIXTURE_SECONDS=${OPD_FIXTURE_SECONDS:-5}
 # The guest gives up waiting for the daemon a little before the host gives up on the guest.
 export OPD_READY_TIMEOUT=$((timeout_s * 3 / 4))
 
