@@ -20,6 +20,7 @@ log=$1
 label=$2
 max_insns=${OPD_MAX_VERIFIED_INSNS:-250000}
 why=()
+not_ready=""   # the first run whose daemon did not become ready
 
 # guest EVENT METHOD: "<value> <stamp>" of the guest's first line of that event, e.g. for
 # "[  23.750] opd-guest: ready auto 15.5": "15.5 23.750" (the stamp is the host's seconds
@@ -38,6 +39,7 @@ for m in auto frame_pointer; do
   for e in ready exited timeout; do
     [ -z "$(guest "$e" "$m")" ] || { state=$e; break; }
   done
+  [ "$state" = ready ] || not_ready=${not_ready:-$m}
   case $state in
     ready) ;;
     "") if [ -n "$(guest start "$m")" ]; then
@@ -121,6 +123,12 @@ reason=$( (daemon auto; daemon frame_pointer) | awk '
       msg = msg sprintf(" (after %.1f s)", secs($1) - t0)
     if (!seen[msg]++) printf "%s%s", (n++ ? " | " : "daemon: "), substr(msg, 1, 200)
   }')
+# A daemon that ended without an error line before it was ready (it could not even be
+# run): its last words.
+if [ -z "$reason" ] && [ -n "$not_ready" ]; then
+  reason=$(daemon "$not_ready" | tail -1 | cut -c1-200)
+  [ -z "$reason" ] || reason="daemon: $reason"
+fi
 for w in "${why[@]}"; do
   reason+="${reason:+; }$w"
 done
