@@ -9,7 +9,7 @@
 # OPD_KERNEL_CACHE       where fetch.sh keeps the kernels (/var/cache/otelprofd/kernels)
 # OPD_KERNEL_RESULTS     serial logs and results (build/kernels)
 # OPD_KERNEL_TIMEOUT     seconds one kernel may take, boot to power-off (240)
-# OPD_FIXTURE_SECONDS    seconds each fixture runs in the guest (8; see initramfs.sh)
+# OPD_FIXTURE_SECONDS    seconds each fixture runs in the guest (12; see initramfs.sh)
 # OTELPROFD              the binary under test (build/otelprofd)
 # A kernel that cannot be fetched is a SKIP with its reason; with CI=true it is a failure.
 # Exit status: 0 when every kernel passed, 1 otherwise.
