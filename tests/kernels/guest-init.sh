@@ -59,7 +59,7 @@ service:
     logs:
       level: info
     metrics:
-      level: none
+      address: 127.0.0.1:8888
   pipelines:
     profiles:
       receivers: [profiling]
@@ -96,6 +96,9 @@ run() {
     "$OPD_QSORT" "$OPD_FIXTURE_SECONDS" >/dev/null
     # Two reporter intervals, so the last samples are drained and written.
     sleep 2
+    # How soon each new process's unwind tables were published (from its first sample).
+    wget -q -O - http://127.0.0.1:8888/metrics 2>/dev/null |
+      grep -E '^otelprofd_unwind_(tables_published|publish_latency)' | sed "s/^/metrics $method| /"
   fi
   kill -INT "$pid" 2>/dev/null
   i=0

@@ -107,6 +107,11 @@ line="$(printf '%-28s' "$label") $([ ${#why[@]} = 0 ] && echo PASS || echo FAIL)
 line+="  fp $([ -n "$fp" ] && echo "ready ${fp}s" || echo "not ready")  verified ${counts:-n/a}"
 line+="  chain $(share "$chain" "$chain_total") of $chain_total"
 line+="  qsort $(share "$cmp_libc" "$cmp_total") of $cmp_total"
+# Longest time from a fixture's first sample to its published unwind tables.
+publish=$(tr -d '\r' <"$log" |
+  grep -ao 'metrics auto| otelprofd_unwind_publish_latency_max_microseconds{[^}]*} [0-9]*' |
+  awk '{ printf "%.0f ms", $NF / 1000 }' | tail -n 1)
+line+="  tables published within ${publish:-n/a}"
 if [ ${#why[@]} = 0 ]; then
   echo "${line%% }"
   exit 0
