@@ -81,8 +81,10 @@ cost() {
   "$TMP/$2" 1 >/dev/null # tables of the fixture's files built once
   sleep 1.2
   n0=$(metric otelprofd_profiling_bpf_run_count); t0=$(metric otelprofd_profiling_bpf_run_time_ns)
-  "$TMP/$2" "$SECS" >/dev/null & "$TMP/$2" "$SECS" >/dev/null
-  wait
+  "$TMP/$2" "$SECS" >/dev/null &
+  local other=$!
+  "$TMP/$2" "$SECS" >/dev/null
+  wait "$other" # not a bare wait: the daemon is a child too
   n1=$(metric otelprofd_profiling_bpf_run_count); t1=$(metric otelprofd_profiling_bpf_run_time_ns)
   stop
   awk -v n=$((n1 - n0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.0f", n ? t / n : 0 }'

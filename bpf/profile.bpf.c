@@ -156,10 +156,14 @@ static __always_inline void opd_announce(__u32 tgid, struct task_struct *task)
 
 static __always_inline __u64 opd_hash_stack(struct opd_bpf_stack *st)
 {
-	__u64 h = 0xcbf29ce484222325ULL ^ ((__u64)st->kernel << 32) ^ st->len;
+	/* A stack never holds more than the budget. Bounded by it here, the verifier walks
+	 * this loop opd_max_frames times, not OPD_MAX_FRAMES: a length read from map memory
+	 * is otherwise unknown to it. */
+	__u32 len = st->len < opd_max_frames ? st->len : opd_max_frames;
+	__u64 h = 0xcbf29ce484222325ULL ^ ((__u64)st->kernel << 32) ^ len;
 
 	for (int i = 0; i < OPD_MAX_FRAMES; i++) {
-		if (i >= st->len)
+		if (i >= len)
 			break;
 		h ^= st->ip[i];
 		h *= 0x9e3779b97f4a7c15ULL;

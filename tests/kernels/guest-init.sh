@@ -1,7 +1,8 @@
 #!/bin/sh
-# PID 1 of the matrix's guest (busybox only: sh, awk, grep). Runs otelprofd twice, with
-# the default unwinding while the fixtures run, then briefly with frame pointers, and
-# prints on the console what it saw; tests/kernels/judge.sh on the host decides.
+# PID 1 of the matrix's guest (busybox only: sh, awk, grep). Runs otelprofd three times:
+# with the default unwinding while the fixtures run, then briefly with frame pointers and
+# with tables at max_frames 1024, and prints on the console what it saw;
+# tests/kernels/judge.sh on the host decides.
 # Console protocol (one line each):
 #   opd-guest: start METHOD               the daemon is being started
 #   opd-guest: ready|exited|timeout METHOD SECONDS   (guest uptime from start)
@@ -34,14 +35,16 @@ hostname opd-guest
 say() { echo "opd-guest: $*"; }
 now() { cut -d' ' -f1 /proc/uptime; }
 
-# config METHOD: the receiver at its defaults but for the unwinding method, with the
-# off-CPU and allocation programs on so that every BPF program is loaded.
+# config METHOD MAX_FRAMES: the receiver at its defaults but for the unwinding method and
+# the frame budget, with the off-CPU and allocation programs on so that every BPF program
+# is loaded.
 config() {
   cat <<YAML
 receivers:
   profiling:
     samples_per_second: 99
     reporter_interval: 1s
+    max_frames: $2
     off_cpu_threshold: 0.1
     memory:
       enabled: true
@@ -67,11 +70,12 @@ service:
 YAML
 }
 
-# run METHOD FIXTURES: starts the daemon, waits for it to be ready, runs the fixtures when
-# FIXTURES is 1, stops it with SIGINT and prints its log and output.
+# run LABEL FIXTURES METHOD MAX_FRAMES: starts the daemon, waits for it to be ready, runs
+# the fixtures when FIXTURES is 1, stops it with SIGINT and prints its log and output
+# under LABEL.
 run() {
   method=$1
-  config "$method" >/tmp/config.yaml
+  config "$3" "$4" >/tmp/config.yaml
   rm -f /tmp/profiles.folded
   say start "$method"
   t0=$(now)
@@ -117,7 +121,8 @@ run() {
 }
 
 say kernel "$(uname -r)"
-run auto 1
-run frame_pointer 0
+run auto 1 auto 127
+run frame_pointer 0 frame_pointer 127
+run frames1024 0 auto 1024
 say "done"
 poweroff -f

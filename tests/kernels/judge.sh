@@ -9,9 +9,10 @@
 # and allocation programs on, the daemon becomes ready with no "degraded:" line and no
 # "BPF program load failed", uses the .eh_frame tables, records the unwind fixtures'
 # stacks whole (the shares of tests/integration/unwind_daemon.sh), and stops with 0; when
-# it becomes ready the same way with frame pointers; and when no program's verified
-# instruction count exceeds OPD_MAX_VERIFIED_INSNS (250000: a quarter of the kernel's limit,
-# as the verifier's cost differs between kernel builds).
+# it becomes ready the same way with frame pointers, and with tables at the largest frame
+# budget (max_frames 1024); and when no program's verified instruction count in any of the
+# three runs exceeds OPD_MAX_VERIFIED_INSNS (250000: a quarter of the kernel's limit, as the
+# verifier's cost differs between kernel builds).
 set -euo pipefail
 # shellcheck source=tests/integration/profiling_lib.sh
 . "$(dirname "$0")/../integration/profiling_lib.sh"   # folded_sum, $WORK (removed at exit)
@@ -34,7 +35,7 @@ guest() {
 # daemon METHOD: the daemon's log of that run.
 daemon() { grep -a "daemon $1| " "$log" | tr -d '\r' | sed "s/^.*daemon $1| //" || true; }
 
-for m in auto frame_pointer; do
+for m in auto frame_pointer frames1024; do
   state=""
   for e in ready exited timeout; do
     [ -z "$(guest "$e" "$m")" ] || { state=$e; break; }
@@ -92,7 +93,7 @@ fi
 counts=$(daemon auto | grep -o 'BPF programs verified.*' | head -1 |
   grep -oE '[A-Za-z_][A-Za-z0-9_]*=[0-9]+' | tr '\n' ' ' || true)
 counts=${counts% }
-over=$( (daemon auto; daemon frame_pointer) | grep -o 'BPF programs verified.*' |
+over=$( (daemon auto; daemon frame_pointer; daemon frames1024) | grep -o 'BPF programs verified.*' |
   grep -oE '[A-Za-z_][A-Za-z0-9_]*=[0-9]+' | awk -F= -v max="$max_insns" '$2 > max' |
   sort -u | tr '\n' ' ' || true)
 [ -z "$over" ] || why+=("verified instructions over $max_insns: ${over% }")
@@ -103,8 +104,11 @@ ready="not ready"
 [ -z "$ready_guest" ] || ready=$(awk -v g="$ready_guest" -v a="$start_stamp" -v b="$ready_stamp" \
   -v k="$boot_stamp" 'BEGIN { printf "ready %ss guest/%.1fs host (boot %.1fs)", g, b - a, k }')
 read -r fp _ <<<"$(guest ready frame_pointer)" || true
+read -r f1024 _ <<<"$(guest ready frames1024)" || true
 line="$(printf '%-28s' "$label") $([ ${#why[@]} = 0 ] && echo PASS || echo FAIL)  $ready"
-line+="  fp $([ -n "$fp" ] && echo "ready ${fp}s" || echo "not ready")  verified ${counts:-n/a}"
+line+="  fp $([ -n "$fp" ] && echo "ready ${fp}s" || echo "not ready")"
+line+="  max_frames 1024 $([ -n "$f1024" ] && echo "ready ${f1024}s" || echo "not ready")"
+line+="  verified ${counts:-n/a}"
 line+="  chain $(share "$chain" "$chain_total") of $chain_total"
 line+="  qsort $(share "$cmp_libc" "$cmp_total") of $cmp_total"
 # Longest time from a fixture's first sample to its published unwind tables.
@@ -119,7 +123,7 @@ fi
 # The reason: the daemon's error lines and libbpf's first complaint (the cause of a load
 # failure: a CO-RE relocation, the verifier's verdict), with how long the kernel took to
 # reject a program; then the checks that failed.
-reason=$( (daemon auto; daemon frame_pointer) | awk '
+reason=$( (daemon auto; daemon frame_pointer; daemon frames1024) | awk '
   function secs(ts) { split(substr(ts, 12, 12), t, ":"); return t[1] * 3600 + t[2] * 60 + t[3] }
   !t0 && $1 ~ /^[0-9]+-/ { t0 = secs($1) }
   $2 == "error" || ($2 == "warn" && $3 ~ /libbpf:$/ && !libbpf++) {
