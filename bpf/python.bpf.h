@@ -241,10 +241,25 @@ static __always_inline int opd_py_step(struct opd_py_proc *pp, struct opd_py_buf
     return 0;
 }
 
+/* One step of the CPU sample's Python walk (process pid), as a global function: verified
+ * once with unknown values, so that the walk's loop costs a call per frame, not a copy of
+ * the step. */
+__noinline int opd_py_step_sample(__u32 pid, __u32 fsize, __u32 csize)
+{
+    __u32 zero = 0, slot = OPD_WALK_SLOT_SAMPLE;
+    struct opd_py_proc *pp = bpf_map_lookup_elem(&opd_py_procs, &pid);
+    struct opd_py_buf *b = bpf_map_lookup_elem(&opd_py_bufs, &zero);
+    struct opd_walk *w = bpf_map_lookup_elem(&opd_walks, &slot);
+
+    if (!pp || !b || !w)
+        return -1;
+    return opd_py_step(pp, b, &w->stack, fsize & (OPD_PY_READ_MAX - 1),
+                       csize & (OPD_PY_READ_MAX - 1));
+}
+
 /* The walk for one CPython process: appends the current thread's Python frames to st
  * from slot n; returns the new length. */
-static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, struct opd_bpf_stack *st,
-                                            __u32 n)
+static __always_inline int opd_py_walk_proc(__u32 pid, struct opd_py_proc *pp, __u32 n)
 {
     struct opd_py_buf *b;
     __u64 tstate, frame;
@@ -271,7 +286,7 @@ static __always_inline int opd_py_walk_proc(struct opd_py_proc *pp, struct opd_b
     }
     b->at = frame;
     for (int i = 0; i < OPD_PY_MAX_FRAMES + 8; i++) {
-        r = opd_py_step(pp, b, st, fsize, csize);
+        r = opd_py_step_sample(pid, fsize, csize);
         if (r)
             break;
     }
@@ -297,7 +312,7 @@ static __always_inline int opd_py_stage(void *ctx, void *stages, struct opd_walk
     if (pp && w->stack.len) {
         t0 = bpf_ktime_get_ns();
         opd_py_count(OPD_PY_ST_WALKS, 1);
-        w->stack.len = opd_py_walk_proc(pp, &w->stack, w->stack.len);
+        w->stack.len = opd_py_walk_proc(pid, pp, w->stack.len);
         opd_py_count(OPD_PY_ST_NS, bpf_ktime_get_ns() - t0);
     }
     bpf_tail_call(ctx, stages, OPD_STAGE_FINISH);
