@@ -4,8 +4,8 @@
  * User space (collector/receivers/profiling/python/) inspects each new process; when it
  * runs a supported CPython it stores one struct opd_py_proc under the pid in
  * opd_py_procs: where the thread-state TSS key lives and the byte offsets of the
- * interpreter structures for that minor version. The sampler then calls
- * opd_py_walk() after the native walk: it finds the thread's PyThreadState through
+ * interpreter structures for that minor version. The sampler's python stage (walk.h)
+ * runs after the native walk: it finds the thread's PyThreadState through
  * glibc's pthread_getspecific slot (fsbase + 0x310 + 16 * key + 8, keys < 32), follows the
  * interpreter frames and appends one tagged word per Python frame after the native
  * frames of the stack:

@@ -945,8 +945,8 @@ static const struct opd_config_map unwind_map[] = {
      .max = 0,
      .offset = offsetof(struct opd_profiling_unwind_cfg, method),
      .desc = "auto (.eh_frame tables where a file has them, frame pointers elsewhere; frame "
-             "pointers only on kernels without bpf_loop), eh_frame (the same, but fail "
-             "instead of falling back) or frame_pointer",
+             "pointers only when the kernel refuses the table walk), eh_frame (the same, but "
+             "fail instead of falling back) or frame_pointer",
      .choices = unwind_methods},
     {.type = OPD_CFG_BYTES,
      .name = "table_memory",

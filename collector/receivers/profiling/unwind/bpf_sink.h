@@ -1,4 +1,4 @@
-/* Sinks that write unwind tables and ranges into the BPF maps of bpf/unwind.bpf.h. */
+/* Sinks that write unwind tables and ranges into the BPF maps of bpf/walk.bpf.h. */
 #ifndef OPD_UNWIND_BPF_SINK_H
 #define OPD_UNWIND_BPF_SINK_H
 
