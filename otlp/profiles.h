@@ -246,6 +246,14 @@ struct opd_profile *opd_scope_add_profile(struct opd_batch *b, struct opd_scope 
 int opd_profile_add_sample(struct opd_batch *b, struct opd_profile *p,
                            const struct opd_sample *tmpl);
 
+/* Merges the samples of p that have the same identity (stack, link and attribute set) and
+ * carry values but no timestamps, in equally many elements, into the first of them: values
+ * are summed element by element (every value of ours is additive: counts, nanoseconds,
+ * bytes). Sorts each sample's attribute indices (their order has no meaning). Keeps the
+ * order of the samples that remain. Returns how many samples were merged away, or -ENOMEM
+ * (p unchanged but for the attribute order). */
+long opd_profile_merge_samples(struct opd_profile *p);
+
 /* Sets (replacing an existing key) an inline attribute; strings copied into the arena.
  * Returns 0 or -ENOMEM. */
 int opd_attrs_set_str(struct opd_batch *b, struct opd_attrs *a, const char *key,

@@ -94,7 +94,7 @@ static void test_build_kinds(void **state)
     struct opd_build_stats st;
     struct opd_drain d;
     struct opd_batch *b;
-    const struct opd_scope *sc;
+    const struct opd_scope *sc, *mem;
     const struct opd_profile *off;
     char err[256];
     uint64_t off_total = 0;
@@ -123,23 +123,32 @@ static void test_build_kinds(void **state)
     assert_int_equal(opd_batch_check(b, err, sizeof(err)), 0);
     assert_int_equal(b->n_resources, 1);
     assert_int_equal(st.samples, 4);
+    /* CPU and off-CPU in scope otelprofd; the memory profiles in otelprofd.memory (Parca
+     * names profiles after their scope), with period type memory (Pyroscope's name). */
+    assert_int_equal(b->resources[0].n_scopes, 2);
     sc = &b->resources[0].scopes[0];
-    assert_int_equal(b->resources[0].n_scopes, 1);
-    assert_int_equal(sc->n_profiles, 5);
+    assert_string_equal(sc->name, "otelprofd");
+    assert_int_equal(sc->n_profiles, 2);
     check_types(b, find_profile(b, sc, "samples"), "count", "cpu", "nanoseconds", 10000000);
     off = find_profile(b, sc, "off_cpu");
-    check_types(b, off, "nanoseconds", "off_cpu", "nanoseconds", 1);
-    check_types(b, find_profile(b, sc, "alloc_space"), "bytes", "space", "bytes", 524288);
-    check_types(b, find_profile(b, sc, "alloc_objects"), "count", "space", "bytes", 524288);
-    check_types(b, find_profile(b, sc, "inuse_space"), "bytes", "space", "bytes", 524288);
-    assert_int_equal(off->n_samples, 2);
+    /* Off-CPU as the reference profiler sends it: Pyroscope's off_cpu type. */
+    check_types(b, off, "nanoseconds", "", "", 0);
+    mem = &b->resources[0].scopes[1];
+    assert_string_equal(mem->name, "otelprofd.memory");
+    assert_int_equal(mem->n_profiles, 3);
+    check_types(b, find_profile(b, mem, "alloc_space"), "bytes", "memory", "bytes", 524288);
+    check_types(b, find_profile(b, mem, "alloc_objects"), "count", "memory", "bytes", 524288);
+    check_types(b, find_profile(b, mem, "inuse_space"), "bytes", "memory", "bytes", 524288);
+    /* The two threads share their name and stack: one sample (thread.id is not on by
+     * default). */
+    assert_int_equal(off->n_samples, 1);
     for (size_t i = 0; i < off->n_samples; i++) {
         assert_int_equal(off->samples[i].n_values, 1);
         assert_true(off->samples[i].stack_index > 0);
         off_total += (uint64_t)off->samples[i].values[0];
     }
     assert_int_equal(off_total, 1000);
-    assert_int_equal(find_profile(b, sc, "inuse_space")->samples[0].values[0], 1024);
+    assert_int_equal(find_profile(b, mem, "inuse_space")->samples[0].values[0], 1024);
     opd_batch_unref(b);
     opd_drain_fini(&d);
     opd_proctab_destroy(tab);
