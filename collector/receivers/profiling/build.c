@@ -122,8 +122,13 @@ bool opd_profiling_comm_allowed(const struct opd_build_params *p, const char *co
 
 static int32_t intern_mapping(struct builder *bl, const struct opd_sym_frame *f, bool kernel)
 {
+    const char *const ids[][2] = {
+        {"process.executable.build_id.gnu", f->mapping.build_id_gnu},
+        {"process.executable.build_id.go", f->mapping.build_id_go},
+        {"process.executable.build_id.htlhash", f->mapping.build_id_htlhash},
+    };
     struct opd_mapping m = {0};
-    int32_t attrs[2];
+    int32_t attrs[sizeof(ids) / sizeof(ids[0])];
     size_t n = 0;
 
     if (!kernel && !f->has_mapping)
@@ -138,16 +143,10 @@ static int32_t intern_mapping(struct builder *bl, const struct opd_sym_frame *f,
     m.filename_strindex = opd_dict_string(bl->dict, f->mapping.path ? f->mapping.path : "");
     if (m.filename_strindex < 0)
         return m.filename_strindex;
-    if (f->mapping.build_id_gnu && f->mapping.build_id_gnu[0]) {
-        attrs[n] =
-            opd_dict_attr_str(bl->dict, "process.executable.build_id.gnu", f->mapping.build_id_gnu);
-        if (attrs[n] < 0)
-            return attrs[n];
-        n++;
-    }
-    if (f->mapping.build_id_go && f->mapping.build_id_go[0]) {
-        attrs[n] =
-            opd_dict_attr_str(bl->dict, "process.executable.build_id.go", f->mapping.build_id_go);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        if (!ids[i][1] || !ids[i][1][0])
+            continue;
+        attrs[n] = opd_dict_attr_str(bl->dict, ids[i][0], ids[i][1]);
         if (attrs[n] < 0)
             return attrs[n];
         n++;
@@ -192,6 +191,7 @@ static void frame_unsymbolized(struct builder *bl, int32_t pid, uint64_t pc,
     f->mapping.path = "";
     f->mapping.build_id_gnu = "";
     f->mapping.build_id_go = "";
+    f->mapping.build_id_htlhash = "";
     m = opd_proctab_find_mapping(bl->p->tab, pid, pc, bl->p->now, NULL);
     if (m) {
         f->has_mapping = true;

@@ -215,6 +215,14 @@ static void cycle(struct prof_recv *r, bool final)
     r->window_start = end;
     pthread_mutex_lock(&r->tab_lock);
     bp.now = clock_ns(CLOCK_MONOTONIC);
+    if (!r->sym && !r->symbolize) {
+        /* Without on-host symbolization frames still carry their mappings' build ids,
+         * for the backend to symbolize them. */
+        struct opd_symbolizer_config sc = {.procfs_root = r->procfs_root, .ids_only = true};
+
+        r->sym = opd_symbolizer_create(&sc, r->tab, r->tel, r->who);
+        bp.sym = r->sym;
+    }
     if (r->drain.n_recs) {
         batch = opd_profiling_build(&bp, &r->drain, &st);
         if (!batch) {
