@@ -301,4 +301,26 @@ int opd_json_encode(const struct opd_batch *b, char **out, size_t *len);
  * numbers). NULL with errno = EINVAL and a message in err on bad input. */
 struct opd_batch *opd_json_decode(const char *buf, size_t len, char *err, size_t errlen);
 
+/* One pprof profile of a batch (see opd_pprof_encode). */
+struct opd_pprof {
+    const struct opd_resource *resource; /* whose process it profiles */
+    /* What it measures: its period type ("cpu", "memory"), else its first sample type
+     * ("off_cpu"). Valid during the callback. */
+    const char *name;
+    uint64_t time_unix_nano;
+    const uint8_t *data; /* gzipped profile.proto; valid during the callback */
+    size_t len;
+};
+
+/* Called for each pprof profile; a non-zero return stops the encoding and is returned. */
+typedef int (*opd_pprof_fn)(const struct opd_pprof *p, void *arg);
+
+/* Encodes b (not changed) as pprof profile.proto files, gzipped, as `go tool pprof` reads
+ * them: one per resource and group of its profiles that share period type, period, time and
+ * duration but not sample type, each profile of the group one sample type (a process's
+ * memory profiles are one heap profile: -sample_index=alloc_space|alloc_objects|
+ * inuse_space). Details in otlp/pprof_encode.c. Returns 0, fn's non-zero value, or
+ * -ENOMEM. */
+int opd_pprof_encode(const struct opd_batch *b, opd_pprof_fn fn, void *arg);
+
 #endif
