@@ -14,20 +14,15 @@
 /* One request line may be large, but a line past this is not a recording of ours. */
 #define MAX_LINE (512u << 20)
 
-static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd_recorded_stats *st)
+/* JSON lines: one OTLP/JSON request per line. */
+static int read_json_lines(FILE *f, const char *name, opd_recorded_fn fn, void *arg,
+                           struct opd_recorded_stats *st)
 {
-    FILE *f = fopen(path, "r");
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t n;
     int rc = 0;
 
-    if (!f) {
-        rc = -errno;
-        fprintf(stderr, "otelprofd: %s: %s\n", path, strerror(errno));
-        return rc;
-    }
-    st->files++;
     while ((n = getline(&line, &cap, f)) >= 0) {
         struct opd_batch *b;
         char err[256];
@@ -38,7 +33,7 @@ static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd
         if (n == 0)
             continue;
         if ((size_t)n > MAX_LINE) {
-            fprintf(stderr, "otelprofd: %s:%zu: line too long, skipped\n", path, lineno);
+            fprintf(stderr, "otelprofd: %s:%zu: line too long, skipped\n", name, lineno);
             st->bad_lines++;
             continue;
         }
@@ -49,7 +44,7 @@ static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd
                 rc = -ENOMEM;
                 break;
             }
-            fprintf(stderr, "otelprofd: %s:%zu: not an OTLP/JSON profiles request: %s\n", path,
+            fprintf(stderr, "otelprofd: %s:%zu: not an OTLP/JSON profiles request: %s\n", name,
                     lineno, err[0] ? err : strerror(errno));
             st->bad_lines++;
             continue;
@@ -60,21 +55,118 @@ static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd
         if (rc)
             break;
     }
+    free(line); /* getline's buffer comes from libc */
+    return rc;
+}
+
+/* Protobuf requests, each behind a 4-byte big-endian length (the Collector's file exporter
+ * format: proto, as ours writes it). A request that does not decode is skipped; a length
+ * past the end of the file (a torn last write) or over MAX_LINE ends the file. */
+static int read_proto_frames(FILE *f, const char *name, opd_recorded_fn fn, void *arg,
+                             struct opd_recorded_stats *st)
+{
+    uint8_t hdr[4], *buf = NULL;
+    size_t n_req = 0;
+    int rc = 0;
+
+    for (;;) {
+        struct opd_batch *b;
+        size_t got = fread(hdr, 1, sizeof(hdr), f), len;
+        char err[256];
+
+        if (got == 0)
+            break;
+        n_req++;
+        len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+        if (got < sizeof(hdr) || len > MAX_LINE) {
+            fprintf(stderr, "otelprofd: %s: request %zu: %s, rest of the file skipped\n", name,
+                    n_req, got < sizeof(hdr) ? "truncated length" : "length too large");
+            st->bad_lines++;
+            break;
+        }
+        opd_free(buf);
+        buf = opd_malloc(len ? len : 1);
+        if (!buf) {
+            rc = -ENOMEM;
+            break;
+        }
+        if (fread(buf, 1, len, f) != len) {
+            fprintf(stderr, "otelprofd: %s: request %zu: truncated, rest of the file skipped\n",
+                    name, n_req);
+            st->bad_lines++;
+            break;
+        }
+        err[0] = '\0';
+        b = opd_proto_decode(buf, len, err, sizeof(err));
+        if (!b) {
+            if (errno == ENOMEM) {
+                rc = -ENOMEM;
+                break;
+            }
+            fprintf(stderr, "otelprofd: %s: request %zu: not an OTLP profiles request: %s\n",
+                    name, n_req, err[0] ? err : strerror(errno));
+            st->bad_lines++;
+            continue;
+        }
+        st->requests++;
+        rc = fn(b, arg);
+        opd_batch_unref(b);
+        if (rc)
+            break;
+    }
+    opd_free(buf);
+    return rc;
+}
+
+int opd_recorded_read_stream(FILE *f, const char *name, opd_recorded_fn fn, void *arg,
+                             struct opd_recorded_stats *st)
+{
+    int c = getc(f), rc;
+
+    if (c == EOF)
+        return ferror(f) ? -EIO : 0;
+    ungetc(c, f);
+    /* JSON lines start with '{'; a frame with the top byte of its length, which is 0 below
+     * 16 MiB and never '{' (0x7b) within MAX_LINE. */
+    if (c == '{')
+        rc = read_json_lines(f, name, fn, arg, st);
+    else
+        rc = read_proto_frames(f, name, fn, arg, st);
     if (!rc && ferror(f)) {
         rc = -EIO;
-        fprintf(stderr, "otelprofd: %s: read error\n", path);
+        fprintf(stderr, "otelprofd: %s: read error\n", name);
     }
-    free(line); /* getline's buffer comes from libc */
+    return rc;
+}
+
+static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd_recorded_stats *st)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+
+    if (!f) {
+        rc = -errno;
+        fprintf(stderr, "otelprofd: %s: %s\n", path, strerror(errno));
+        return rc;
+    }
+    st->files++;
+    rc = opd_recorded_read_stream(f, path, fn, arg, st);
     fclose(f);
     return rc;
 }
 
 static bool recorded_name(const char *name)
 {
+    static const char *const ext[] = {".jsonl", ".json", ".pb", ".binpb"};
     size_t n = strlen(name);
 
-    return (n > 6 && strcmp(name + n - 6, ".jsonl") == 0) ||
-           (n > 5 && strcmp(name + n - 5, ".json") == 0);
+    for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+        size_t m = strlen(ext[i]);
+
+        if (n > m && strcmp(name + n - m, ext[i]) == 0)
+            return true;
+    }
+    return false;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -3,19 +3,15 @@
  * stacks for flame graph tools; or, with format pprof, into a directory as one gzipped
  * pprof profile.proto per process, profile type and interval. */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "collector/component.h"
 #include "collector/engine/folded.h"
+#include "collector/engine/pprof_files.h"
 #include "collector/engine/service.h"
 #include "collector/log.h"
 #include "collector/mem.h"
@@ -129,83 +125,11 @@ static int write_folded(struct file_exporter *x, const struct opd_batch *b)
     return err;
 }
 
-/* Appends s to buf[*n..cap) with every byte other than letters, digits, '.', '_' and '-'
- * made '_' (file names come from process names). */
-static void name_part(char *buf, size_t cap, size_t *n, const char *s)
-{
-    for (; *s && *n + 1 < cap; s++) {
-        char c = *s;
-
-        buf[(*n)++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                              c == '.' || c == '_' || c == '-'
-                          ? c
-                          : '_';
-    }
-    buf[*n] = '\0';
-}
-
-/* "<process>-<pid>.<type>.<UTC start>": what the file holds, which process, which interval. */
-static void pprof_file_name(const struct opd_pprof *pp, char *buf, size_t cap)
-{
-    const struct opd_value *exe = opd_attrs_get(&pp->resource->attrs, "process.executable.name");
-    const struct opd_value *svc = opd_attrs_get(&pp->resource->attrs, "service.name");
-    const struct opd_value *pid = opd_attrs_get(&pp->resource->attrs, "process.pid");
-    time_t secs = (time_t)(pp->time_unix_nano / 1000000000u);
-    unsigned ms = (unsigned)(pp->time_unix_nano / 1000000u % 1000u);
-    char part[64];
-    struct tm tm;
-    size_t n = 0;
-
-    buf[0] = '\0';
-    name_part(buf, cap, &n,
-              exe && exe->type == OPD_VAL_STR && exe->u.str[0]   ? exe->u.str
-              : svc && svc->type == OPD_VAL_STR && svc->u.str[0] ? svc->u.str
-                                                                 : "process");
-    if (pid && pid->type == OPD_VAL_INT)
-        snprintf(part, sizeof(part), "-%" PRId64, pid->u.i);
-    else if (pid && pid->type == OPD_VAL_STR)
-        snprintf(part, sizeof(part), "-%.20s", pid->u.str);
-    else
-        part[0] = '\0';
-    name_part(buf, cap, &n, part);
-    name_part(buf, cap, &n, ".");
-    name_part(buf, cap, &n, pp->name);
-    gmtime_r(&secs, &tm);
-    strftime(part, sizeof(part), ".%Y%m%dT%H%M%S", &tm);
-    name_part(buf, cap, &n, part);
-    snprintf(part, sizeof(part), ".%03uZ", ms);
-    name_part(buf, cap, &n, part);
-}
-
-/* Writes one pprof file: into a temporary file of the directory, then linked under its
- * name (with -1, -2 … when taken), so readers never see a partial file. */
 static int write_one_pprof(const struct opd_pprof *pp, void *arg)
 {
     struct file_exporter *x = arg;
-    char base[256], tmp[PATH_MAX], path[PATH_MAX];
-    int fd, err = 0;
+    int err = opd_pprof_file_write(x->cfg.path, pp);
 
-    pprof_file_name(pp, base, sizeof(base));
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", x->cfg.path, base) >= sizeof(tmp))
-        return -ENAMETOOLONG;
-    fd = mkstemp(tmp);
-    if (fd < 0)
-        return -errno;
-    if (write(fd, pp->data, pp->len) != (ssize_t)pp->len)
-        err = -EIO;
-    if (fchmod(fd, 0644) || close(fd))
-        err = err ? err : -errno;
-    for (int k = 0; !err; k++) {
-        if (k)
-            snprintf(path, sizeof(path), "%s/%s-%d.pb.gz", x->cfg.path, base, k);
-        else
-            snprintf(path, sizeof(path), "%s/%s.pb.gz", x->cfg.path, base);
-        if (!link(tmp, path))
-            break;
-        if (errno != EEXIST || k >= 1000)
-            err = -errno;
-    }
-    unlink(tmp);
     if (!err)
         x->written += pp->len;
     return err;
