@@ -582,8 +582,10 @@ static int encode_group(struct enc *e, const struct opd_resource *r,
             x->attrs = scratch(&e->a, x->s->n_attr, sizeof(int32_t));
             if (!x->attrs)
                 goto out;
-            memcpy(x->attrs, x->s->attr_indices, x->s->n_attr * sizeof(int32_t));
-            qsort(x->attrs, x->s->n_attr, sizeof(int32_t), cmp_i32);
+            if (x->s->n_attr) {
+                memcpy(x->attrs, x->s->attr_indices, x->s->n_attr * sizeof(int32_t));
+                qsort(x->attrs, x->s->n_attr, sizeof(int32_t), cmp_i32);
+            }
         }
     }
     qsort(refs, nrefs, sizeof(*refs), cmp_ref);

@@ -59,14 +59,42 @@ static int read_json_lines(FILE *f, const char *name, opd_recorded_fn fn, void *
     return rc;
 }
 
+/* Reads len bytes of f into *buf (of *cap bytes, grown as the bytes arrive, so a length
+ * past the end of a short file costs no more memory than the file). Returns 0, -ENODATA
+ * when f ends first, -ENOMEM. */
+static int read_body(FILE *f, uint8_t **buf, size_t *cap, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        size_t step = len - got < 65536 ? len - got : 65536, n;
+
+        if (got + step > *cap) {
+            size_t ncap = *cap * 2 > got + step ? *cap * 2 : got + step;
+            uint8_t *nb = opd_realloc(*buf, ncap < len ? ncap : len);
+
+            if (!nb)
+                return -ENOMEM;
+            *buf = nb;
+            *cap = ncap < len ? ncap : len;
+        }
+        n = fread(*buf + got, 1, step, f);
+        got += n;
+        if (n < step)
+            return -ENODATA;
+    }
+    return 0;
+}
+
 /* Protobuf requests, each behind a 4-byte big-endian length (the Collector's file exporter
  * format: proto, as ours writes it). A request that does not decode is skipped; a length
  * past the end of the file (a torn last write) or over MAX_LINE ends the file. */
 static int read_proto_frames(FILE *f, const char *name, opd_recorded_fn fn, void *arg,
                              struct opd_recorded_stats *st)
 {
+    static const uint8_t empty[1];
     uint8_t hdr[4], *buf = NULL;
-    size_t n_req = 0;
+    size_t n_req = 0, cap = 0;
     int rc = 0;
 
     for (;;) {
@@ -84,20 +112,18 @@ static int read_proto_frames(FILE *f, const char *name, opd_recorded_fn fn, void
             st->bad_lines++;
             break;
         }
-        opd_free(buf);
-        buf = opd_malloc(len ? len : 1);
-        if (!buf) {
-            rc = -ENOMEM;
+        rc = read_body(f, &buf, &cap, len);
+        if (rc == -ENOMEM)
             break;
-        }
-        if (fread(buf, 1, len, f) != len) {
+        if (rc) {
             fprintf(stderr, "otelprofd: %s: request %zu: truncated, rest of the file skipped\n",
                     name, n_req);
             st->bad_lines++;
+            rc = 0;
             break;
         }
         err[0] = '\0';
-        b = opd_proto_decode(buf, len, err, sizeof(err));
+        b = opd_proto_decode(len ? buf : empty, len, err, sizeof(err));
         if (!b) {
             if (errno == ENOMEM) {
                 rc = -ENOMEM;
