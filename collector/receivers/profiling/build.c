@@ -491,6 +491,11 @@ static const struct {
 #define SCOPE_NAME        "otelprofd"
 #define MEMORY_SCOPE_NAME "otelprofd.memory"
 
+/* The memory kinds follow each other (add_process walks them in order). */
+_Static_assert(OPD_PROF_ALLOC_OBJECTS == OPD_PROF_ALLOC_SPACE + 1 &&
+                   OPD_PROF_INUSE_SPACE == OPD_PROF_ALLOC_SPACE + 2,
+               "memory kinds are contiguous");
+
 static bool kind_is_memory(uint32_t kind)
 {
     return kind == OPD_PROF_ALLOC_SPACE || kind == OPD_PROF_ALLOC_OBJECTS ||
@@ -676,11 +681,11 @@ static struct opd_scope *kind_scope(struct builder *bl, struct opd_resource *res
     return opd_resource_add_scope(bl->b, res, name, bl->p->scope_version);
 }
 
-/* Adds to res the profile of records order[i..j) (one process, one kind). */
-static int add_profile(struct builder *bl, struct opd_resource *res, const size_t *order,
-                       size_t i, size_t j)
+/* Adds to res the profile of kind with the records order[i..j) (one process; none: an
+ * empty profile). */
+static int add_profile(struct builder *bl, struct opd_resource *res, uint32_t kind,
+                       const size_t *order, size_t i, size_t j)
 {
-    uint32_t kind = bl->d->recs[order[i]].kind;
     struct opd_scope *scope = kind_scope(bl, res, kind);
     struct opd_profile *prof;
     int err;
@@ -740,7 +745,8 @@ static int add_process(struct builder *bl, const size_t *order, size_t i, size_t
     const struct opd_proc *proc;
     struct opd_resource *res;
     char comm[OPD_COMM_LEN + 1];
-    int err;
+    uint32_t mem_next = OPD_PROF_ALLOC_SPACE; /* the next memory kind to add */
+    int err = 0;
 
     /* The main thread's name stands for the process when /proc no longer knows it. */
     for (size_t k = i; k < j; k++) {
@@ -765,14 +771,27 @@ static int add_process(struct builder *bl, const size_t *order, size_t i, size_t
     if (err)
         return err;
     bl->st->processes++;
+    /* Records are sorted by kind. A process with any memory record gets every memory
+     * profile, empty ones too, in the same order each interval: its pprof heap profiles
+     * then always have the same sample types (go tool pprof merges only such files, and
+     * -sample_index finds each type in each file). */
     for (size_t k = i, e; k < j; k = e) {
-        for (e = k + 1; e < j && bl->d->recs[order[e]].kind == bl->d->recs[order[k]].kind; e++)
+        uint32_t kind = bl->d->recs[order[k]].kind;
+
+        for (e = k + 1; e < j && bl->d->recs[order[e]].kind == kind; e++)
             ;
-        err = add_profile(bl, res, order, k, e);
+        for (; kind_is_memory(kind) && mem_next < kind && !err; mem_next++)
+            err = add_profile(bl, res, mem_next, order, k, k);
+        if (!err)
+            err = add_profile(bl, res, kind, order, k, e);
+        if (!err && kind_is_memory(kind))
+            mem_next = kind + 1;
         if (err)
             return err;
     }
-    return 0;
+    for (; mem_next != OPD_PROF_ALLOC_SPACE && kind_is_memory(mem_next) && !err; mem_next++)
+        err = add_profile(bl, res, mem_next, order, j, j);
+    return err;
 }
 
 struct opd_batch *opd_profiling_build(const struct opd_build_params *p, const struct opd_drain *d,
