@@ -44,27 +44,64 @@ struct ref {
     int32_t *attrs; /* sorted copy, in the scratch arena */
 };
 
+/* A table of pprof messages (functions, locations or mappings), in id order (ids are
+ * 1-based), with each entry's OTLP dictionary index, so that map (OTLP index → id, 0: not
+ * in the profile being built) is reset entry by entry. */
+struct table {
+    void **v;
+    int32_t *src;
+    size_t n, cap, cap_src;
+    uint64_t *map;
+};
+
 struct enc {
     const struct opd_batch *b;
     const struct opd_dict *d;
     struct opd_arena a; /* the message tree of the profile being built */
-    /* OTLP dictionary index → pprof string index / id (0: not in this profile yet). The
-     * pprof tables below record each entry's source, so they are reset entry by entry. */
+    /* Strings: OTLP string index → pprof string index (0: not yet; see pstr). */
     int64_t *str_map;
-    uint64_t *fn_map, *loc_map, *map_map;
     char **strs;
-    int32_t *str_src;
+    int32_t *str_src; /* -1 for strings of our own */
     size_t n_strs, cap_strs, cap_str_src;
-    PpFunction **fns;
-    int32_t *fn_src;
-    size_t n_fns, cap_fns, cap_fn_src;
-    PpLocation **locs;
-    int32_t *loc_src;
-    size_t n_locs, cap_locs, cap_loc_src;
-    PpMapping **maps;
-    int32_t *map_src;
-    size_t n_maps, cap_maps, cap_map_src;
+    struct table fns, locs, maps;
 };
+
+/* Appends entry, the pprof message of OTLP index src, to t. Returns its id, or 0 on
+ * -ENOMEM. */
+static uint64_t table_add(struct table *t, void *entry, int32_t src)
+{
+    void **slot;
+
+    if (opd_vec_reserve((void **)&t->src, &t->cap_src, t->n + 1, sizeof(*t->src)))
+        return 0;
+    slot = OPD_VEC_PUSH_SLOT(t->v, t->n, t->cap);
+    if (!slot)
+        return 0;
+    *slot = entry;
+    t->src[t->n - 1] = src;
+    t->map[src] = t->n;
+    return t->n;
+}
+
+static void table_reset(struct table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        t->map[t->src[i]] = 0;
+    t->n = 0;
+}
+
+static int table_init(struct table *t, size_t n_src)
+{
+    t->map = opd_calloc(n_src ? n_src : 1, sizeof(*t->map));
+    return t->map ? 0 : -ENOMEM;
+}
+
+static void table_fini(struct table *t)
+{
+    opd_free(t->v);
+    opd_free(t->src);
+    opd_free(t->map);
+}
 
 static void *scratch(struct opd_arena *a, size_t n, size_t elem)
 {
@@ -139,17 +176,16 @@ static uint64_t add_mapping(struct enc *e, int32_t mi)
                                             "process.executable.build_id.go",
                                             "process.executable.build_id.htlhash"};
     const struct opd_mapping *m;
-    PpMapping *pm, **slot;
+    PpMapping *pm;
     const char *id = NULL;
 
     if (mi <= 0 || (size_t)mi >= e->d->n_mappings)
         return 0;
-    if (e->map_map[mi])
-        return e->map_map[mi];
+    if (e->maps.map[mi])
+        return e->maps.map[mi];
     m = &e->d->mappings[mi];
     pm = scratch(&e->a, 1, sizeof(*pm));
-    if (!pm || opd_vec_reserve((void **)&e->map_src, &e->cap_map_src, e->n_maps + 1,
-                               sizeof(*e->map_src)))
+    if (!pm)
         return 0;
     *pm = init;
     pm->memory_start = m->memory_start;
@@ -163,13 +199,7 @@ static uint64_t add_mapping(struct enc *e, int32_t mi)
         return 0;
     /* Cleared below by every location of the mapping that lacks them. */
     pm->has_functions = pm->has_filenames = pm->has_line_numbers = true;
-    slot = OPD_VEC_PUSH_SLOT(e->maps, e->n_maps, e->cap_maps);
-    if (!slot)
-        return 0;
-    *slot = pm;
-    pm->id = e->n_maps;
-    e->map_src[e->n_maps - 1] = mi;
-    e->map_map[mi] = pm->id;
+    pm->id = table_add(&e->maps, pm, mi);
     return pm->id;
 }
 
@@ -177,16 +207,15 @@ static uint64_t add_function(struct enc *e, int32_t fi)
 {
     static const PpFunction init = PERFTOOLS__PROFILES__FUNCTION__INIT;
     const struct opd_function *f;
-    PpFunction *pf, **slot;
+    PpFunction *pf;
 
     if (fi <= 0 || (size_t)fi >= e->d->n_functions)
         return 0;
-    if (e->fn_map[fi])
-        return e->fn_map[fi];
+    if (e->fns.map[fi])
+        return e->fns.map[fi];
     f = &e->d->functions[fi];
     pf = scratch(&e->a, 1, sizeof(*pf));
-    if (!pf || opd_vec_reserve((void **)&e->fn_src, &e->cap_fn_src, e->n_fns + 1,
-                               sizeof(*e->fn_src)))
+    if (!pf)
         return 0;
     *pf = init;
     pf->name = dstr(e, f->name_strindex);
@@ -195,13 +224,7 @@ static uint64_t add_function(struct enc *e, int32_t fi)
     pf->start_line = f->start_line;
     if (pf->name < 0 || pf->system_name < 0 || pf->filename < 0)
         return 0;
-    slot = OPD_VEC_PUSH_SLOT(e->fns, e->n_fns, e->cap_fns);
-    if (!slot)
-        return 0;
-    *slot = pf;
-    pf->id = e->n_fns;
-    e->fn_src[e->n_fns - 1] = fi;
-    e->fn_map[fi] = pf->id;
+    pf->id = table_add(&e->fns, pf, fi);
     return pf->id;
 }
 
@@ -212,18 +235,17 @@ static uint64_t add_location(struct enc *e, int32_t li, int *err)
     static const PpLocation init = PERFTOOLS__PROFILES__LOCATION__INIT;
     static const PpLine line_init = PERFTOOLS__PROFILES__LINE__INIT;
     const struct opd_location *l;
-    PpLocation *pl, **slot;
+    PpLocation *pl;
     PpMapping *pm = NULL;
 
     if (li <= 0 || (size_t)li >= e->d->n_locations)
         return 0;
-    if (e->loc_map[li])
-        return e->loc_map[li];
+    if (e->locs.map[li])
+        return e->locs.map[li];
     *err = -ENOMEM;
     l = &e->d->locations[li];
     pl = scratch(&e->a, 1, sizeof(*pl));
-    if (!pl || opd_vec_reserve((void **)&e->loc_src, &e->cap_loc_src, e->n_locs + 1,
-                               sizeof(*e->loc_src)))
+    if (!pl)
         return 0;
     *pl = init;
     pl->address = l->address;
@@ -231,7 +253,7 @@ static uint64_t add_location(struct enc *e, int32_t li, int *err)
         pl->mapping_id = add_mapping(e, l->mapping_index);
         if (!pl->mapping_id)
             return 0;
-        pm = e->maps[pl->mapping_id - 1];
+        pm = e->maps.v[pl->mapping_id - 1];
     }
     pl->line = scratch(&e->a, l->n_lines, sizeof(*pl->line));
     if (!pl->line)
@@ -259,14 +281,9 @@ static uint64_t add_location(struct enc *e, int32_t li, int *err)
         pm->has_functions = pm->has_filenames = pm->has_line_numbers = false;
     if (pm && pl->n_line > 1)
         pm->has_inline_frames = true;
-    slot = OPD_VEC_PUSH_SLOT(e->locs, e->n_locs, e->cap_locs);
-    if (!slot)
-        return 0;
-    *slot = pl;
-    pl->id = e->n_locs;
-    e->loc_src[e->n_locs - 1] = li;
-    e->loc_map[li] = pl->id;
-    *err = 0;
+    pl->id = table_add(&e->locs, pl, li);
+    if (pl->id)
+        *err = 0;
     return pl->id;
 }
 
@@ -473,13 +490,10 @@ static void reset(struct enc *e)
     for (size_t i = 0; i < e->n_strs; i++)
         if (e->str_src[i] >= 0)
             e->str_map[e->str_src[i]] = 0;
-    for (size_t i = 0; i < e->n_fns; i++)
-        e->fn_map[e->fn_src[i]] = 0;
-    for (size_t i = 0; i < e->n_locs; i++)
-        e->loc_map[e->loc_src[i]] = 0;
-    for (size_t i = 0; i < e->n_maps; i++)
-        e->map_map[e->map_src[i]] = 0;
-    e->n_strs = e->n_fns = e->n_locs = e->n_maps = 0;
+    table_reset(&e->fns);
+    table_reset(&e->locs);
+    table_reset(&e->maps);
+    e->n_strs = 0;
     opd_arena_fini(&e->a);
     opd_arena_init(&e->a);
 }
@@ -489,26 +503,27 @@ static void reset(struct enc *e)
 static void main_mapping_first(struct enc *e, const struct opd_resource *r)
 {
     const struct opd_value *exe = opd_attrs_get(&r->attrs, "process.executable.path");
+    PpMapping **maps = (PpMapping **)e->maps.v, *t;
+    PpLocation **locs = (PpLocation **)e->locs.v;
     size_t k;
-    PpMapping *t;
 
     if (!exe || exe->type != OPD_VAL_STR || !exe->u.str[0])
         return;
-    for (k = 0; k < e->n_maps; k++)
-        if (strcmp(e->strs[e->maps[k]->filename], exe->u.str) == 0)
+    for (k = 0; k < e->maps.n; k++)
+        if (strcmp(e->strs[maps[k]->filename], exe->u.str) == 0)
             break;
-    if (k == 0 || k == e->n_maps)
+    if (k == 0 || k == e->maps.n)
         return;
-    t = e->maps[0];
-    e->maps[0] = e->maps[k];
-    e->maps[k] = t;
-    e->maps[0]->id = 1;
-    e->maps[k]->id = k + 1;
-    for (size_t i = 0; i < e->n_locs; i++) {
-        if (e->locs[i]->mapping_id == 1)
-            e->locs[i]->mapping_id = k + 1;
-        else if (e->locs[i]->mapping_id == k + 1)
-            e->locs[i]->mapping_id = 1;
+    t = maps[0];
+    maps[0] = maps[k];
+    maps[k] = t;
+    maps[0]->id = 1;
+    maps[k]->id = k + 1;
+    for (size_t i = 0; i < e->locs.n; i++) {
+        if (locs[i]->mapping_id == 1)
+            locs[i]->mapping_id = k + 1;
+        else if (locs[i]->mapping_id == k + 1)
+            locs[i]->mapping_id = 1;
     }
 }
 
@@ -603,12 +618,12 @@ static int encode_group(struct enc *e, const struct opd_resource *r,
     if (add_comments(e, &p, r, g[0]))
         goto out;
     main_mapping_first(e, r);
-    p.mapping = e->maps;
-    p.n_mapping = e->n_maps;
-    p.location = e->locs;
-    p.n_location = e->n_locs;
-    p.function = e->fns;
-    p.n_function = e->n_fns;
+    p.mapping = (PpMapping **)e->maps.v;
+    p.n_mapping = e->maps.n;
+    p.location = (PpLocation **)e->locs.v;
+    p.n_location = e->locs.n;
+    p.function = (PpFunction **)e->fns.v;
+    p.n_function = e->fns.n;
     p.string_table = e->strs;
     p.n_string_table = e->n_strs;
 
@@ -699,27 +714,19 @@ int opd_pprof_encode(const struct opd_batch *b, opd_pprof_fn fn, void *arg)
 
     opd_arena_init(&e.a);
     e.str_map = opd_calloc(d->n_strings ? d->n_strings : 1, sizeof(*e.str_map));
-    e.fn_map = opd_calloc(d->n_functions ? d->n_functions : 1, sizeof(*e.fn_map));
-    e.loc_map = opd_calloc(d->n_locations ? d->n_locations : 1, sizeof(*e.loc_map));
-    e.map_map = opd_calloc(d->n_mappings ? d->n_mappings : 1, sizeof(*e.map_map));
-    if (!e.str_map || !e.fn_map || !e.loc_map || !e.map_map)
+    if (!e.str_map || table_init(&e.fns, d->n_functions) || table_init(&e.locs, d->n_locations) ||
+        table_init(&e.maps, d->n_mappings))
         goto out;
     err = 0;
     for (size_t r = 0; r < b->n_resources && !err; r++)
         err = encode_resource(&e, &b->resources[r], fn, arg);
 out:
     opd_free(e.str_map);
-    opd_free(e.fn_map);
-    opd_free(e.loc_map);
-    opd_free(e.map_map);
     opd_free(e.strs);
     opd_free(e.str_src);
-    opd_free(e.fns);
-    opd_free(e.fn_src);
-    opd_free(e.locs);
-    opd_free(e.loc_src);
-    opd_free(e.maps);
-    opd_free(e.map_src);
+    table_fini(&e.fns);
+    table_fini(&e.locs);
+    table_fini(&e.maps);
     opd_arena_fini(&e.a);
     return err;
 }

@@ -71,15 +71,12 @@ int opd_cmd_convert(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     struct convert c = {0};
-    struct opd_filter *filters;
+    struct opd_filters filters = {0};
     struct opd_recorded_stats stats;
     const char *input = NULL;
     struct stat st;
     int ch, rc = EXIT_USAGE;
 
-    filters = opd_calloc((size_t)argc, sizeof(*filters));
-    if (!filters)
-        return EXIT_RUNTIME;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "i:o:F:f:h", opts, NULL)) != -1) {
         switch (ch) {
@@ -97,11 +94,8 @@ int opd_cmd_convert(int argc, char **argv)
             }
             break;
         case 'f':
-            if (opd_filter_parse(optarg, &filters[c.n_filters])) {
-                fprintf(stderr, "otelprofd convert: --filter '%s': want KEY=VALUE\n", optarg);
+            if (opd_filters_add(&filters, "convert", optarg))
                 goto out;
-            }
-            c.n_filters++;
             break;
         case 'h':
             usage(stdout);
@@ -118,7 +112,8 @@ int opd_cmd_convert(int argc, char **argv)
         usage(stderr);
         goto out;
     }
-    c.filters = filters;
+    c.filters = filters.v;
+    c.n_filters = filters.n;
     rc = EXIT_RUNTIME;
     if (mkdir(c.dir, 0755) && errno != EEXIST) {
         fprintf(stderr, "otelprofd convert: %s: %s\n", c.dir, strerror(errno));
@@ -139,8 +134,6 @@ int opd_cmd_convert(int argc, char **argv)
             c.files, stats.requests, c.dir);
     rc = 0;
 out:
-    for (size_t i = 0; i < c.n_filters; i++)
-        opd_filter_fini(&filters[i]);
-    opd_free(filters);
+    opd_filters_fini(&filters);
     return rc;
 }

@@ -637,8 +637,7 @@ int opd_cmd_flamegraph(int argc, char **argv)
         {"layout", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct opd_filter *filters = NULL;
-    size_t n_filters = 0;
+    struct opd_filters filters = {0};
     const char *input = NULL, *output = NULL, *title = "Flame graph";
     struct flame fl = {0};
     struct opd_recorded_stats stats;
@@ -647,9 +646,6 @@ int opd_cmd_flamegraph(int argc, char **argv)
     int ch, err, rc = EXIT_USAGE;
     bool html = false, flame = false;
 
-    filters = opd_calloc((size_t)argc, sizeof(*filters));
-    if (!filters)
-        return EXIT_RUNTIME;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "i:o:f:t:l:h", opts, NULL)) != -1) {
         switch (ch) {
@@ -671,12 +667,8 @@ int opd_cmd_flamegraph(int argc, char **argv)
             title = optarg;
             break;
         case 'f':
-            err = opd_filter_parse(optarg, &filters[n_filters]);
-            if (err) {
-                fprintf(stderr, "otelprofd flamegraph: --filter '%s': want KEY=VALUE\n", optarg);
+            if (opd_filters_add(&filters, "flamegraph", optarg))
                 goto out;
-            }
-            n_filters++;
             break;
         case 'h':
             usage(stdout);
@@ -700,8 +692,8 @@ int opd_cmd_flamegraph(int argc, char **argv)
         goto out;
     }
     rc = EXIT_RUNTIME;
-    fl.filters = filters;
-    fl.n_filters = n_filters;
+    fl.filters = filters.v;
+    fl.n_filters = filters.n;
     fl.all_cpu = true;
     if (node_get(&fl, -1, K_ROOT, "all") != 0)
         goto out;
@@ -713,15 +705,15 @@ int opd_cmd_flamegraph(int argc, char **argv)
     }
     if (fl.n[0].total == 0) {
         fprintf(stderr, "otelprofd flamegraph: no samples in %s%s (%zu requests, %zu bad lines)\n",
-                input, n_filters ? " match the filters" : "", stats.requests, stats.bad_lines);
+                input, filters.n ? " match the filters" : "", stats.requests, stats.bad_lines);
         goto out;
     }
     if (link_children(&fl))
         goto out;
     sl = (size_t)snprintf(subtitle, sizeof(subtitle), "%s", input);
-    for (size_t i = 0; i < n_filters && sl < sizeof(subtitle); i++)
+    for (size_t i = 0; i < filters.n && sl < sizeof(subtitle); i++)
         sl += (size_t)snprintf(subtitle + sl, sizeof(subtitle) - sl, "%s%s=%s",
-                               i ? ", " : " where ", filters[i].key, filters[i].value);
+                               i ? ", " : " where ", filters.v[i].key, filters.v[i].value);
     if (write_output(&fl, output, html, title, subtitle, flame))
         goto out;
     fprintf(stderr,
@@ -730,9 +722,7 @@ int opd_cmd_flamegraph(int argc, char **argv)
             fl.nn, fl.samples, stats.requests, output);
     rc = 0;
 out:
-    for (size_t i = 0; i < n_filters; i++)
-        opd_filter_fini(&filters[i]);
-    opd_free(filters);
+    opd_filters_fini(&filters);
     opd_keyidx_fini(&fl.ix);
     opd_free(fl.n);
     return rc;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,27 @@
 /* One request line may be large, but a line past this is not a recording of ours. */
 #define MAX_LINE (512u << 20)
 
+/* Hands the request b decoded from where (b NULL: it did not decode, err says why) to fn.
+ * Returns 0 to read on, fn's non-zero value, or -ENOMEM. */
+static int deliver(struct opd_batch *b, const char *where, const char *err, opd_recorded_fn fn,
+                   void *arg, struct opd_recorded_stats *st)
+{
+    int rc;
+
+    if (!b) {
+        if (errno == ENOMEM)
+            return -ENOMEM;
+        fprintf(stderr, "otelprofd: %s: not an OTLP profiles request: %s\n", where,
+                err[0] ? err : strerror(errno));
+        st->bad_lines++;
+        return 0;
+    }
+    st->requests++;
+    rc = fn(b, arg);
+    opd_batch_unref(b);
+    return rc;
+}
+
 /* JSON lines: one OTLP/JSON request per line. */
 static int read_json_lines(FILE *f, const char *name, opd_recorded_fn fn, void *arg,
                            struct opd_recorded_stats *st)
@@ -24,8 +46,7 @@ static int read_json_lines(FILE *f, const char *name, opd_recorded_fn fn, void *
     int rc = 0;
 
     while ((n = getline(&line, &cap, f)) >= 0) {
-        struct opd_batch *b;
-        char err[256];
+        char err[256], where[PATH_MAX + 32];
 
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
@@ -38,20 +59,8 @@ static int read_json_lines(FILE *f, const char *name, opd_recorded_fn fn, void *
             continue;
         }
         err[0] = '\0';
-        b = opd_json_decode(line, (size_t)n, err, sizeof(err));
-        if (!b) {
-            if (errno == ENOMEM) {
-                rc = -ENOMEM;
-                break;
-            }
-            fprintf(stderr, "otelprofd: %s:%zu: not an OTLP/JSON profiles request: %s\n", name,
-                    lineno, err[0] ? err : strerror(errno));
-            st->bad_lines++;
-            continue;
-        }
-        st->requests++;
-        rc = fn(b, arg);
-        opd_batch_unref(b);
+        snprintf(where, sizeof(where), "%s:%zu", name, lineno);
+        rc = deliver(opd_json_decode(line, (size_t)n, err, sizeof(err)), where, err, fn, arg, st);
         if (rc)
             break;
     }
@@ -98,9 +107,8 @@ static int read_proto_frames(FILE *f, const char *name, opd_recorded_fn fn, void
     int rc = 0;
 
     for (;;) {
-        struct opd_batch *b;
         size_t got = fread(hdr, 1, sizeof(hdr), f), len;
-        char err[256];
+        char err[256], where[PATH_MAX + 32];
 
         if (got == 0)
             break;
@@ -123,20 +131,9 @@ static int read_proto_frames(FILE *f, const char *name, opd_recorded_fn fn, void
             break;
         }
         err[0] = '\0';
-        b = opd_proto_decode(len ? buf : empty, len, err, sizeof(err));
-        if (!b) {
-            if (errno == ENOMEM) {
-                rc = -ENOMEM;
-                break;
-            }
-            fprintf(stderr, "otelprofd: %s: request %zu: not an OTLP profiles request: %s\n",
-                    name, n_req, err[0] ? err : strerror(errno));
-            st->bad_lines++;
-            continue;
-        }
-        st->requests++;
-        rc = fn(b, arg);
-        opd_batch_unref(b);
+        snprintf(where, sizeof(where), "%s: request %zu", name, n_req);
+        rc = deliver(opd_proto_decode(len ? buf : empty, len, err, sizeof(err)), where, err, fn,
+                     arg, st);
         if (rc)
             break;
     }
@@ -299,6 +296,30 @@ bool opd_filter_match(const struct opd_filter *f, size_t n, const struct opd_res
             return false;
     }
     return true;
+}
+
+int opd_filters_add(struct opd_filters *fs, const char *cmd, const char *arg)
+{
+    struct opd_filter *f = OPD_VEC_PUSH_SLOT(fs->v, fs->n, fs->cap);
+    int err;
+
+    if (!f)
+        return -ENOMEM;
+    err = opd_filter_parse(arg, f);
+    if (err) {
+        fs->n--;
+        if (err == -EINVAL)
+            fprintf(stderr, "otelprofd %s: --filter '%s': want KEY=VALUE\n", cmd, arg);
+    }
+    return err;
+}
+
+void opd_filters_fini(struct opd_filters *fs)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        opd_filter_fini(&fs->v[i]);
+    opd_free(fs->v);
+    memset(fs, 0, sizeof(*fs));
 }
 
 static uint64_t hash_str(const char *s)

@@ -49,6 +49,17 @@ void opd_filter_fini(struct opd_filter *f);
  * text, integers and booleans in their decimal/true/false form). */
 bool opd_filter_match(const struct opd_filter *f, size_t n, const struct opd_resource *r);
 
+/* The --filter options of a subcommand. Zero-initialise; free with opd_filters_fini. */
+struct opd_filters {
+    struct opd_filter *v;
+    size_t n, cap;
+};
+
+/* Adds one --filter argument of subcommand cmd ("flamegraph") to fs. Returns 0, or -EINVAL
+ * (printed on stderr: not KEY=VALUE) or -ENOMEM. */
+int opd_filters_add(struct opd_filters *fs, const char *cmd, const char *arg);
+void opd_filters_fini(struct opd_filters *fs);
+
 /* A string-keyed index: each distinct key gets the next integer, starting at 0. */
 struct opd_keyidx {
     char **keys;

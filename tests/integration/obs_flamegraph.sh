@@ -214,18 +214,17 @@ assert (ys[0] < 200) if where == "top" else (ys[-1] > 600), (where, ys[0], ys[-1
 print("root frame at y=%d..%d of 800" % (ys[0], ys[-1]))
 PY
 }
-shot() { chrome --window-size=1280,800 --screenshot="$1" "$2" >/dev/null; [ -s "$1" ] || fail "no screenshot of $2"; }
-shot "$WORK/tall-icicle.png" "file://$WORK/tall.html"
-at=$(root_in_view "$WORK/tall-icicle.png" top) || fail "icicle page: the root is not in view on top"
-ok "302 frames deep, 1280x800: the page opens on the graph, icicle, $at"
-shot "$WORK/tall-svg.png" "file://$WORK/tall.svg"
-at=$(root_in_view "$WORK/tall-svg.png" top) || fail "SVG: the root is not in view on top"
-ok "the SVG alone opens on the graph too, $at"
-shot "$WORK/tall-flame.png" "file://$WORK/tall-flame.html"
-at=$(root_in_view "$WORK/tall-flame.png" bottom) || fail "--layout flame: the root is not in view"
-ok "--layout flame opens at the root, $at"
-shot "$WORK/tall-switched.png" "file://$WORK/tall.html#l=flame"
-at=$(root_in_view "$WORK/tall-switched.png" bottom) || fail "#l=flame: the root is not in view"
-ok "switched to the flame layout (#l=flame) it opens at the root, $at"
+view() { # view NAME URL top|bottom WHAT: a 1280x800 screenshot shows the root frame
+  chrome --window-size=1280,800 --screenshot="$WORK/$1.png" "$2" >/dev/null
+  [ -s "$WORK/$1.png" ] || fail "no screenshot of $2"
+  at=$(root_in_view "$WORK/$1.png" "$3") || fail "$4: the root is not in view ($3)"
+  ok "$4, $at"
+}
+view tall-icicle "file://$WORK/tall.html" top \
+  "302 frames deep, 1280x800: the page opens on the graph, icicle"
+view tall-svg "file://$WORK/tall.svg" top "the SVG alone opens on the graph too"
+view tall-flame "file://$WORK/tall-flame.html" bottom "--layout flame opens at the root"
+view tall-switched "file://$WORK/tall.html#l=flame" bottom \
+  "switched to the flame layout (#l=flame) it opens at the root"
 [ -n "${OBS_SCREENSHOT:-}" ] && cp "$WORK/tall-icicle.png" "${OBS_SCREENSHOT%.png}-tall.png"
 true
