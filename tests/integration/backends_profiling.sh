@@ -4,7 +4,11 @@
 # (allocations), and writes OTLP/JSON and pprof files from the same batches. For each
 # fixture `go tool pprof -traces` over its pprof files shows its chain with the value the
 # OTLP output has for it, within 5%, and -sample_index selects alloc_space, alloc_objects
-# and inuse_space of the one memory file per interval.
+# and inuse_space of the one memory file per interval. Frames in the [uprobes] page
+# (uretprobe trampolines of the allocation probes) are named after it. Then with
+# symbolization off: every mapping of the CPU fixture's files carries its GNU build id and
+# its file id (process.executable.build_id.htlhash, checked against Python's hashlib over
+# the same file), for the backend to symbolize.
 set -uo pipefail
 . "$(dirname "$0")/profiling_lib.sh"
 . "$(dirname "$0")/offcpu_lib.sh"
@@ -57,4 +61,44 @@ for idx in alloc_space alloc_objects inuse_space; do
     -sample_index="$idx" $unit
   grep -q "^Type: $idx$" "$WORK/traces.$idx" || fail "-sample_index=$idx shows another type"
 done
+unnamed=$(jq -r '.dictionary as $d | $d.locationTable[]
+  | select((.mappingIndex // 0) > 0 and (.lines | length) == 0
+           and $d.stringTable[$d.mappingTable[.mappingIndex].filenameStrindex // 0] == "[uprobes]")
+  | .address' "$WORK/profiles.jsonl" | wc -l)
+named=$(grep -c '"\[uprobes\]"' "$WORK/profiles.jsonl")
+echo "[uprobes]: $named request(s) name it, $unnamed unnamed location(s) in it"
+[ "$unnamed" -eq 0 ] || fail "$unnamed frames in the [uprobes] page are left unnamed"
+
+# ---- symbolization off: build ids and file ids for the backend
+rm -f "$WORK/profiles.jsonl" "$WORK/profiles.folded"
+PPROF_DIR=
+start_daemon 97 1s "    symbolization: {enabled: false}
+    include: {comm: ['^$FX_callchain\$']}"
+"$WORK/$FX_callchain" 1 >/dev/null || fail "callchain fixture failed"
+sleep 1.5
+stop_daemon
+jq -r '.dictionary as $d | $d.mappingTable[]
+  | select($d.stringTable[.filenameStrindex // 0] | startswith("/"))
+  | [$d.stringTable[.filenameStrindex]]
+    + [.attributeIndices[]? | $d.attributeTable[.]
+       | $d.stringTable[.keyStrindex] + "=" + .value.stringValue] | join(" ")' \
+  "$WORK/profiles.jsonl" | sort -u >"$WORK/mappings.txt"
+python3 - "$WORK/mappings.txt" "$FX_callchain" <<'PY' || fail "a mapping lacks its build ids"
+import hashlib, struct, sys
+seen = set()
+for line in open(sys.argv[1]):
+    path, *attrs = line.split()
+    ids = dict(a.split("=", 1) for a in attrs)
+    data = open(path, "rb").read()
+    want = hashlib.sha256(data[:4096] + data[-4096:] + struct.pack(">Q", len(data))).hexdigest()
+    assert ids.get("process.executable.build_id.htlhash") == want[:32], (path, ids, want[:32])
+    assert len(ids.get("process.executable.build_id.gnu", "")) == 40, (path, ids)
+    seen.add(path.rsplit("/", 1)[-1])
+    print("%s: gnu %s, htlhash %s" % (path, ids["process.executable.build_id.gnu"],
+                                       ids["process.executable.build_id.htlhash"]))
+assert sys.argv[2] in seen, seen
+PY
+named=$(jq -r '.dictionary as $d | [$d.functionTable[1:][] | $d.stringTable[.nameStrindex // 0]
+  | select(startswith("opd_fx_"))] | length' "$WORK/profiles.jsonl" | sort -n | tail -1)
+[ "$named" -eq 0 ] || fail "symbolization off, but fixture frames were named"
 echo PASS
