@@ -653,9 +653,8 @@ static bool joins(const struct opd_profile *const *g, size_t n, const struct opd
     const struct opd_profile *f = g[0];
 
     if (f->period_type.type_strindex != q->period_type.type_strindex ||
-        f->period_type.unit_strindex != q->period_type.unit_strindex ||
-        f->period != q->period || f->time_unix_nano != q->time_unix_nano ||
-        f->duration_nano != q->duration_nano)
+        f->period_type.unit_strindex != q->period_type.unit_strindex || f->period != q->period ||
+        f->time_unix_nano != q->time_unix_nano || f->duration_nano != q->duration_nano)
         return false;
     for (size_t i = 0; i < n; i++)
         if (g[i]->sample_type.type_strindex == q->sample_type.type_strindex &&
@@ -665,8 +664,7 @@ static bool joins(const struct opd_profile *const *g, size_t n, const struct opd
 }
 
 /* Encodes every group of resource r, in the order of their first profile. */
-static int encode_resource(struct enc *e, const struct opd_resource *r, opd_pprof_fn fn,
-                           void *arg)
+static int encode_resource(struct enc *e, const struct opd_resource *r, opd_pprof_fn fn, void *arg)
 {
     const struct opd_profile **all = NULL, **g = NULL;
     bool *done = NULL;

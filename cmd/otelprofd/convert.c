@@ -88,8 +88,7 @@ int opd_cmd_convert(int argc, char **argv)
             break;
         case 'F':
             if (strcmp(optarg, "pprof") != 0) {
-                fprintf(stderr, "otelprofd convert: --format %s: only pprof is written\n",
-                        optarg);
+                fprintf(stderr, "otelprofd convert: --format %s: only pprof is written\n", optarg);
                 goto out;
             }
             break;
@@ -130,8 +129,8 @@ int opd_cmd_convert(int argc, char **argv)
                 c.n_filters ? " match the filters" : "", stats.requests, stats.bad_lines);
         goto out;
     }
-    fprintf(stderr, "otelprofd convert: %zu pprof files from %zu requests written to %s\n",
-            c.files, stats.requests, c.dir);
+    fprintf(stderr, "otelprofd convert: %zu pprof files from %zu requests written to %s\n", c.files,
+            stats.requests, c.dir);
     rc = 0;
 out:
     opd_filters_fini(&filters);

@@ -552,8 +552,7 @@ static int write_svg(struct flame *fl, FILE *out, const char *title, const char 
             "<text id=\"unzoom\" class=\"button\" x=\"%d\" y=\"22\" style=\"opacity:0.3\">"
             "Reset zoom</text>\n",
             PAD);
-    fprintf(out,
-            "<text id=\"layout\" class=\"button\" x=\"%d\" y=\"22\">%s</text>\n", PAD + 100,
+    fprintf(out, "<text id=\"layout\" class=\"button\" x=\"%d\" y=\"22\">%s</text>\n", PAD + 100,
             flame ? "Root on top" : "Root at bottom");
     fprintf(out,
             "<text id=\"search\" class=\"button\" x=\"%d\" y=\"22\" "
@@ -561,8 +560,7 @@ static int write_svg(struct flame *fl, FILE *out, const char *title, const char 
             WIDTH - PAD);
     legend(out);
     fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%.0f\"> </text>\n", PAD, details_y(&rd));
-    fprintf(out,
-            "<text id=\"matched\" x=\"%d\" y=\"%.0f\" style=\"text-anchor:end\"></text>\n",
+    fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%.0f\" style=\"text-anchor:end\"></text>\n",
             WIDTH - PAD, details_y(&rd));
     render_node(&rd, 0, 0, 0);
     fputs(script, out);
@@ -632,9 +630,12 @@ static bool ends_with(const char *s, const char *suffix)
 int opd_cmd_flamegraph(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
-        {"filter", required_argument, NULL, 'f'}, {"title", required_argument, NULL, 't'},
-        {"layout", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"filter", required_argument, NULL, 'f'},
+        {"title", required_argument, NULL, 't'},
+        {"layout", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct opd_filters filters = {0};

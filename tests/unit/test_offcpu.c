@@ -177,8 +177,8 @@ static void test_build_kinds(void **state)
     for (size_t i = 0; i < 3; i++) {
         static const char *const order[] = {"alloc_space", "alloc_objects", "inuse_space"};
 
-        assert_string_equal(
-            opd_dict_str(&b->dict, mem->profiles[i].sample_type.type_strindex), order[i]);
+        assert_string_equal(opd_dict_str(&b->dict, mem->profiles[i].sample_type.type_strindex),
+                            order[i]);
         assert_int_equal(mem->profiles[i].n_samples, i == 2 ? 1 : 0);
     }
     opd_batch_unref(b);

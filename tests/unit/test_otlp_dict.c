@@ -443,8 +443,8 @@ static void test_merge_samples(void **state)
     int32_t ac[2] = {a, c}, ca[2] = {c, a};
     int64_t v3 = 3, v4 = 4, v5 = 5, v6 = 6;
     uint64_t ts = 1;
-    struct opd_sample x = {.stack_index = 1, .values = &v3, .n_values = 1, .attr_indices = ac,
-                           .n_attr = 2};
+    struct opd_sample x = {
+        .stack_index = 1, .values = &v3, .n_values = 1, .attr_indices = ac, .n_attr = 2};
 
     (void)state;
     assert_int_equal(opd_profile_add_sample(b, p, &x), 0);

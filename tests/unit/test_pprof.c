@@ -39,9 +39,8 @@ static int collect(const struct opd_pprof *pp, void *arg)
     assert_true(g->n < 32);
     /* gzip magic, then a profile.proto inside */
     assert_true(pp->len > 2 && pp->data[0] == 0x1f && pp->data[1] == 0x8b);
-    assert_int_equal(opd_grpc_decompress(OPD_GRPC_COMP_GZIP, pp->data, pp->len, 64u << 20, &raw,
-                                         &len),
-                     0);
+    assert_int_equal(
+        opd_grpc_decompress(OPD_GRPC_COMP_GZIP, pp->data, pp->len, 64u << 20, &raw, &len), 0);
     g->p[g->n] = perftools__profiles__profile__unpack(NULL, len, raw);
     assert_non_null(g->p[g->n]);
     snprintf(g->name[g->n], sizeof(g->name[0]), "%s", pp->name);
@@ -85,8 +84,7 @@ static void check_valid(const PpProfile *p)
         assert_int_equal(l->id, i + 1);
         assert_true(l->mapping_id <= p->n_mapping);
         for (size_t k = 0; k < l->n_line; k++)
-            assert_true(l->line[k]->function_id >= 1 &&
-                        l->line[k]->function_id <= p->n_function);
+            assert_true(l->line[k]->function_id >= 1 && l->line[k]->function_id <= p->n_function);
     }
     for (size_t i = 0; i < p->n_sample; i++) {
         const Perftools__Profiles__Sample *s = p->sample[i];
@@ -319,8 +317,7 @@ static void test_pprof_fixtures(void **state)
                 for (size_t j = 0; j < g.p[i]->sample[k]->n_value; j++)
                     got += g.p[i]->sample[k]->value[j];
                 for (size_t j = 0; j < g.p[i]->sample[k]->n_label; j++)
-                    link |= strcmp(str(g.p[i], g.p[i]->sample[k]->label[j]->key), "trace_id") ==
-                            0;
+                    link |= strcmp(str(g.p[i], g.p[i]->sample[k]->label[j]->key), "trace_id") == 0;
             }
         }
         assert_int_equal(got, want);

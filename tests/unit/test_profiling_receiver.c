@@ -428,10 +428,14 @@ static void test_build_empty(void **state)
 static void test_thread_name_normalize(void **state)
 {
     static const char *const cases[][2] = {
-        {"worker-17", "worker-*"},      {"worker-18", "worker-*"},
-        {"pool-3-thread-12", "pool-*-thread-*"}, {"GC Thread#0", "GC Thread#*"},
-        {"kworker/u16:2", "kworker/u*:*"}, {"main", "main"},
-        {"2024", "*"},                  {"", ""},
+        {"worker-17", "worker-*"},
+        {"worker-18", "worker-*"},
+        {"pool-3-thread-12", "pool-*-thread-*"},
+        {"GC Thread#0", "GC Thread#*"},
+        {"kworker/u16:2", "kworker/u*:*"},
+        {"main", "main"},
+        {"2024", "*"},
+        {"", ""},
     };
     char out[32];
 
@@ -663,9 +667,8 @@ static void test_config(void **state)
         struct opd_strlist l = {.v = cpu, .n = 2};
 
         assert_int_equal(opd_sample_attrs_from_config(&cfg.sample_attributes, cfg.thread_names,
-                                                      cfg.max_thread_names,
-                                                      cfg.string_attributes, &sa, err,
-                                                      sizeof(err)),
+                                                      cfg.max_thread_names, cfg.string_attributes,
+                                                      &sa, err, sizeof(err)),
                          0);
         assert_memory_equal(&sa, &opd_sample_attrs_default, sizeof(sa));
         assert_int_equal(opd_sample_attrs_from_config(&l, "raw", 0, true, &sa, err, sizeof(err)),

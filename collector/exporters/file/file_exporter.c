@@ -41,8 +41,8 @@ struct file_exporter {
     pthread_mutex_t lock;
     struct file_cfg cfg;
     enum format format;
-    bool open; /* between a successful start and shutdown */
-    FILE *f;   /* NULL with format pprof */
+    bool open;        /* between a successful start and shutdown */
+    FILE *f;          /* NULL with format pprof */
     uint64_t written; /* bytes in the current file */
     uint64_t last_flush_ns;
     struct opd_metric *sent, *failed;
@@ -185,8 +185,8 @@ static int file_consume(struct opd_component *self, struct opd_batch *b)
         break;
     }
     now = opd_now_ns();
-    if (!err && x->format != FMT_PPROF && (x->cfg.flush_interval == 0 ||
-                 now - x->last_flush_ns >= (uint64_t)x->cfg.flush_interval)) {
+    if (!err && x->format != FMT_PPROF &&
+        (x->cfg.flush_interval == 0 || now - x->last_flush_ns >= (uint64_t)x->cfg.flush_interval)) {
         if (fflush(x->f) != 0)
             err = -errno;
         x->last_flush_ns = now;
@@ -296,8 +296,9 @@ static int file_validate(const void *cfgp, char *err, size_t len)
     }
     if (cfg->format && strcmp(cfg->format, "pprof") == 0 &&
         (cfg->append || cfg->rotation.max_megabytes > 0)) {
-        snprintf(err, len, "format pprof writes a directory of files (path is the directory): "
-                           "append and rotation do not apply");
+        snprintf(err, len,
+                 "format pprof writes a directory of files (path is the directory): "
+                 "append and rotation do not apply");
         return -EINVAL;
     }
     return 0;
