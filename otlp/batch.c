@@ -2,6 +2,7 @@
 #include "otlp/intern.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "collector/mem.h"
@@ -178,6 +179,87 @@ int opd_profile_add_sample(struct opd_batch *b, struct opd_profile *p,
 fail:
     sample_fini(&s);
     return -ENOMEM;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Orders sample indices by identity, then by position (so the first stays first). */
+static int cmp_identity(const void *a, const void *b, void *arg)
+{
+    const struct opd_sample *v = arg;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const struct opd_sample *x = &v[i], *y = &v[j];
+
+    if (x->stack_index != y->stack_index)
+        return x->stack_index < y->stack_index ? -1 : 1;
+    if (x->link_index != y->link_index)
+        return x->link_index < y->link_index ? -1 : 1;
+    if (x->n_attr != y->n_attr)
+        return x->n_attr < y->n_attr ? -1 : 1;
+    for (size_t k = 0; k < x->n_attr; k++)
+        if (x->attr_indices[k] != y->attr_indices[k])
+            return x->attr_indices[k] < y->attr_indices[k] ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+static bool mergeable(const struct opd_sample *x, const struct opd_sample *y)
+{
+    return x->stack_index == y->stack_index && x->link_index == y->link_index &&
+           x->n_attr == y->n_attr &&
+           (!x->n_attr || !memcmp(x->attr_indices, y->attr_indices, x->n_attr * sizeof(int32_t))) &&
+           !x->n_timestamps && !y->n_timestamps && x->n_values && x->n_values == y->n_values;
+}
+
+long opd_profile_merge_samples(struct opd_profile *p)
+{
+    size_t *order, w = 0, n = p->n_samples;
+    bool *gone;
+    long merged = 0;
+
+    if (n < 2)
+        return 0;
+    order = opd_malloc(n * sizeof(*order));
+    gone = opd_calloc(n, sizeof(*gone));
+    if (!order || !gone) {
+        opd_free(order);
+        opd_free(gone);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        order[i] = i;
+        if (p->samples[i].n_attr > 1)
+            qsort(p->samples[i].attr_indices, p->samples[i].n_attr, sizeof(int32_t), cmp_i32);
+    }
+    qsort_r(order, n, sizeof(*order), cmp_identity, p->samples);
+    for (size_t i = 0, first = 0; i < n; i++) {
+        struct opd_sample *x = &p->samples[order[first]], *y = &p->samples[order[i]];
+
+        if (i == first)
+            continue;
+        if (!mergeable(x, y)) {
+            first = i;
+            continue;
+        }
+        for (size_t k = 0; k < x->n_values; k++)
+            x->values[k] += y->values[k];
+        gone[order[i]] = true;
+        merged++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (gone[i])
+            sample_fini(&p->samples[i]);
+        else
+            p->samples[w++] = p->samples[i];
+    }
+    p->n_samples = w;
+    opd_free(order);
+    opd_free(gone);
+    return merged;
 }
 
 bool opd_profile_id_set(const struct opd_profile *p)

@@ -246,6 +246,14 @@ struct opd_profile *opd_scope_add_profile(struct opd_batch *b, struct opd_scope 
 int opd_profile_add_sample(struct opd_batch *b, struct opd_profile *p,
                            const struct opd_sample *tmpl);
 
+/* Merges the samples of p that have the same identity (stack, link and attribute set) and
+ * carry values but no timestamps, in equally many elements, into the first of them: values
+ * are summed element by element (every value of ours is additive: counts, nanoseconds,
+ * bytes). Sorts each sample's attribute indices (their order has no meaning). Keeps the
+ * order of the samples that remain. Returns how many samples were merged away, or -ENOMEM
+ * (p unchanged but for the attribute order). */
+long opd_profile_merge_samples(struct opd_profile *p);
+
 /* Sets (replacing an existing key) an inline attribute; strings copied into the arena.
  * Returns 0 or -ENOMEM. */
 int opd_attrs_set_str(struct opd_batch *b, struct opd_attrs *a, const char *key,
@@ -292,5 +300,27 @@ int opd_json_encode(const struct opd_batch *b, char **out, size_t *len);
 /* Decodes one OTLP/JSON ExportProfilesServiceRequest (64-bit integers as strings or
  * numbers). NULL with errno = EINVAL and a message in err on bad input. */
 struct opd_batch *opd_json_decode(const char *buf, size_t len, char *err, size_t errlen);
+
+/* One pprof profile of a batch (see opd_pprof_encode). */
+struct opd_pprof {
+    const struct opd_resource *resource; /* whose process it profiles */
+    /* What it measures: its period type ("cpu", "memory"), else its first sample type
+     * ("off_cpu"). Valid during the callback. */
+    const char *name;
+    uint64_t time_unix_nano;
+    const uint8_t *data; /* gzipped profile.proto; valid during the callback */
+    size_t len;
+};
+
+/* Called for each pprof profile; a non-zero return stops the encoding and is returned. */
+typedef int (*opd_pprof_fn)(const struct opd_pprof *p, void *arg);
+
+/* Encodes b (not changed) as pprof profile.proto files, gzipped, as `go tool pprof` reads
+ * them: one per resource and group of its profiles that share period type, period, time and
+ * duration but not sample type, each profile of the group one sample type (a process's
+ * memory profiles are one heap profile: -sample_index=alloc_space|alloc_objects|
+ * inuse_space). Details in otlp/pprof_encode.c. Returns 0, fn's non-zero value, or
+ * -ENOMEM. */
+int opd_pprof_encode(const struct opd_batch *b, opd_pprof_fn fn, void *arg);
 
 #endif

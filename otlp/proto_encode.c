@@ -233,15 +233,12 @@ static int dict_tables(struct opd_arena *a, const struct opd_dict *d, PbDictiona
     return 0;
 }
 
-static PbValueType *value_type(struct opd_arena *a, const struct opd_value_type_ref *v, bool always,
-                               int *err)
+static PbValueType *value_type(struct opd_arena *a, const struct opd_value_type_ref *v, int *err)
 {
     static const PbValueType init = PB_VALUE_TYPE_INIT;
     PbValueType *p;
 
     *err = 0;
-    if (!always && !v->type_strindex && !v->unit_strindex)
-        return NULL;
     p = scratch(a, 1, sizeof(*p));
     if (!p) {
         *err = -ENOMEM;
@@ -265,10 +262,12 @@ static int profile(struct opd_arena *a, const struct opd_profile *src, PbProfile
     if (!s || !sp)
         return -ENOMEM;
     *p = init;
-    p->sample_type = value_type(a, &src->sample_type, true, &err);
+    p->sample_type = value_type(a, &src->sample_type, &err);
     if (err)
         return err;
-    p->period_type = value_type(a, &src->period_type, false, &err);
+    /* Always present, even empty (off-CPU): the Collector's pdata always writes it, and
+     * Parca rejects a profile without one. */
+    p->period_type = value_type(a, &src->period_type, &err);
     if (err)
         return err;
     p->time_unix_nano = src->time_unix_nano;

@@ -1,11 +1,15 @@
 /* otelprofd flamegraph --input FILE.jsonl|DIR [--filter KEY=VALUE ...] --output F.svg|F.html
+ *                     [--layout icicle|flame]
  *
  * Merges every sample of the recorded requests (resources passing the filters) into one
  * call tree (all → process → root frame → … → leaf) and writes a self-contained,
  * interactive flame graph: hover shows a frame's details, click zooms into it, Search
  * (or Ctrl-F) highlights the frames matching a regular expression and totals them.
- * Frames are coloured by kind: kernel, native, go, interpreted. The page also reads its
- * URL fragment (#s=REGEX&z=FRAME), so a view can be shared as a link. */
+ * Frames are coloured by kind: kernel, native, go, interpreted. The layout is an icicle
+ * by default (root on top, under the header, as Pyroscope and speedscope draw it: the
+ * graph is in view however deep the stacks are); a button switches to the classic flame
+ * graph (root at the bottom), and the page then scrolls to the root. The page also reads
+ * its URL fragment (#s=REGEX&z=FRAME&l=flame), so a view can be shared as a link. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,7 +31,7 @@
 #define WIDTH   1200
 #define PAD     10
 #define FRAME_H 16
-#define TOP     64
+#define TOP     78 /* header: title and buttons, subtitle and legend, hovered frame */
 #define BOTTOM  30
 #define CHAR_W  7.0
 #define MIN_PX  0.1 /* frames narrower than this are left out of the picture */
@@ -261,14 +265,28 @@ struct render {
     FILE *out;
     double scale; /* px per unit */
     int height;
+    bool flame; /* root at the bottom; else an icicle, root on top */
     size_t frames;
 };
+
+/* Top of a frame at depth: the same formula as ypos() in the page's script. */
+static double frame_y(const struct render *rd, int depth)
+{
+    return rd->flame ? rd->height - BOTTOM - (depth + 1) * FRAME_H : TOP + depth * FRAME_H;
+}
+
+/* Baseline of the line that shows the hovered frame: under the header for an icicle, under
+ * the graph for a flame graph (where the mouse is). */
+static double details_y(const struct render *rd)
+{
+    return rd->flame ? rd->height - 10 : TOP - 8;
+}
 
 static void render_node(struct render *rd, int32_t i, uint64_t x, int depth)
 {
     const struct fnode *n = &rd->fl->n[i];
     double px = PAD + (double)x * rd->scale, pw = (double)n->total * rd->scale;
-    double y = rd->height - BOTTOM - (depth + 1) * FRAME_H;
+    double y = frame_y(rd, depth);
     size_t fit = pw > 6 ? (size_t)((pw - 6) / CHAR_W) : 0;
     char fill[48], val[48];
     uint64_t cx = x;
@@ -356,11 +374,15 @@ static const char script[] =
     "<script type=\"text/ecmascript\"><![CDATA[\n"
     "(function () {\n"
     "  var svg = document.getElementById('flame');\n"
-    "  var W = +svg.getAttribute('width'), PAD = 10;\n"
+    "  var W = +svg.getAttribute('width'), H = +svg.getAttribute('height'), PAD = 10;\n"
+    "  var TOP = +svg.getAttribute('data-top'), BOTTOM = +svg.getAttribute('data-bottom'), "
+    "FH = +svg.getAttribute('data-fh');\n"
+    "  var flame = svg.getAttribute('data-layout') === 'flame';\n"
     "  var total = +svg.getAttribute('data-total'), cpu = svg.getAttribute('data-cpu') === '1';\n"
     "  var details = document.getElementById('details'), matched = "
     "document.getElementById('matched');\n"
     "  var frames = [], byId = {}, zoomed = null, term = '';\n"
+    "  var swap = document.getElementById('swap');\n"
     "  function fmt(v) { return cpu ? (v / 1e9).toFixed(3) + ' CPU s' : v + ' samples'; }\n"
     "  function pct(v) { return (100 * v / total).toFixed(2) + '%'; }\n"
     "  function fit(f, w) {\n"
@@ -381,8 +403,23 @@ static const char script[] =
     "      f.g.style.display = '';\n"
     "      f.rect.setAttribute('x', x.toFixed(2)); f.rect.setAttribute('width', w.toFixed(2));\n"
     "      f.text.setAttribute('x', (x + 3).toFixed(2)); fit(f, w);\n"
+    "      f.rect.setAttribute('y', ypos(f.d)); f.text.setAttribute('y', ypos(f.d) + 11.5);\n"
     "    });\n"
     "    document.getElementById('unzoom').style.opacity = zoomed ? '1' : '0.3';\n"
+    "    var dy = flame ? H - 10 : TOP - 8;\n"
+    "    details.setAttribute('y', dy); matched.setAttribute('y', dy);\n"
+    "    document.getElementById('layout').textContent = flame ? 'Root on top' : 'Root at "
+    "bottom';\n"
+    "    if (swap) swap.textContent = flame ? 'Root on top' : 'Root at bottom';\n"
+    "  }\n"
+    "  function ypos(d) { return flame ? H - BOTTOM - (d + 1) * FH : TOP + d * FH; }\n"
+    /* The HTML page scrolls the graph in its own box, which a flame layout turns into a
+     * column-reverse flex box: that opens at its end, the root, without scrolling. */
+    "  function toroot() {\n"
+    "    var g = document.getElementById('graph');\n"
+    "    if (g) { g.className = flame ? 'flame' : 'icicle'; g.scrollTop = 0; return; }\n"
+    "    var e = document.scrollingElement || document.documentElement;\n"
+    "    window.scrollTo(0, flame ? e.scrollHeight : 0);\n"
     "  }\n"
     "  function paint() {\n"
     "    var re = null, hits = [], sum = 0, end = -1;\n"
@@ -403,6 +440,8 @@ static const char script[] =
     "    var h = [];\n"
     "    if (term) h.push('s=' + encodeURIComponent(term));\n"
     "    if (zoomed) h.push('z=' + zoomed.id);\n"
+    "    if (flame !== (svg.getAttribute('data-layout') === 'flame')) h.push('l=' + (flame ? "
+    "'flame' : 'icicle'));\n"
     "    try { history.replaceState(null, '', h.length ? '#' + h.join('&') : '#'); } catch "
     "(e) {}\n"
     "  }\n"
@@ -427,6 +466,10 @@ static const char script[] =
     "  });\n"
     "  document.getElementById('unzoom').addEventListener('click', function () { "
     "window.flameZoom(-1); });\n"
+    "  window.flameLayout = function (f) { flame = f; layout(); sethash(); toroot(); };\n"
+    "  document.getElementById('layout').addEventListener('click', function () { "
+    "window.flameLayout(!flame); });\n"
+    "  if (swap) swap.addEventListener('click', function () { window.flameLayout(!flame); });\n"
     "  document.getElementById('search').addEventListener('click', function () {\n"
     "    if (term) { window.flameSearch(''); return; }\n"
     "    var t = window.prompt('Search frames (regular expression)', '');\n"
@@ -448,8 +491,9 @@ static const char script[] =
     "    var k = kv.substring(0, i), v = decodeURIComponent(kv.substring(i + 1));\n"
     "    if (k === 's') term = v; else if (k === 'z' && v in byId && byId[v].d > 0) zoomed = "
     "byId[v];\n"
+    "    else if (k === 'l') flame = v === 'flame';\n"
     "  });\n"
-    "  layout(); paint();\n"
+    "  layout(); paint(); toroot();\n"
     "  if (box) box.value = term;\n"
     "})();\n"
     "]]></script>\n";
@@ -469,9 +513,10 @@ static void legend(FILE *out)
     }
 }
 
-static int write_svg(struct flame *fl, FILE *out, const char *title, const char *subtitle)
+static int write_svg(struct flame *fl, FILE *out, const char *title, const char *subtitle,
+                     bool flame)
 {
-    struct render rd = {.fl = fl, .out = out};
+    struct render rd = {.fl = fl, .out = out, .flame = flame};
     int depth = max_depth(fl, 0);
     char total[48];
 
@@ -481,8 +526,10 @@ static int write_svg(struct flame *fl, FILE *out, const char *title, const char 
     fprintf(out,
             "<svg id=\"flame\" xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
             "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" data-total=\"%" PRIu64
-            "\" data-cpu=\"%d\">\n",
-            WIDTH, rd.height, WIDTH, rd.height, fl->n[0].total, fl->all_cpu ? 1 : 0);
+            "\" data-cpu=\"%d\" data-layout=\"%s\" data-top=\"%d\" data-bottom=\"%d\" "
+            "data-fh=\"%d\">\n",
+            WIDTH, rd.height, WIDTH, rd.height, fl->n[0].total, fl->all_cpu ? 1 : 0,
+            flame ? "flame" : "icicle", TOP, BOTTOM, FRAME_H);
     fputs("<style>\n"
           "text { font-family: Verdana, sans-serif; font-size: 12px; fill: rgb(0,0,0); }\n"
           "text.small { font-size: 11px; }\n"
@@ -505,14 +552,16 @@ static int write_svg(struct flame *fl, FILE *out, const char *title, const char 
             "<text id=\"unzoom\" class=\"button\" x=\"%d\" y=\"22\" style=\"opacity:0.3\">"
             "Reset zoom</text>\n",
             PAD);
+    fprintf(out, "<text id=\"layout\" class=\"button\" x=\"%d\" y=\"22\">%s</text>\n", PAD + 100,
+            flame ? "Root on top" : "Root at bottom");
     fprintf(out,
             "<text id=\"search\" class=\"button\" x=\"%d\" y=\"22\" "
             "style=\"text-anchor:end\">Search</text>\n",
             WIDTH - PAD);
     legend(out);
-    fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD, rd.height - 10);
-    fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\" style=\"text-anchor:end\"></text>\n",
-            WIDTH - PAD, rd.height - 10);
+    fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%.0f\"> </text>\n", PAD, details_y(&rd));
+    fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%.0f\" style=\"text-anchor:end\"></text>\n",
+            WIDTH - PAD, details_y(&rd));
     render_node(&rd, 0, 0, 0);
     fputs(script, out);
     fputs("</svg>\n", out);
@@ -520,7 +569,7 @@ static int write_svg(struct flame *fl, FILE *out, const char *title, const char 
 }
 
 static int write_output(struct flame *fl, const char *path, bool html, const char *title,
-                        const char *subtitle)
+                        const char *subtitle, bool flame)
 {
     FILE *out = fopen(path, "w");
     int err;
@@ -534,18 +583,26 @@ static int write_output(struct flame *fl, const char *path, bool html, const cha
         fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>",
               out);
         xml_text(out, title);
-        fputs("</title>\n<style>body { margin: 0; background: rgb(250,250,245); }\n"
-              "#bar { font: 13px Verdana, sans-serif; padding: 6px 10px; }\n"
-              "#term { width: 24em; }</style>\n"
+        /* The graph scrolls in its own box under the search bar; in the flame layout the
+         * box is a column-reverse flex box, which opens at its end: the root. */
+        fputs("</title>\n<style>body { margin: 0; background: rgb(250,250,245); height: 100vh;"
+              " display: flex; flex-direction: column; }\n"
+              "#bar { font: 13px Verdana, sans-serif; padding: 6px 10px; flex: none; }\n"
+              "#term { width: 24em; }\n"
+              "#graph { flex: 1; min-height: 0; overflow: auto; }\n"
+              "#graph.flame { display: flex; flex-direction: column-reverse; }\n"
+              "#graph > svg { flex: none; display: block; }</style>\n"
               "</head>\n<body>\n<div id=\"bar\"><label>Search frames (regular expression) "
-              "<input id=\"term\" type=\"search\" autocomplete=\"off\"></label></div>\n",
+              "<input id=\"term\" type=\"search\" autocomplete=\"off\"></label> "
+              "<button id=\"swap\" type=\"button\">Root at bottom</button></div>\n",
               out);
+        fprintf(out, "<div id=\"graph\" class=\"%s\">\n", flame ? "flame" : "icicle");
     } else {
         fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", out);
     }
-    err = write_svg(fl, out, title, subtitle);
+    err = write_svg(fl, out, title, subtitle, flame);
     if (html)
-        fputs("</body>\n</html>\n", out);
+        fputs("</div>\n</body>\n</html>\n", out);
     if (fclose(out) && !err)
         err = -EIO;
     if (err)
@@ -556,9 +613,11 @@ static int write_output(struct flame *fl, const char *path, bool html, const cha
 static void usage(FILE *out)
 {
     fprintf(out, "usage: otelprofd flamegraph --input FILE.jsonl|DIR --output flame.svg|flame.html"
-                 " [--filter KEY=VALUE ...] [--title TEXT]\n"
+                 " [--filter KEY=VALUE ...] [--title TEXT] [--layout icicle|flame]\n"
                  "  --filter keeps only resources whose attribute KEY equals VALUE (repeatable;"
-                 " all must match)\n");
+                 " all must match)\n"
+                 "  --layout icicle (default: root on top) or flame (root at the bottom); the"
+                 " page switches too\n");
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -571,26 +630,34 @@ static bool ends_with(const char *s, const char *suffix)
 int opd_cmd_flamegraph(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
-        {"filter", required_argument, NULL, 'f'}, {"title", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"filter", required_argument, NULL, 'f'},
+        {"title", required_argument, NULL, 't'},
+        {"layout", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    struct opd_filter *filters = NULL;
-    size_t n_filters = 0;
+    struct opd_filters filters = {0};
     const char *input = NULL, *output = NULL, *title = "Flame graph";
     struct flame fl = {0};
     struct opd_recorded_stats stats;
     char subtitle[1024];
     size_t sl;
     int ch, err, rc = EXIT_USAGE;
-    bool html = false;
+    bool html = false, flame = false;
 
-    filters = opd_calloc((size_t)argc, sizeof(*filters));
-    if (!filters)
-        return EXIT_RUNTIME;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "i:o:f:t:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "i:o:f:t:l:h", opts, NULL)) != -1) {
         switch (ch) {
+        case 'l':
+            if (strcmp(optarg, "flame") != 0 && strcmp(optarg, "icicle") != 0) {
+                fprintf(stderr, "otelprofd flamegraph: --layout %s: want icicle or flame\n",
+                        optarg);
+                goto out;
+            }
+            flame = strcmp(optarg, "flame") == 0;
+            break;
         case 'i':
             input = optarg;
             break;
@@ -601,12 +668,8 @@ int opd_cmd_flamegraph(int argc, char **argv)
             title = optarg;
             break;
         case 'f':
-            err = opd_filter_parse(optarg, &filters[n_filters]);
-            if (err) {
-                fprintf(stderr, "otelprofd flamegraph: --filter '%s': want KEY=VALUE\n", optarg);
+            if (opd_filters_add(&filters, "flamegraph", optarg))
                 goto out;
-            }
-            n_filters++;
             break;
         case 'h':
             usage(stdout);
@@ -630,8 +693,8 @@ int opd_cmd_flamegraph(int argc, char **argv)
         goto out;
     }
     rc = EXIT_RUNTIME;
-    fl.filters = filters;
-    fl.n_filters = n_filters;
+    fl.filters = filters.v;
+    fl.n_filters = filters.n;
     fl.all_cpu = true;
     if (node_get(&fl, -1, K_ROOT, "all") != 0)
         goto out;
@@ -643,16 +706,16 @@ int opd_cmd_flamegraph(int argc, char **argv)
     }
     if (fl.n[0].total == 0) {
         fprintf(stderr, "otelprofd flamegraph: no samples in %s%s (%zu requests, %zu bad lines)\n",
-                input, n_filters ? " match the filters" : "", stats.requests, stats.bad_lines);
+                input, filters.n ? " match the filters" : "", stats.requests, stats.bad_lines);
         goto out;
     }
     if (link_children(&fl))
         goto out;
     sl = (size_t)snprintf(subtitle, sizeof(subtitle), "%s", input);
-    for (size_t i = 0; i < n_filters && sl < sizeof(subtitle); i++)
+    for (size_t i = 0; i < filters.n && sl < sizeof(subtitle); i++)
         sl += (size_t)snprintf(subtitle + sl, sizeof(subtitle) - sl, "%s%s=%s",
-                               i ? ", " : " where ", filters[i].key, filters[i].value);
-    if (write_output(&fl, output, html, title, subtitle))
+                               i ? ", " : " where ", filters.v[i].key, filters.v[i].value);
+    if (write_output(&fl, output, html, title, subtitle, flame))
         goto out;
     fprintf(stderr,
             "otelprofd flamegraph: %zu frames from %" PRIu64 " samples in %zu requests "
@@ -660,9 +723,7 @@ int opd_cmd_flamegraph(int argc, char **argv)
             fl.nn, fl.samples, stats.requests, output);
     rc = 0;
 out:
-    for (size_t i = 0; i < n_filters; i++)
-        opd_filter_fini(&filters[i]);
-    opd_free(filters);
+    opd_filters_fini(&filters);
     opd_keyidx_fini(&fl.ix);
     opd_free(fl.n);
     return rc;

@@ -37,6 +37,8 @@ static void usage(FILE *out)
             "[--filter K=V ...]\n"
             "       otelprofd report --input DIR_OR_FILE --by team [--top N] "
             "[--format markdown|json]\n"
+            "       otelprofd convert --input FILE|DIR --output DIR [--format pprof] "
+            "[--filter K=V ...]\n"
             "       otelprofd --version\n");
 }
 

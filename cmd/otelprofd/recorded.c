@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +15,38 @@
 /* One request line may be large, but a line past this is not a recording of ours. */
 #define MAX_LINE (512u << 20)
 
-static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd_recorded_stats *st)
+/* Hands the request b decoded from where (b NULL: it did not decode, err says why) to fn.
+ * Returns 0 to read on, fn's non-zero value, or -ENOMEM. */
+static int deliver(struct opd_batch *b, const char *where, const char *err, opd_recorded_fn fn,
+                   void *arg, struct opd_recorded_stats *st)
 {
-    FILE *f = fopen(path, "r");
+    int rc;
+
+    if (!b) {
+        if (errno == ENOMEM)
+            return -ENOMEM;
+        fprintf(stderr, "otelprofd: %s: not an OTLP profiles request: %s\n", where,
+                err[0] ? err : strerror(errno));
+        st->bad_lines++;
+        return 0;
+    }
+    st->requests++;
+    rc = fn(b, arg);
+    opd_batch_unref(b);
+    return rc;
+}
+
+/* JSON lines: one OTLP/JSON request per line. */
+static int read_json_lines(FILE *f, const char *name, opd_recorded_fn fn, void *arg,
+                           struct opd_recorded_stats *st)
+{
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t n;
     int rc = 0;
 
-    if (!f) {
-        rc = -errno;
-        fprintf(stderr, "otelprofd: %s: %s\n", path, strerror(errno));
-        return rc;
-    }
-    st->files++;
     while ((n = getline(&line, &cap, f)) >= 0) {
-        struct opd_batch *b;
-        char err[256];
+        char err[256], where[PATH_MAX + 32];
 
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
@@ -38,43 +54,142 @@ static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd
         if (n == 0)
             continue;
         if ((size_t)n > MAX_LINE) {
-            fprintf(stderr, "otelprofd: %s:%zu: line too long, skipped\n", path, lineno);
+            fprintf(stderr, "otelprofd: %s:%zu: line too long, skipped\n", name, lineno);
             st->bad_lines++;
             continue;
         }
         err[0] = '\0';
-        b = opd_json_decode(line, (size_t)n, err, sizeof(err));
-        if (!b) {
-            if (errno == ENOMEM) {
-                rc = -ENOMEM;
-                break;
-            }
-            fprintf(stderr, "otelprofd: %s:%zu: not an OTLP/JSON profiles request: %s\n", path,
-                    lineno, err[0] ? err : strerror(errno));
-            st->bad_lines++;
-            continue;
-        }
-        st->requests++;
-        rc = fn(b, arg);
-        opd_batch_unref(b);
+        snprintf(where, sizeof(where), "%s:%zu", name, lineno);
+        rc = deliver(opd_json_decode(line, (size_t)n, err, sizeof(err)), where, err, fn, arg, st);
         if (rc)
             break;
     }
+    free(line); /* getline's buffer comes from libc */
+    return rc;
+}
+
+/* Reads len bytes of f into *buf (of *cap bytes, grown as the bytes arrive, so a length
+ * past the end of a short file costs no more memory than the file). Returns 0, -ENODATA
+ * when f ends first, -ENOMEM. */
+static int read_body(FILE *f, uint8_t **buf, size_t *cap, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        size_t step = len - got < 65536 ? len - got : 65536, n;
+
+        if (got + step > *cap) {
+            size_t ncap = *cap * 2 > got + step ? *cap * 2 : got + step;
+            uint8_t *nb = opd_realloc(*buf, ncap < len ? ncap : len);
+
+            if (!nb)
+                return -ENOMEM;
+            *buf = nb;
+            *cap = ncap < len ? ncap : len;
+        }
+        n = fread(*buf + got, 1, step, f);
+        got += n;
+        if (n < step)
+            return -ENODATA;
+    }
+    return 0;
+}
+
+/* Protobuf requests, each behind a 4-byte big-endian length (the Collector's file exporter
+ * format: proto, as ours writes it). A request that does not decode is skipped; a length
+ * past the end of the file (a torn last write) or over MAX_LINE ends the file. */
+static int read_proto_frames(FILE *f, const char *name, opd_recorded_fn fn, void *arg,
+                             struct opd_recorded_stats *st)
+{
+    static const uint8_t empty[1];
+    uint8_t hdr[4], *buf = NULL;
+    size_t n_req = 0, cap = 0;
+    int rc = 0;
+
+    for (;;) {
+        size_t got = fread(hdr, 1, sizeof(hdr), f), len;
+        char err[256], where[PATH_MAX + 32];
+
+        if (got == 0)
+            break;
+        n_req++;
+        len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+        if (got < sizeof(hdr) || len > MAX_LINE) {
+            fprintf(stderr, "otelprofd: %s: request %zu: %s, rest of the file skipped\n", name,
+                    n_req, got < sizeof(hdr) ? "truncated length" : "length too large");
+            st->bad_lines++;
+            break;
+        }
+        rc = read_body(f, &buf, &cap, len);
+        if (rc == -ENOMEM)
+            break;
+        if (rc) {
+            fprintf(stderr, "otelprofd: %s: request %zu: truncated, rest of the file skipped\n",
+                    name, n_req);
+            st->bad_lines++;
+            rc = 0;
+            break;
+        }
+        err[0] = '\0';
+        snprintf(where, sizeof(where), "%s: request %zu", name, n_req);
+        rc = deliver(opd_proto_decode(len ? buf : empty, len, err, sizeof(err)), where, err, fn,
+                     arg, st);
+        if (rc)
+            break;
+    }
+    opd_free(buf);
+    return rc;
+}
+
+int opd_recorded_read_stream(FILE *f, const char *name, opd_recorded_fn fn, void *arg,
+                             struct opd_recorded_stats *st)
+{
+    int c = getc(f), rc;
+
+    if (c == EOF)
+        return ferror(f) ? -EIO : 0;
+    ungetc(c, f);
+    /* JSON lines start with '{'; a frame with the top byte of its length, which is 0 below
+     * 16 MiB and never '{' (0x7b) within MAX_LINE. */
+    if (c == '{')
+        rc = read_json_lines(f, name, fn, arg, st);
+    else
+        rc = read_proto_frames(f, name, fn, arg, st);
     if (!rc && ferror(f)) {
         rc = -EIO;
-        fprintf(stderr, "otelprofd: %s: read error\n", path);
+        fprintf(stderr, "otelprofd: %s: read error\n", name);
     }
-    free(line); /* getline's buffer comes from libc */
+    return rc;
+}
+
+static int read_file(const char *path, opd_recorded_fn fn, void *arg, struct opd_recorded_stats *st)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+
+    if (!f) {
+        rc = -errno;
+        fprintf(stderr, "otelprofd: %s: %s\n", path, strerror(errno));
+        return rc;
+    }
+    st->files++;
+    rc = opd_recorded_read_stream(f, path, fn, arg, st);
     fclose(f);
     return rc;
 }
 
 static bool recorded_name(const char *name)
 {
+    static const char *const ext[] = {".jsonl", ".json", ".pb", ".binpb"};
     size_t n = strlen(name);
 
-    return (n > 6 && strcmp(name + n - 6, ".jsonl") == 0) ||
-           (n > 5 && strcmp(name + n - 5, ".json") == 0);
+    for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+        size_t m = strlen(ext[i]);
+
+        if (n > m && strcmp(name + n - m, ext[i]) == 0)
+            return true;
+    }
+    return false;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -181,6 +296,30 @@ bool opd_filter_match(const struct opd_filter *f, size_t n, const struct opd_res
             return false;
     }
     return true;
+}
+
+int opd_filters_add(struct opd_filters *fs, const char *cmd, const char *arg)
+{
+    struct opd_filter *f = OPD_VEC_PUSH_SLOT(fs->v, fs->n, fs->cap);
+    int err;
+
+    if (!f)
+        return -ENOMEM;
+    err = opd_filter_parse(arg, f);
+    if (err) {
+        fs->n--;
+        if (err == -EINVAL)
+            fprintf(stderr, "otelprofd %s: --filter '%s': want KEY=VALUE\n", cmd, arg);
+    }
+    return err;
+}
+
+void opd_filters_fini(struct opd_filters *fs)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        opd_filter_fini(&fs->v[i]);
+    opd_free(fs->v);
+    memset(fs, 0, sizeof(*fs));
 }
 
 static uint64_t hash_str(const char *s)

@@ -374,17 +374,14 @@ int opd_cmd_report(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct report r = {.by = "team"};
-    struct opd_filter *filters = opd_calloc((size_t)argc, sizeof(*filters));
+    struct opd_filters filters = {0};
     struct opd_recorded_stats stats;
     const char *input = NULL, *format = "markdown";
     struct row **order = NULL;
-    size_t n_filters = 0;
     long top = 10;
     int ch, rc = EXIT_USAGE;
     char *end;
 
-    if (!filters)
-        return EXIT_RUNTIME;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "i:b:n:F:f:h", opts, NULL)) != -1) {
         switch (ch) {
@@ -406,11 +403,8 @@ int opd_cmd_report(int argc, char **argv)
             format = optarg;
             break;
         case 'f':
-            if (opd_filter_parse(optarg, &filters[n_filters])) {
-                fprintf(stderr, "otelprofd report: --filter '%s': want KEY=VALUE\n", optarg);
+            if (opd_filters_add(&filters, "report", optarg))
                 goto out;
-            }
-            n_filters++;
             break;
         case 'h':
             usage(stdout);
@@ -432,8 +426,8 @@ int opd_cmd_report(int argc, char **argv)
         goto out;
     }
     rc = EXIT_RUNTIME;
-    r.filters = filters;
-    r.n_filters = n_filters;
+    r.filters = filters.v;
+    r.n_filters = filters.n;
     if (opd_recorded_read(input, add_batch, &r, &stats))
         goto out;
     if (r.total_ns == 0) {
@@ -456,9 +450,7 @@ int opd_cmd_report(int argc, char **argv)
     }
     rc = 0;
 out:
-    for (size_t i = 0; i < n_filters; i++)
-        opd_filter_fini(&filters[i]);
-    opd_free(filters);
+    opd_filters_fini(&filters);
     opd_free(order);
     opd_keyidx_fini(&r.group_ix);
     opd_keyidx_fini(&r.row_ix);

@@ -1,6 +1,6 @@
 /* The Kubernetes metadata client: one per set of connection settings in the daemon,
  * shared by every component that asks with equal settings (the receiver's scope,
- * k8sattributes, team), so the API server sees one set of watches.
+ * k8s_attributes, team), so the API server sees one set of watches.
  *
  * Per watched kind (pods; ReplicaSets and Jobs to resolve Deployments and CronJobs;
  * Namespaces when allowed) and per namespace of the filter, a thread LISTs in chunks

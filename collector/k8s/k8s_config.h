@@ -1,5 +1,5 @@
 /* The Kubernetes connection options every component that talks to the API server takes,
- * with the Collector's k8sattributes names: auth_type, and filter {node,
+ * with the Collector's k8s_attributes names: auth_type, and filter {node,
  * node_from_env_var, namespace}. Components embed struct opd_k8s_api_cfg in their config
  * and list OPD_K8S_API_CFG_ENTRIES(their struct, member) in their config map, so equal
  * settings in different components give one shared client. */

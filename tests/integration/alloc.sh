@@ -70,19 +70,21 @@ within "$mapped" $((64 << 20)) 15 || fail "mmap chain's alloc_space $mapped not 
 within "$mapped_held" $((32 << 20)) 15 || fail "mmap chain's inuse_space $mapped_held not within 15% of 32 MiB"
 within "$big_malloc" $((64 << 20)) 15 || fail "large malloc's alloc_space $big_malloc not within 15% of 64 MiB (counted twice?)"
 
-# OTLP shape of the three memory profiles.
+# OTLP shape of the three memory profiles: pprof's sample types, period type "memory"
+# (Pyroscope's name for them), in scope otelprofd.memory (Parca's name).
 jq -e -s --arg pid "$lpid" --arg rate "$RATE" '
   [ .[] | .dictionary as $d | .resourceProfiles[]
     | select(any(.resource.attributes[]; .key == "process.pid"
                  and (.value.intValue | tostring) == $pid))
-    | .scopeProfiles[].profiles[]
-    | { t: $d.stringTable[.sampleType.typeStrindex // 0],
+    | .scopeProfiles[] | .scope.name as $scope | .profiles[]
+    | { s: $scope, t: $d.stringTable[.sampleType.typeStrindex // 0],
         u: $d.stringTable[.sampleType.unitStrindex // 0],
         pt: $d.stringTable[.periodType.typeStrindex // 0],
         pu: $d.stringTable[.periodType.unitStrindex // 0], p: (.period | tonumber) } ]
   | map(select(.t != "samples")) as $m
   | ($m | map(.t) | unique) == ["alloc_objects", "alloc_space", "inuse_space"]
-    and all($m[]; .pt == "space" and .pu == "bytes" and .p == ($rate | tonumber)
+    and all($m[]; .s == "otelprofd.memory" and .pt == "memory" and .pu == "bytes"
+                  and .p == ($rate | tonumber)
                   and .u == (if .t == "alloc_objects" then "count" else "bytes" end))
 ' "$WORK/profiles.jsonl" >/dev/null || fail "OTLP shape of the memory profiles is wrong"
 echo PASS

@@ -4,7 +4,8 @@
 # carry the container ids of tests/data/k8s/cluster.json's pods) → k8sattributes → team →
 # redaction → file (json, proto, folded). Checked with jq:
 #   run 1: k8s attributes, team from the pod annotation / the namespace label, blocked
-#          function names masked in every output;
+#          function names masked in every output; run again with the Collector's current
+#          names (otlp_json_file, k8s_attributes): the outputs are the same bytes;
 #   run 2: pod annotation removed → team from the namespace annotation; names hashed;
 #   run 3: namespace annotation removed too → team from a rule; hashes equal to run 2's.
 set -euo pipefail
@@ -67,15 +68,16 @@ urllib.request.urlopen("https://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]), da
 PY
 }
 
-write_config() { # run-number symbols-action
+write_config() { # run-number symbols-action [receiver-type processor-type]
+  local rtype=${3:-otlpjsonfile} ptype=${4:-k8sattributes}
   cat >"cfg$1.yaml" <<YAML
 receivers:
-  otlpjsonfile:
+  $rtype:
     include: [$src/tests/data/otlp/sample.jsonl]
     start_at: beginning
     poll_interval: 50ms
 processors:
-  k8sattributes:
+  $ptype:
     auth_type: kubeConfig
     wait_for_metadata: true
     wait_for_metadata_timeout: 20s
@@ -113,8 +115,8 @@ service:
   telemetry: {metrics: {level: none}} # no fixed port: tests may run in parallel
   pipelines:
     profiles:
-      receivers: [otlpjsonfile]
-      processors: [k8sattributes, team, redaction]
+      receivers: [$rtype]
+      processors: [$ptype, team, redaction]
       exporters: [file/json, file/proto, file/folded$([ "$1" = 1 ] && [ -n "$sink" ] &&
         echo ", otlp_grpc")]
 YAML
@@ -202,6 +204,19 @@ jq -e '[.dictionary.stringTable[] | select(. == "[redacted]")] | length == 1' ou
   >/dev/null || fail "masked names are not one deduplicated [redacted] string"
 grep -q 'ngx_' "$src/tests/data/otlp/sample.jsonl" || fail "fixture has no ngx_ names"
 echo "ok: run 1: k8s metadata, team from pod annotation and namespace label, names masked"
+
+# ---- run 1 again, written with the Collector's current type names
+write_config 1n mask otlp_json_file k8s_attributes
+"$bin" validate --config cfg1n.yaml >/dev/null || fail "the config with k8s_attributes is invalid"
+"$bin" print-config --config cfg1n.yaml | grep -q '^  k8s_attributes:$' ||
+  fail "print-config does not show k8s_attributes as written"
+"$bin" print-config --config cfg1.yaml | grep -q '^  k8sattributes:$' ||
+  fail "print-config does not show k8sattributes as written"
+run 1n
+for ext in jsonl pb folded; do
+  cmp -s "out1.$ext" "out1n.$ext" || fail "out1n.$ext (k8s_attributes) differs from out1.$ext"
+done
+echo "ok: run 1 with otlp_json_file and k8s_attributes: the same json, proto and folded bytes"
 if [ -n "$sink" ]; then
   kill -TERM "$sink"
   wait "$sink" 2>/dev/null

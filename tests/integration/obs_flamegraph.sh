@@ -3,7 +3,9 @@
 # widths add up, the usage errors exit 2 and an empty selection exits 1; then headless
 # Chromium runs the page: it renders (a screenshot is taken), the hottest leaf frame's box
 # is the widest leaf box after layout, a search highlights exactly the matching frames
-# with the right total, and a zoom stretches the chosen frame to the full width.
+# with the right total, and a zoom stretches the chosen frame to the full width. A stack
+# 300 frames deep opens on the graph in a 1280x800 window (screenshots: the root frame is
+# in view), as an icicle by default and in the flame layout.
 set -euo pipefail
 source "$(dirname "$0")/obs_lib.sh"
 
@@ -140,3 +142,89 @@ id=$(grep -o '<g class="f" data-id="[0-9]*"[^>]*data-n="main.handleCheckout"' "$
 chrome --dump-dom "file://$WORK/all.html#z=$id" >"$WORK/zoom.html"
 checkdom "$WORK/zoom.html" zoom || fail "zoom did not stretch the frame to full width"
 ok "click-to-zoom (via #z=) stretches the frame and hides the rest"
+
+# Deep stacks open on the graph: in a 1280x800 window, without scrolling, the root frame
+# ("all", the one rgb(210,210,210) bar across the full width) is in view. By default the
+# page is an icicle (root on top, under the header); the flame layout (root at the bottom,
+# --layout flame or #l=flame in the URL) opens its graph box at the root.
+python3 - "$WORK/tall.jsonl" <<'PY'
+import json, sys
+n = 300
+strings = ["", "samples", "count", "cpu", "nanoseconds"] + ["frame_%d" % i for i in range(n + 1)]
+req = {"resourceProfiles": [{"resource": {"attributes": [
+          {"key": "process.executable.name", "value": {"stringValue": "tall"}}]},
+        "scopeProfiles": [{"profiles": [{
+          "sampleType": {"typeStrindex": 1, "unitStrindex": 2},
+          "periodType": {"typeStrindex": 3, "unitStrindex": 4}, "period": "10000000",
+          "samples": [{"stackIndex": 1, "values": ["30"]}, {"stackIndex": 2, "values": ["10"]}]}]}]}],
+       "dictionary": {"stringTable": strings,
+         "functionTable": [{}] + [{"nameStrindex": 5 + i} for i in range(n + 1)],
+         "locationTable": [{}] + [{"lines": [{"functionIndex": i + 1}], "address": str(i + 1)}
+                                  for i in range(n + 1)],
+         "stackTable": [{}, {"locationIndices": list(range(n, 0, -1))},
+                        {"locationIndices": [n + 1, 3, 2, 1]}],
+         "mappingTable": [{}], "attributeTable": [{}]}}
+open(sys.argv[1], "w").write(json.dumps(req) + "\n")
+PY
+"$BIN" flamegraph --input "$WORK/tall.jsonl" --output "$WORK/tall.html" 2>>"$WORK/fg.log"
+"$BIN" flamegraph --input "$WORK/tall.jsonl" --output "$WORK/tall.svg" 2>>"$WORK/fg.log"
+"$BIN" flamegraph --input "$WORK/tall.jsonl" --output "$WORK/tall-flame.html" --layout flame \
+  2>>"$WORK/fg.log"
+"$BIN" flamegraph --input "$WORK/tall.jsonl" --output "$WORK/x.html" --layout sideways \
+  2>/dev/null && fail "--layout sideways accepted"
+root_in_view() { # root_in_view PNG top|bottom
+  python3 - "$@" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+w, h = struct.unpack(">II", data[16:24])
+depth, ctype = data[24], data[25]
+assert (w, h) == (1280, 800) and depth == 8 and ctype in (2, 6), (w, h, depth, ctype)
+idat, i = b"", 8
+while i < len(data):
+    n = struct.unpack(">I", data[i:i + 4])[0]
+    if data[i + 4:i + 8] == b"IDAT":
+        idat += data[i + 8:i + 8 + n]
+    i += 12 + n
+raw, bpp = zlib.decompress(idat), 3 if ctype == 2 else 4
+stride, prev, rows, p = w * bpp, bytearray(w * bpp), [], 0
+for y in range(h):  # PNG row filters: none, sub, up, average, paeth
+    f, line = raw[p], bytearray(raw[p + 1:p + 1 + stride])
+    p += 1 + stride
+    for x in range(stride):
+        a = line[x - bpp] if x >= bpp else 0
+        b, c = prev[x], prev[x - bpp] if x >= bpp else 0
+        if f == 1: line[x] = (line[x] + a) & 255
+        elif f == 2: line[x] = (line[x] + b) & 255
+        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+        elif f == 4:
+            pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    rows.append(line)
+    prev = line
+def run(line):  # longest run of the root's grey
+    best = cur = 0
+    for x in range(w):
+        cur = cur + 1 if tuple(line[x * bpp:x * bpp + 3]) == (210, 210, 210) else 0
+        best = max(best, cur)
+    return best
+ys = [y for y in range(h) if run(rows[y]) >= 1000]
+assert ys, "no root frame in view"
+where = sys.argv[2]
+assert (ys[0] < 200) if where == "top" else (ys[-1] > 600), (where, ys[0], ys[-1])
+print("root frame at y=%d..%d of 800" % (ys[0], ys[-1]))
+PY
+}
+view() { # view NAME URL top|bottom WHAT: a 1280x800 screenshot shows the root frame
+  chrome --window-size=1280,800 --screenshot="$WORK/$1.png" "$2" >/dev/null
+  [ -s "$WORK/$1.png" ] || fail "no screenshot of $2"
+  at=$(root_in_view "$WORK/$1.png" "$3") || fail "$4: the root is not in view ($3)"
+  ok "$4, $at"
+}
+view tall-icicle "file://$WORK/tall.html" top \
+  "302 frames deep, 1280x800: the page opens on the graph, icicle"
+view tall-svg "file://$WORK/tall.svg" top "the SVG alone opens on the graph too"
+view tall-flame "file://$WORK/tall-flame.html" bottom "--layout flame opens at the root"
+view tall-switched "file://$WORK/tall.html#l=flame" bottom \
+  "switched to the flame layout (#l=flame) it opens at the root"
+[ -n "${OBS_SCREENSHOT:-}" ] && cp "$WORK/tall-icicle.png" "${OBS_SCREENSHOT%.png}-tall.png"
+true

@@ -42,7 +42,8 @@ check_chain "$ppid" "$pblocked" \
 prof_lines "$spid" | awk -F'\t' '$1 == "off_cpu" && $2 ~ /bpf_prog_|bpf_trace_run/ { bad = 1 }
   END { exit bad }' || fail "off-CPU kernel stacks include the BPF program's own frames"
 
-# OTLP shape: the fixture's off_cpu profile is its own Profile, next to any CPU one.
+# OTLP shape: the fixture's off_cpu profile is its own Profile, next to any CPU one, with
+# the empty period type of the reference profiler (Pyroscope's off_cpu type).
 jq -e -s --arg pid "$spid" '
   [ .[] | .dictionary as $d | .resourceProfiles[]
     | select(any(.resource.attributes[]; .key == "process.pid"
@@ -52,7 +53,7 @@ jq -e -s --arg pid "$spid" '
     | { u: $d.stringTable[.sampleType.unitStrindex // 0],
         pt: $d.stringTable[.periodType.typeStrindex // 0],
         pu: $d.stringTable[.periodType.unitStrindex // 0], n: (.samples | length) } ]
-  | length > 0 and all(.[]; .u == "nanoseconds" and .pt == "off_cpu" and .pu == "nanoseconds"
+  | length > 0 and all(.[]; .u == "nanoseconds" and .pt == "" and .pu == ""
                            and .n > 0)
 ' "$WORK/profiles.jsonl" >/dev/null || fail "OTLP shape of the off_cpu profile is wrong"
 

@@ -47,10 +47,17 @@ build_fixture() {
 }
 
 # start_daemon HZ INTERVAL [extra receiver yaml lines]: writes the config and starts otelprofd.
-# With METRICS_PORT set, the self metrics are served on 127.0.0.1:$METRICS_PORT.
+# With METRICS_PORT set, the self metrics are served on 127.0.0.1:$METRICS_PORT; with
+# PPROF_DIR set, a file exporter writes pprof files there too.
 start_daemon() {
-  local hz=$1 interval=$2 extra=${3:-} metrics="level: none"
+  local hz=$1 interval=$2 extra=${3:-} metrics="level: none" pprof="" pprof_id=""
   [ -n "${METRICS_PORT:-}" ] && metrics="address: 127.0.0.1:$METRICS_PORT"
+  if [ -n "${PPROF_DIR:-}" ]; then
+    pprof="  file/pprof:
+    path: $PPROF_DIR
+    format: pprof"
+    pprof_id=", file/pprof"
+  fi
   cat >"$WORK/config.yaml" <<YAML
 receivers:
   profiling:
@@ -66,6 +73,7 @@ exporters:
     path: $WORK/profiles.folded
     format: folded
     flush_interval: 0s
+$pprof
 service:
   telemetry:
     logs:
@@ -75,7 +83,7 @@ service:
   pipelines:
     profiles:
       receivers: [profiling]
-      exporters: [file/json, file/folded]
+      exporters: [file/json, file/folded$pprof_id]
 YAML
   "$BIN" --config "$WORK/config.yaml" >"$WORK/daemon.log" 2>&1 &
   DAEMON_PID=$!

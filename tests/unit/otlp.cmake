@@ -16,3 +16,8 @@ endif()
 opd_add_unit_test(test_otlp_json
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_otlp_json.c ${OPD_OTLP_FIXTURE}
   LIBS opd_otlp m)
+# pprof profile.proto files from batches (read back with the generated decoder here, with
+# go tool pprof in tests/integration/pprof.sh).
+opd_add_unit_test(test_pprof
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_pprof.c ${OPD_OTLP_FIXTURE}
+  LIBS opd_otlp)

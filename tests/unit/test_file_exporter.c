@@ -1,5 +1,6 @@
 /* file exporter: the three formats byte for byte (JSON lines that decode back, the
- * Collector's 4-byte big-endian length framing, folded lines), size rotation with backup
+ * Collector's 4-byte big-endian length framing, folded lines), pprof files in a directory
+ * (named per process, type and interval; never overwritten), size rotation with backup
  * pruning, and a write error counted as failed. Configured through the real config
  * binder, as a user's YAML would be. */
 #include <setjmp.h>
@@ -231,6 +232,58 @@ static int count_backups(const char *stem)
     return n;
 }
 
+static void test_pprof_files(void **state)
+{
+    struct opd_telemetry *tel = opd_telemetry_create();
+    struct opd_config *cfg;
+    struct opd_cfg_errors errs;
+    char opts[512], path[300], doc[1024], name[600];
+    struct opd_component *c;
+    struct dirent *e;
+    size_t len;
+    char *data;
+    int files = 0;
+    DIR *d;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/pprof", dir);
+    snprintf(opts, sizeof(opts), "    path: %s\n    format: pprof\n", path);
+    c = exporter(opts, tel, &cfg); /* start creates the directory */
+    assert_int_equal(opd_component_consume(c, make_batch(5)), 0);
+    /* The same process, type and interval again: a second file, not an overwrite. */
+    assert_int_equal(opd_component_consume(c, make_batch(3)), 0);
+    stop(c, cfg);
+    d = opendir(path);
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        files++;
+        assert_true(strcmp(e->d_name, "app.samples.19700101T000000.000Z.pb.gz") == 0 ||
+                    strcmp(e->d_name, "app.samples.19700101T000000.000Z-1.pb.gz") == 0);
+        snprintf(name, sizeof(name), "%s/%s", path, e->d_name);
+        data = slurp(name, &len);
+        assert_true(len > 20 && (uint8_t)data[0] == 0x1f && (uint8_t)data[1] == 0x8b);
+        free(data);
+    }
+    closedir(d);
+    assert_int_equal(files, 2);
+    opd_telemetry_destroy(tel);
+
+    /* A directory of files has nothing to append to or rotate. */
+    snprintf(doc, sizeof(doc),
+             "receivers:\n  otlpjsonfile: {include: [x]}\n"
+             "exporters:\n  file: {path: %s, format: pprof, append: true}\n"
+             "service:\n  pipelines:\n    profiles: {receivers: [otlpjsonfile], "
+             "exporters: [file]}\n",
+             path);
+    opd_cfg_errors_init(&errs);
+    cfg = opd_config_load_buffer("t.yaml", doc, strlen(doc), lookup, &errs);
+    assert_true(!cfg || opd_cfg_errors_count(&errs) > 0);
+    opd_config_destroy(cfg);
+    opd_cfg_errors_fini(&errs);
+}
+
 static void test_rotation_keeps_max_backups(void **state)
 {
     struct opd_telemetry *tel = opd_telemetry_create();
@@ -295,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_json_lines_decode_back),
         cmocka_unit_test(test_proto_framing),
         cmocka_unit_test(test_folded_lines),
+        cmocka_unit_test(test_pprof_files),
         cmocka_unit_test(test_rotation_keeps_max_backups),
         cmocka_unit_test(test_write_error_counted),
     };

@@ -69,6 +69,18 @@ static const struct opd_profile *find_profile(const struct opd_batch *b, const s
     return NULL;
 }
 
+static const struct opd_resource *find_res(const struct opd_batch *b, int64_t pid)
+{
+    for (size_t i = 0; i < b->n_resources; i++) {
+        const struct opd_value *v = opd_attrs_get(&b->resources[i].attrs, "process.pid");
+
+        if (v && v->type == OPD_VAL_INT && v->u.i == pid)
+            return &b->resources[i];
+    }
+    fail_msg("no resource of pid %lld", (long long)pid);
+    return NULL;
+}
+
 static void check_types(const struct opd_batch *b, const struct opd_profile *p, const char *unit,
                         const char *ptype, const char *punit, int64_t period)
 {
@@ -94,7 +106,8 @@ static void test_build_kinds(void **state)
     struct opd_build_stats st;
     struct opd_drain d;
     struct opd_batch *b;
-    const struct opd_scope *sc;
+    const struct opd_resource *res;
+    const struct opd_scope *sc, *mem;
     const struct opd_profile *off;
     char err[256];
     uint64_t off_total = 0;
@@ -118,28 +131,56 @@ static void test_build_kinds(void **state)
     assert_int_equal(opd_drain_add_value(&d, OPD_PROF_ALLOC_SPACE, &k, 4096), 0);
     assert_int_equal(opd_drain_add_value(&d, OPD_PROF_ALLOC_OBJECTS, &k, 8), 0);
 
+    /* A process with in-use memory only (its allocations were in an earlier interval). */
+    k.tgid = k.tid = 999999;
+    assert_int_equal(opd_drain_add_value(&d, OPD_PROF_INUSE_SPACE, &k, 2048), 0);
+
     b = opd_profiling_build(&p, &d, &st);
     assert_non_null(b);
     assert_int_equal(opd_batch_check(b, err, sizeof(err)), 0);
-    assert_int_equal(b->n_resources, 1);
+    assert_int_equal(b->n_resources, 2);
     assert_int_equal(st.samples, 4);
-    sc = &b->resources[0].scopes[0];
-    assert_int_equal(b->resources[0].n_scopes, 1);
-    assert_int_equal(sc->n_profiles, 5);
+    /* CPU and off-CPU in scope otelprofd; the memory profiles in otelprofd.memory (Parca
+     * names profiles after their scope), with period type memory (Pyroscope's name). */
+    res = find_res(b, getpid());
+    assert_int_equal(res->n_scopes, 2);
+    sc = &res->scopes[0];
+    assert_string_equal(sc->name, "otelprofd");
+    assert_int_equal(sc->n_profiles, 2);
     check_types(b, find_profile(b, sc, "samples"), "count", "cpu", "nanoseconds", 10000000);
     off = find_profile(b, sc, "off_cpu");
-    check_types(b, off, "nanoseconds", "off_cpu", "nanoseconds", 1);
-    check_types(b, find_profile(b, sc, "alloc_space"), "bytes", "space", "bytes", 524288);
-    check_types(b, find_profile(b, sc, "alloc_objects"), "count", "space", "bytes", 524288);
-    check_types(b, find_profile(b, sc, "inuse_space"), "bytes", "space", "bytes", 524288);
-    assert_int_equal(off->n_samples, 2);
+    /* Off-CPU as the reference profiler sends it: Pyroscope's off_cpu type. */
+    check_types(b, off, "nanoseconds", "", "", 0);
+    mem = &res->scopes[1];
+    assert_string_equal(mem->name, "otelprofd.memory");
+    assert_int_equal(mem->n_profiles, 3);
+    check_types(b, find_profile(b, mem, "alloc_space"), "bytes", "memory", "bytes", 524288);
+    check_types(b, find_profile(b, mem, "alloc_objects"), "count", "memory", "bytes", 524288);
+    check_types(b, find_profile(b, mem, "inuse_space"), "bytes", "memory", "bytes", 524288);
+    /* The two threads share their name and stack: one sample (thread.id is not on by
+     * default). */
+    assert_int_equal(off->n_samples, 1);
     for (size_t i = 0; i < off->n_samples; i++) {
         assert_int_equal(off->samples[i].n_values, 1);
         assert_true(off->samples[i].stack_index > 0);
         off_total += (uint64_t)off->samples[i].values[0];
     }
     assert_int_equal(off_total, 1000);
-    assert_int_equal(find_profile(b, sc, "inuse_space")->samples[0].values[0], 1024);
+    assert_int_equal(find_profile(b, mem, "inuse_space")->samples[0].values[0], 1024);
+    /* ... still gets all three memory profiles, the others empty, in the same order: its
+     * pprof heap profiles have the same sample types in every interval. */
+    res = find_res(b, 999999);
+    assert_int_equal(res->n_scopes, 1);
+    mem = &res->scopes[0];
+    assert_string_equal(mem->name, "otelprofd.memory");
+    assert_int_equal(mem->n_profiles, 3);
+    for (size_t i = 0; i < 3; i++) {
+        static const char *const order[] = {"alloc_space", "alloc_objects", "inuse_space"};
+
+        assert_string_equal(opd_dict_str(&b->dict, mem->profiles[i].sample_type.type_strindex),
+                            order[i]);
+        assert_int_equal(mem->profiles[i].n_samples, i == 2 ? 1 : 0);
+    }
     opd_batch_unref(b);
     opd_drain_fini(&d);
     opd_proctab_destroy(tab);

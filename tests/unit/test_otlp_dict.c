@@ -430,6 +430,44 @@ static void test_shared_readonly(void **state)
     opd_batch_unref(sh.b);
 }
 
+/* Samples of one identity (stack, link, attribute set in any order) with values only are
+ * summed into the first; with timestamps, or of another identity, they stay. */
+static void test_merge_samples(void **state)
+{
+    struct opd_batch *b = opd_batch_create();
+    struct opd_resource *r = opd_batch_add_resource(b);
+    struct opd_scope *s = opd_resource_add_scope(b, r, "otelprofd", NULL);
+    struct opd_profile *p = opd_scope_add_profile(b, s);
+    int32_t a = opd_dict_attr_str(&b->dict, "thread.name", "a");
+    int32_t c = opd_dict_attr_str(&b->dict, "k", "c");
+    int32_t ac[2] = {a, c}, ca[2] = {c, a};
+    int64_t v3 = 3, v4 = 4, v5 = 5, v6 = 6;
+    uint64_t ts = 1;
+    struct opd_sample x = {
+        .stack_index = 1, .values = &v3, .n_values = 1, .attr_indices = ac, .n_attr = 2};
+
+    (void)state;
+    assert_int_equal(opd_profile_add_sample(b, p, &x), 0);
+    x.values = &v4;
+    x.attr_indices = ca; /* the same set */
+    assert_int_equal(opd_profile_add_sample(b, p, &x), 0);
+    x.stack_index = 2; /* another stack */
+    x.values = &v5;
+    assert_int_equal(opd_profile_add_sample(b, p, &x), 0);
+    x.stack_index = 1;
+    x.values = &v6;
+    x.timestamps = &ts; /* timestamped: left alone */
+    x.n_timestamps = 1;
+    assert_int_equal(opd_profile_add_sample(b, p, &x), 0);
+    assert_int_equal(opd_profile_merge_samples(p), 1);
+    assert_int_equal(p->n_samples, 3);
+    assert_int_equal(p->samples[0].values[0], 7);
+    assert_int_equal(p->samples[1].values[0], 5);
+    assert_int_equal(p->samples[2].values[0], 6);
+    assert_int_equal(opd_profile_merge_samples(p), 0);
+    opd_batch_unref(b);
+}
+
 static void test_arena(void **state)
 {
     struct opd_arena a;
@@ -462,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_check_rejects),   cmocka_unit_test(test_merge),
         cmocka_unit_test(test_clone),           cmocka_unit_test(test_fault_injection),
         cmocka_unit_test(test_arena),           cmocka_unit_test(test_shared_readonly),
+        cmocka_unit_test(test_merge_samples),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -277,12 +277,14 @@ static void test_build_shape(void **state)
 {
     struct opd_proctab_config pc = {.grace_ns = 1000000000ull};
     struct opd_proctab *tab = opd_proctab_create(&pc, NULL, "test");
+    const struct opd_sample_attrs attrs = {.thread_name = true, .thread_id = true};
     struct opd_build_params p = {
         .tab = tab,
         .host_name = "host-a",
         .scope_version = "1.2.3",
         .samples_per_second = 19,
         .now = 1,
+        .attrs = &attrs,
     };
     struct opd_build_stats st;
     struct opd_drain d;
@@ -426,6 +428,164 @@ static void test_build_empty(void **state)
     opd_proctab_destroy(tab);
 }
 
+static void test_thread_name_normalize(void **state)
+{
+    static const char *const cases[][2] = {
+        {"worker-17", "worker-*"},
+        {"worker-18", "worker-*"},
+        {"pool-3-thread-12", "pool-*-thread-*"},
+        {"GC Thread#0", "GC Thread#*"},
+        {"kworker/u16:2", "kworker/u*:*"},
+        {"main", "main"},
+        {"2024", "*"},
+        {"", ""},
+    };
+    char out[32];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        opd_thread_name_normalize(cases[i][0], out);
+        assert_string_equal(out, cases[i][1]);
+    }
+}
+
+/* n threads of one process, thread k named name(k) with weight k + 1, on four stacks. */
+static void fill_threads(struct opd_drain *d, size_t n, void (*name)(size_t, char *))
+{
+    struct opd_bpf_stack us = {.len = 1};
+    struct opd_sample_key k = {0};
+
+    opd_drain_init(d);
+    for (uint64_t id = 1; id <= 4; id++) {
+        us.ip[0] = (uint64_t)(uintptr_t)&fill_threads + id;
+        assert_int_equal(opd_drain_add_stack(d, id, &us), 0);
+    }
+    opd_drain_finish(d);
+    k.tgid = (uint32_t)getpid();
+    for (size_t i = 0; i < n; i++) {
+        k.tid = k.tgid + 1 + (uint32_t)i;
+        k.ustack = 1 + i % 4;
+        name(i, k.comm);
+        assert_int_equal(opd_drain_add_record(d, &k, i + 1), 0);
+    }
+    d->start_unix_ns = 1000000000ull;
+    d->end_unix_ns = 6000000000ull;
+}
+
+static void worker_name(size_t i, char *comm)
+{
+    snprintf(comm, OPD_COMM_LEN, "worker-%zu", i);
+}
+
+/* Names without digits, all different: "t" and the index in letters. */
+static void letter_name(size_t i, char *comm)
+{
+    size_t n = 0;
+
+    comm[n++] = 't';
+    do {
+        comm[n++] = (char)('a' + i % 26);
+        i /= 26;
+    } while (i);
+    comm[n] = '\0';
+}
+
+/* Distinct attribute sets among the samples of p (each set as its sorted indices). */
+static size_t attr_combinations(const struct opd_profile *p)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < p->n_samples; i++) {
+        bool seen = false;
+
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = p->samples[j].n_attr == p->samples[i].n_attr &&
+                   !memcmp(p->samples[j].attr_indices, p->samples[i].attr_indices,
+                           p->samples[i].n_attr * sizeof(int32_t));
+        n += !seen;
+    }
+    return n;
+}
+
+/* 2,000 threads: with the defaults a profile has at most max_thread_names + 1 (32 + 1)
+ * attribute combinations, whatever the names; samples left alike are merged. */
+static void test_build_thread_bound(void **state)
+{
+    struct opd_proctab_config pc = {.grace_ns = 1000000000ull};
+    struct opd_proctab *tab = opd_proctab_create(&pc, NULL, "test");
+    struct opd_build_params p = {.tab = tab, .samples_per_second = 19, .now = 1};
+    const struct opd_sample_attrs all = {
+        .thread_name = true, .thread_id = true, .string_values = true};
+    uint64_t want = 2000 * 2001 / 2, total = 0, other = 0;
+    const struct opd_profile *prof;
+    const struct opd_value *pid;
+    struct opd_drain d;
+    struct opd_batch *b;
+    char err[256];
+
+    (void)state;
+    fill_threads(&d, 2000, worker_name);
+    b = opd_profiling_build(&p, &d, NULL);
+    assert_non_null(b);
+    assert_int_equal(opd_batch_check(b, err, sizeof(err)), 0);
+    prof = &b->resources[0].scopes[0].profiles[0];
+    assert_int_equal(attr_combinations(prof), 1);
+    assert_int_equal(prof->n_samples, 4);
+    for (size_t i = 0; i < prof->n_samples; i++) {
+        assert_int_equal(prof->samples[i].n_attr, 1);
+        assert_string_equal(sample_attr(b, &prof->samples[i], "thread.name", NULL), "worker-*");
+        total += (uint64_t)prof->samples[i].values[0];
+    }
+    assert_int_equal(total, want);
+    printf("2000 threads worker-N, defaults: %zu attribute combination(s), %zu samples\n",
+           attr_combinations(prof), prof->n_samples);
+    opd_batch_unref(b);
+    opd_drain_fini(&d);
+
+    /* Names normalization cannot fold: the 32 heaviest keep theirs, the rest are one. */
+    fill_threads(&d, 2000, letter_name);
+    b = opd_profiling_build(&p, &d, NULL);
+    assert_non_null(b);
+    prof = &b->resources[0].scopes[0].profiles[0];
+    assert_int_equal(attr_combinations(prof), 33);
+    total = 0;
+    for (size_t i = 0; i < prof->n_samples; i++) {
+        const char *name = sample_attr(b, &prof->samples[i], "thread.name", NULL);
+        uint64_t v = (uint64_t)prof->samples[i].values[0];
+        char heavy[OPD_COMM_LEN];
+
+        total += v;
+        if (strcmp(name, "[other]") == 0) {
+            other += v;
+            continue;
+        }
+        /* Thread k weighs k + 1: the kept ones are 1968 .. 1999. */
+        letter_name(1999 - (2000 - v), heavy);
+        assert_string_equal(name, heavy);
+    }
+    assert_int_equal(total, want);
+    assert_int_equal(other, 1968 * 1969 / 2);
+    printf("2000 threads with 2000 distinct names, defaults: %zu attribute combinations\n",
+           attr_combinations(prof));
+    opd_batch_unref(b);
+
+    /* Everything asked for, as strings: one combination per thread. */
+    p.attrs = &all;
+    b = opd_profiling_build(&p, &d, NULL);
+    assert_non_null(b);
+    prof = &b->resources[0].scopes[0].profiles[0];
+    assert_int_equal(attr_combinations(prof), 2000);
+    assert_non_null(sample_attr(b, &prof->samples[0], "thread.id", NULL));
+    assert_true(sample_attr(b, &prof->samples[0], "thread.id", NULL)[0] != '\0');
+    pid = opd_attrs_get(&b->resources[0].attrs, "process.pid");
+    assert_non_null(pid);
+    assert_int_equal(pid->type, OPD_VAL_STR);
+    assert_int_equal(strtol(pid->u.str, NULL, 10), getpid());
+    opd_batch_unref(b);
+    opd_drain_fini(&d);
+    opd_proctab_destroy(tab);
+}
+
 /* Every allocation of a build fails once in turn: NULL with ENOMEM, no crash, no leak
  * (the sanitizer build checks the latter). */
 static void test_build_enomem(void **state)
@@ -498,7 +658,31 @@ static void test_config(void **state)
     assert_int_equal(cfg.symbolization.debug_dirs.n, 1);
     assert_string_equal(cfg.symbolization.debug_dirs.v[0], "/usr/lib/debug");
     assert_false(cfg.off_cpu);
+    assert_int_equal(cfg.sample_attributes.n, 1);
+    assert_string_equal(cfg.sample_attributes.v[0], "thread.name");
+    assert_string_equal(cfg.thread_names, "normalized");
+    assert_int_equal(cfg.max_thread_names, 32);
+    assert_false(cfg.string_attributes);
     assert_int_equal(f->validate(&cfg, err, sizeof(err)), 0);
+    {
+        struct opd_sample_attrs sa;
+        char *cpu[] = {"thread.id", "cpu.logical_number"};
+        struct opd_strlist l = {.v = cpu, .n = 2};
+
+        assert_int_equal(opd_sample_attrs_from_config(&cfg.sample_attributes, cfg.thread_names,
+                                                      cfg.max_thread_names, cfg.string_attributes,
+                                                      &sa, err, sizeof(err)),
+                         0);
+        assert_memory_equal(&sa, &opd_sample_attrs_default, sizeof(sa));
+        assert_int_equal(opd_sample_attrs_from_config(&l, "raw", 0, true, &sa, err, sizeof(err)),
+                         -EINVAL);
+        assert_non_null(strstr(err, "cpu.logical_number"));
+        l.n = 1;
+        assert_int_equal(opd_sample_attrs_from_config(&l, "raw", 0, true, &sa, err, sizeof(err)),
+                         0);
+        assert_true(sa.thread_id && !sa.thread_name && !sa.normalize_thread_names &&
+                    sa.string_values && sa.max_thread_names == 0);
+    }
 
     cfg.off_cpu = true;
     assert_int_equal(f->validate(&cfg, err, sizeof(err)), -EINVAL);
@@ -539,6 +723,8 @@ int main(void)
         cmocka_unit_test(test_build_shape),
         cmocka_unit_test(test_build_comm_filter),
         cmocka_unit_test(test_build_empty),
+        cmocka_unit_test(test_thread_name_normalize),
+        cmocka_unit_test(test_build_thread_bound),
         cmocka_unit_test(test_build_enomem),
         cmocka_unit_test(test_cgroup_match),
         cmocka_unit_test(test_config),

@@ -153,12 +153,69 @@ static void test_read(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The file exporter's format: proto (4-byte big-endian length + protobuf) reads like JSON
+ * lines; a request that does not decode is skipped, a torn frame ends the file. */
+static void test_read_proto(void **state)
+{
+    const char *src = getenv("OPD_SOURCE_DIR");
+    char fixture[512], path[] = "/tmp/opd-recorded-pb-XXXXXX";
+    struct opd_recorded_stats st;
+    struct seen s = {0}, want = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    FILE *in, *out;
+    int fd;
+
+    (void)state;
+    assert_non_null(src);
+    snprintf(fixture, sizeof(fixture), "%s/tests/data/otlp/sample.jsonl", src);
+    in = fopen(fixture, "r");
+    assert_non_null(in);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    out = fdopen(fd, "wb");
+    assert_non_null(out);
+    while ((n = getline(&line, &cap, in)) > 0) {
+        struct opd_batch *b = opd_json_decode(line, (size_t)n, NULL, 0);
+        uint8_t *pb, hdr[4];
+        size_t len;
+
+        assert_non_null(b);
+        count(b, &want);
+        assert_int_equal(opd_proto_encode(b, &pb, &len), 0);
+        hdr[0] = (uint8_t)(len >> 24);
+        hdr[1] = (uint8_t)(len >> 16);
+        hdr[2] = (uint8_t)(len >> 8);
+        hdr[3] = (uint8_t)len;
+        fwrite(hdr, 1, 4, out);
+        fwrite(pb, 1, len, out);
+        /* A frame that is not a request, between the good ones. */
+        fwrite("\0\0\0\3\xff\xff\xff", 1, 7, out);
+        free(pb);
+        opd_batch_unref(b);
+    }
+    free(line);
+    fclose(in);
+    /* A torn last frame: its length says more than is left. */
+    fwrite("\0\0\1\0abc", 1, 7, out);
+    fclose(out);
+    assert_int_equal(opd_recorded_read(path, count, &s, &st), 0);
+    assert_true(want.requests > 0);
+    assert_int_equal(s.requests, want.requests);
+    assert_int_equal(s.samples, want.samples);
+    assert_int_equal(st.requests, (size_t)want.requests);
+    assert_int_equal(st.bad_lines, (size_t)want.requests + 1);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyidx),
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_read),
+        cmocka_unit_test(test_read_proto),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,6 +157,7 @@ static void test_self_binary(void **state)
     assert_int_equal(f.file_offset, pc - f.mapping.memory_start + f.mapping.file_offset);
     assert_int_equal(strlen(f.mapping.build_id_gnu), 40);
     assert_string_equal(f.mapping.build_id_go, "");
+    assert_int_equal(strlen(f.mapping.build_id_htlhash), 32);
     assert_null(f.file);
 
     /* A return address just past the function's first byte still names it. */
@@ -755,6 +756,127 @@ static void test_vdso(void **state)
     env_close(&e);
 }
 
+/* The file id (htlhash) against digests computed independently (Python's hashlib over the
+ * same bytes: head 4 KiB, tail 4 KiB, length big-endian). */
+static void test_file_id(void **state)
+{
+    static const struct {
+        size_t len;
+        const char *want;
+    } cases[] = {{10000, "29e3194e821b97b5565d43a5156ad97a"},
+                 {100, "6f7e61d01e75215762f708a2727b9650"}};
+    char path[] = "/tmp/opd_fileid_XXXXXX", id[33];
+    uint8_t buf[10000];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i % 251);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, buf, cases[k].len), (ssize_t)cases[k].len);
+        assert_int_equal(opd_elf_file_id(fd, id), 0);
+        assert_string_equal(id, cases[k].want);
+        close(fd);
+        unlink(path);
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+    }
+}
+
+/* ids_only: the frame keeps its mapping, its ELF virtual address and every build id, but
+ * no name; kernel frames stay unnamed (kallsyms is not read). */
+static void test_ids_only(void **state)
+{
+    struct opd_proctab_config pc = {.grace_ns = 1000};
+    struct opd_symbolizer_config sc = {.ids_only = true};
+    struct opd_proctab *tab = opd_proctab_create(&pc, NULL, "receiver/profiling");
+    struct opd_symbolizer *sym;
+    struct opd_sym_frame f, named;
+    uint64_t pc_self = (uint64_t)(uintptr_t)&self_marker;
+    struct env e;
+    char id[33];
+    int fd;
+
+    (void)state;
+    assert_non_null(tab);
+    sym = opd_symbolizer_create(&sc, tab, NULL, "receiver/profiling");
+    assert_non_null(sym);
+    assert_int_equal(opd_symbolizer_user(sym, getpid(), pc_self, 0, 1, &f), -ENOENT);
+    assert_null(f.function);
+    assert_true(f.has_mapping);
+    assert_int_equal(strlen(f.mapping.build_id_gnu), 40);
+    fd = open("/proc/self/exe", O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(opd_elf_file_id(fd, id), 0);
+    close(fd);
+    assert_string_equal(f.mapping.build_id_htlhash, id);
+    assert_int_equal(opd_symbolizer_kernel(sym, 0xffffffff81000000ull, 0, &f), -ENOENT);
+    assert_null(f.function);
+
+    /* The same address as full symbolization gives, which also carries the file id. */
+    env_open(&e, no_dirs, 1, 0, false);
+    assert_int_equal(opd_symbolizer_user(e.sym, getpid(), pc_self, 0, 1, &named), 0);
+    assert_int_equal(opd_symbolizer_user(sym, getpid(), pc_self, 0, 1, &f), -ENOENT);
+    assert_int_equal(f.address, named.address);
+    assert_string_equal(named.mapping.build_id_htlhash, id);
+    env_close(&e);
+    opd_symbolizer_destroy(sym);
+    opd_proctab_destroy(tab);
+}
+
+/* Pages the kernel maps without a file ([uprobes] holds the uretprobe trampolines) are
+ * named after the page instead of left as bare addresses. A fake procfs root holds one
+ * process with such pages. */
+static void test_kernel_pages(void **state)
+{
+    static const char *const pages[] = {"[uprobes]", "[vsyscall]", "[vdso]"};
+    static const uint64_t at[] = {0x7ffff7fc0010ull, 0xffffffffff600400ull, 0x7ffff7fd0020ull};
+    char root[] = "/tmp/opd_fakeproc_XXXXXX", path[PATH_MAX];
+    struct opd_proctab_config pc = {.grace_ns = 1000};
+    struct opd_symbolizer_config sc = {0};
+    struct opd_proctab *tab;
+    struct opd_symbolizer *sym;
+    struct opd_sym_frame f;
+    FILE *out;
+
+    (void)state;
+    assert_non_null(mkdtemp(root));
+    pc.procfs_root = root;
+    sc.procfs_root = root;
+    snprintf(path, sizeof(path), "%s/4242", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/4242/stat", root);
+    out = fopen(path, "w");
+    assert_non_null(out);
+    fputs("4242 (app) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 77 1000 10 18446744\n", out);
+    fclose(out);
+    snprintf(path, sizeof(path), "%s/4242/maps", root);
+    out = fopen(path, "w");
+    assert_non_null(out);
+    /* A [vdso] of a size ours does not have (a 32-bit process's). */
+    fputs("7ffff7fc0000-7ffff7fc1000 r-xp 00000000 00:00 0 [uprobes]\n"
+          "7ffff7fd0000-7ffff7fd1000 r-xp 00000000 00:00 0 [vdso]\n"
+          "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n",
+          out);
+    fclose(out);
+    tab = opd_proctab_create(&pc, NULL, "receiver/profiling");
+    assert_non_null(tab);
+    sym = opd_symbolizer_create(&sc, tab, NULL, "receiver/profiling");
+    assert_non_null(sym);
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        assert_int_equal(opd_symbolizer_user(sym, 4242, at[i], 0, 1, &f), 0);
+        assert_string_equal(f.function, pages[i]);
+        assert_string_equal(f.mapping.path, pages[i]);
+        assert_string_equal(f.mapping.build_id_gnu, "");
+        assert_string_equal(f.mapping.build_id_htlhash, "");
+    }
+    opd_symbolizer_destroy(sym);
+    opd_proctab_destroy(tab);
+    snprintf(path, sizeof(path), "rm -rf %s", root);
+    assert_int_equal(system(path), 0);
+}
+
 /* Hostile files mapped executable: a truncated library and one with a scrambled header.
  * The symbolizer must answer (named or not) and never crash. */
 static void test_hostile_mapping(void **state)
@@ -951,6 +1073,9 @@ int main(void)
         cmocka_unit_test_teardown(test_go_stripped_pie, kill_probe),
         cmocka_unit_test_teardown(test_vanished_process, kill_probe),
         cmocka_unit_test(test_vdso),
+        cmocka_unit_test(test_file_id),
+        cmocka_unit_test(test_ids_only),
+        cmocka_unit_test(test_kernel_pages),
         cmocka_unit_test(test_hostile_mapping),
         cmocka_unit_test_teardown(test_prefetch, kill_probe),
         cmocka_unit_test_teardown(test_inode_reuse, kill_probe),

@@ -1,6 +1,7 @@
 /* exporter "file": writes every batch to a local file, as OTLP/JSON lines, as
  * length-prefixed protobuf (the Collector file exporter's two formats), or as folded
- * stacks for flame graph tools. */
+ * stacks for flame graph tools; or, with format pprof, into a directory as one gzipped
+ * pprof profile.proto per process, profile type and interval. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "collector/component.h"
 #include "collector/engine/folded.h"
+#include "collector/engine/pprof_files.h"
 #include "collector/engine/service.h"
 #include "collector/log.h"
 #include "collector/mem.h"
@@ -32,25 +34,34 @@ struct file_cfg {
     struct file_rotation_cfg rotation;
 };
 
-enum format { FMT_JSON, FMT_PROTO, FMT_FOLDED };
+enum format { FMT_JSON, FMT_PROTO, FMT_FOLDED, FMT_PPROF };
 
 struct file_exporter {
     struct opd_component base;
     pthread_mutex_t lock;
     struct file_cfg cfg;
     enum format format;
-    FILE *f;
+    bool open;        /* between a successful start and shutdown */
+    FILE *f;          /* NULL with format pprof */
     uint64_t written; /* bytes in the current file */
     uint64_t last_flush_ns;
     struct opd_metric *sent, *failed;
 };
 
-static const char *const formats[] = {"json", "proto", "folded", NULL};
+static const char *const formats[] = {"json", "proto", "folded", "pprof", NULL};
 
 static int open_output(struct file_exporter *x, bool append)
 {
     struct stat st;
 
+    if (x->format == FMT_PPROF) {
+        /* A directory of files: created when missing, never truncated. */
+        if (mkdir(x->cfg.path, 0755) && errno != EEXIST)
+            return -errno;
+        if (stat(x->cfg.path, &st))
+            return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+    }
     x->f = fopen(x->cfg.path, append ? "ab" : "wb");
     if (!x->f)
         return -errno;
@@ -114,11 +125,26 @@ static int write_folded(struct file_exporter *x, const struct opd_batch *b)
     return err;
 }
 
+static int write_one_pprof(const struct opd_pprof *pp, void *arg)
+{
+    struct file_exporter *x = arg;
+    int err = opd_pprof_file_write(x->cfg.path, pp);
+
+    if (!err)
+        x->written += pp->len;
+    return err;
+}
+
+static int write_pprof(struct file_exporter *x, const struct opd_batch *b)
+{
+    return opd_pprof_encode(b, write_one_pprof, x);
+}
+
 static int maybe_rotate(struct file_exporter *x)
 {
     int err;
 
-    if (x->cfg.rotation.max_megabytes <= 0 ||
+    if (x->format == FMT_PPROF || x->cfg.rotation.max_megabytes <= 0 ||
         x->written < (uint64_t)x->cfg.rotation.max_megabytes * 1024 * 1024)
         return 0;
     fclose(x->f);
@@ -127,7 +153,9 @@ static int maybe_rotate(struct file_exporter *x)
                           x->cfg.rotation.localtime);
     if (err)
         OPD_WARN(x->base.logname, "rotating %s: %s", x->cfg.path, strerror(-err));
-    return open_output(x, false);
+    err = open_output(x, false);
+    x->open = !err;
+    return err;
 }
 
 static int file_consume(struct opd_component *self, struct opd_batch *b)
@@ -138,7 +166,7 @@ static int file_consume(struct opd_component *self, struct opd_batch *b)
     int err;
 
     pthread_mutex_lock(&x->lock);
-    if (!x->f) {
+    if (!x->open) {
         err = -EBADF;
         goto out;
     }
@@ -149,13 +177,16 @@ static int file_consume(struct opd_component *self, struct opd_batch *b)
     case FMT_PROTO:
         err = write_proto(x, b);
         break;
+    case FMT_PPROF:
+        err = write_pprof(x, b);
+        break;
     default:
         err = write_folded(x, b);
         break;
     }
     now = opd_now_ns();
-    if (!err && (x->cfg.flush_interval == 0 ||
-                 now - x->last_flush_ns >= (uint64_t)x->cfg.flush_interval)) {
+    if (!err && x->format != FMT_PPROF &&
+        (x->cfg.flush_interval == 0 || now - x->last_flush_ns >= (uint64_t)x->cfg.flush_interval)) {
         if (fflush(x->f) != 0)
             err = -errno;
         x->last_flush_ns = now;
@@ -181,6 +212,7 @@ static int file_start(struct opd_component *self, struct opd_host *host)
 
     pthread_mutex_lock(&x->lock);
     err = open_output(x, x->cfg.append);
+    x->open = !err;
     pthread_mutex_unlock(&x->lock);
     if (err)
         OPD_ERR(self->logname, "cannot open %s: %s", x->cfg.path, strerror(-err));
@@ -196,6 +228,7 @@ static int file_shutdown(struct opd_component *self, uint64_t deadline_ns)
     if (x->f && fclose(x->f) != 0)
         err = -errno;
     x->f = NULL;
+    x->open = false;
     pthread_mutex_unlock(&x->lock);
     return err;
 }
@@ -236,6 +269,7 @@ static struct opd_component *file_create(const struct opd_create_params *p, cons
         goto nomem;
     x->format = strcmp(cfg->format, "proto") == 0    ? FMT_PROTO
                 : strcmp(cfg->format, "folded") == 0 ? FMT_FOLDED
+                : strcmp(cfg->format, "pprof") == 0  ? FMT_PPROF
                                                      : FMT_JSON;
     snprintf(labels, sizeof(labels), "exporter=\"%s\"", p->id);
     x->sent = opd_telemetry_metric(p->telemetry, OPD_METRIC_COUNTER,
@@ -260,6 +294,13 @@ static int file_validate(const void *cfgp, char *err, size_t len)
         snprintf(err, len, "path must be set");
         return -EINVAL;
     }
+    if (cfg->format && strcmp(cfg->format, "pprof") == 0 &&
+        (cfg->append || cfg->rotation.max_megabytes > 0)) {
+        snprintf(err, len,
+                 "format pprof writes a directory of files (path is the directory): "
+                 "append and rotation do not apply");
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -278,9 +319,10 @@ static const struct opd_config_map rotation_map[] = {
 
 static const struct opd_config_map file_map[] = {
     {OPD_CFG_STRING, "path", NULL, 0, 0, offsetof(struct file_cfg, path),
-     "File to write (required)"},
+     "File to write (required); with format pprof the directory to write files into"},
     {OPD_CFG_ENUM, "format", "json", 0, 0, offsetof(struct file_cfg, format),
-     "json (OTLP/JSON lines), proto (4-byte big-endian length + protobuf) or folded",
+     "json (OTLP/JSON lines), proto (4-byte big-endian length + protobuf), folded, or pprof "
+     "(one gzipped profile.proto per process, profile type and interval)",
      .choices = formats},
     {OPD_CFG_BOOL, "append", "false", 0, 0, offsetof(struct file_cfg, append),
      "Append to an existing file instead of truncating it"},
@@ -294,7 +336,7 @@ static const struct opd_config_map file_map[] = {
 const struct opd_factory opd_file_exporter_factory = {
     .type = "file",
     .kind = OPD_KIND_EXPORTER,
-    .description = "writes OTLP/JSON lines, length-prefixed protobuf or folded stacks",
+    .description = "writes OTLP/JSON lines, length-prefixed protobuf, folded stacks or pprof files",
     .config_map = file_map,
     .config_size = sizeof(struct file_cfg),
     .validate = file_validate,

@@ -1,4 +1,4 @@
-/* processor "k8sattributes": adds Kubernetes metadata to each resource (process →
+/* processor "k8s_attributes" (alias "k8sattributes"): adds Kubernetes metadata to each resource (process →
  * container.id / k8s.pod.uid → pod, container, workload), from the shared metadata
  * client. Collector option names and defaults. */
 #include <errno.h>
@@ -229,7 +229,8 @@ const struct opd_config_map opd_k8sattr_config_map[] = {
 };
 
 const struct opd_factory opd_k8sattributes_processor_factory = {
-    .type = "k8sattributes",
+    .type = "k8s_attributes",
+    .alias = "k8sattributes", /* the Collector's name before v0.146 */
     .kind = OPD_KIND_PROCESSOR,
     .description = "adds Kubernetes pod, container and workload metadata to resources",
     .config_map = opd_k8sattr_config_map,

@@ -1,4 +1,4 @@
-/* receiver "otlpjsonfile": reads OTLP/JSON profile files (one ExportProfilesServiceRequest
+/* receiver "otlp_json_file" (alias "otlpjsonfile"): reads OTLP/JSON profile files (one ExportProfilesServiceRequest
  * per line, as the file exporter writes them) and feeds each line into the pipeline.
  * Files are found by glob and polled; a bad line is reported with file:line and skipped. */
 #include <errno.h>
@@ -355,7 +355,8 @@ static const struct opd_config_map ojf_map[] = {
 };
 
 const struct opd_factory opd_otlpjsonfile_receiver_factory = {
-    .type = "otlpjsonfile",
+    .type = "otlp_json_file",
+    .alias = "otlpjsonfile", /* the Collector's name before its snake_case rename */
     .kind = OPD_KIND_RECEIVER,
     .description = "reads OTLP/JSON profile files",
     .config_map = ojf_map,

@@ -2,6 +2,7 @@
 #include "collector/receivers/profiling/build.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,12 @@ static int cache_grow(struct loc_cache *c)
 
 /* ---- building ------------------------------------------------------------------------ */
 
+/* One thread.name value of a profile and the weight of its samples. */
+struct thread_name {
+    char name[OPD_COMM_LEN + 1];
+    uint64_t weight;
+};
+
 struct builder {
     const struct opd_build_params *p;
     const struct opd_drain *d;
@@ -80,6 +87,10 @@ struct builder {
     int32_t *locs; /* scratch for one stack */
     int32_t attr_frame_type[8];
     int32_t attr_via[3]; /* otelprofd.unwind.method per VIA_* (0: not interned yet) */
+    const struct opd_sample_attrs *attrs;
+    struct thread_name *names; /* scratch: the thread names of one profile */
+    size_t cap_names;
+    size_t n_kept; /* names[0..n_kept): the kept names, sorted; bounded profiles only */
 };
 
 /* How the kernel walk found a native user frame (bits of OPD_FRAME_VIA_MASK >> 61), kept
@@ -111,8 +122,13 @@ bool opd_profiling_comm_allowed(const struct opd_build_params *p, const char *co
 
 static int32_t intern_mapping(struct builder *bl, const struct opd_sym_frame *f, bool kernel)
 {
+    const char *const ids[][2] = {
+        {"process.executable.build_id.gnu", f->mapping.build_id_gnu},
+        {"process.executable.build_id.go", f->mapping.build_id_go},
+        {"process.executable.build_id.htlhash", f->mapping.build_id_htlhash},
+    };
     struct opd_mapping m = {0};
-    int32_t attrs[2];
+    int32_t attrs[sizeof(ids) / sizeof(ids[0])];
     size_t n = 0;
 
     if (!kernel && !f->has_mapping)
@@ -127,16 +143,10 @@ static int32_t intern_mapping(struct builder *bl, const struct opd_sym_frame *f,
     m.filename_strindex = opd_dict_string(bl->dict, f->mapping.path ? f->mapping.path : "");
     if (m.filename_strindex < 0)
         return m.filename_strindex;
-    if (f->mapping.build_id_gnu && f->mapping.build_id_gnu[0]) {
-        attrs[n] =
-            opd_dict_attr_str(bl->dict, "process.executable.build_id.gnu", f->mapping.build_id_gnu);
-        if (attrs[n] < 0)
-            return attrs[n];
-        n++;
-    }
-    if (f->mapping.build_id_go && f->mapping.build_id_go[0]) {
-        attrs[n] =
-            opd_dict_attr_str(bl->dict, "process.executable.build_id.go", f->mapping.build_id_go);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        if (!ids[i][1] || !ids[i][1][0])
+            continue;
+        attrs[n] = opd_dict_attr_str(bl->dict, ids[i][0], ids[i][1]);
         if (attrs[n] < 0)
             return attrs[n];
         n++;
@@ -181,6 +191,7 @@ static void frame_unsymbolized(struct builder *bl, int32_t pid, uint64_t pc,
     f->mapping.path = "";
     f->mapping.build_id_gnu = "";
     f->mapping.build_id_go = "";
+    f->mapping.build_id_htlhash = "";
     m = opd_proctab_find_mapping(bl->p->tab, pid, pc, bl->p->now, NULL);
     if (m) {
         f->has_mapping = true;
@@ -436,7 +447,14 @@ static int set_resource_attrs(struct builder *bl, struct opd_resource *res, uint
 
     if (bl->p->service_name_from_env && proc && proc->service_name && proc->service_name[0])
         service = proc->service_name;
-    err = opd_attrs_set_int(bl->b, &res->attrs, "process.pid", pid);
+    if (bl->attrs->string_values) {
+        char num[16];
+
+        snprintf(num, sizeof(num), "%u", pid);
+        err = opd_attrs_set_str(bl->b, &res->attrs, "process.pid", num);
+    } else {
+        err = opd_attrs_set_int(bl->b, &res->attrs, "process.pid", pid);
+    }
     if (!err)
         err = opd_attrs_set_str(bl->b, &res->attrs, "process.executable.name", exe_name);
     if (!err && exe_path[0])
@@ -452,17 +470,37 @@ static int set_resource_attrs(struct builder *bl, struct opd_resource *res, uint
     return err;
 }
 
-/* Sample and period types per record kind. The off-CPU and memory profiles carry
- * estimates already scaled up from their sampling, as pprof's heap profiles do. */
+/* Sample and period types per record kind, as the backends recognise them: CPU and
+ * off-CPU as the reference OTel profiler sends them (Pyroscope's process_cpu and off_cpu;
+ * off-CPU has an empty period type), the memory profiles with pprof's sample types and
+ * the period type "memory", the name Pyroscope gives a type it does not know (its heap
+ * profiles' name). The off-CPU and memory profiles carry estimates already scaled up
+ * from their sampling, as pprof's heap profiles do. */
 static const struct {
     const char *type, *unit, *ptype, *punit;
 } kind_types[OPD_PROF__MAX] = {
     [OPD_PROF_CPU] = {"samples", "count", "cpu", "nanoseconds"},
-    [OPD_PROF_OFF_CPU] = {"off_cpu", "nanoseconds", "off_cpu", "nanoseconds"},
-    [OPD_PROF_ALLOC_SPACE] = {"alloc_space", "bytes", "space", "bytes"},
-    [OPD_PROF_ALLOC_OBJECTS] = {"alloc_objects", "count", "space", "bytes"},
-    [OPD_PROF_INUSE_SPACE] = {"inuse_space", "bytes", "space", "bytes"},
+    [OPD_PROF_OFF_CPU] = {"off_cpu", "nanoseconds", "", ""},
+    [OPD_PROF_ALLOC_SPACE] = {"alloc_space", "bytes", "memory", "bytes"},
+    [OPD_PROF_ALLOC_OBJECTS] = {"alloc_objects", "count", "memory", "bytes"},
+    [OPD_PROF_INUSE_SPACE] = {"inuse_space", "bytes", "memory", "bytes"},
 };
+
+/* Parca names a profile after its instrumentation scope: the memory profiles get a scope
+ * of their own, so that their name there says memory too. */
+#define SCOPE_NAME        "otelprofd"
+#define MEMORY_SCOPE_NAME "otelprofd.memory"
+
+/* The memory kinds follow each other (add_process walks them in order). */
+_Static_assert(OPD_PROF_ALLOC_OBJECTS == OPD_PROF_ALLOC_SPACE + 1 &&
+                   OPD_PROF_INUSE_SPACE == OPD_PROF_ALLOC_SPACE + 2,
+               "memory kinds are contiguous");
+
+static bool kind_is_memory(uint32_t kind)
+{
+    return kind == OPD_PROF_ALLOC_SPACE || kind == OPD_PROF_ALLOC_OBJECTS ||
+           kind == OPD_PROF_INUSE_SPACE;
+}
 
 static int init_profile(struct builder *bl, struct opd_profile *prof, uint32_t kind)
 {
@@ -479,14 +517,207 @@ static int init_profile(struct builder *bl, struct opd_profile *prof, uint32_t k
         return -ENOMEM;
     if (kind == OPD_PROF_CPU)
         prof->period = bl->p->samples_per_second ? 1000000000LL / bl->p->samples_per_second : 0;
-    else if (kind == OPD_PROF_OFF_CPU)
-        prof->period = 1;
-    else
+    else if (kind_is_memory(kind))
         prof->period = (int64_t)bl->p->alloc_sample_bytes;
     prof->time_unix_nano = bl->d->start_unix_ns;
     prof->duration_nano =
         bl->d->end_unix_ns > bl->d->start_unix_ns ? bl->d->end_unix_ns - bl->d->start_unix_ns : 0;
     return 0;
+}
+
+const struct opd_sample_attrs opd_sample_attrs_default = {
+    .thread_name = true,
+    .normalize_thread_names = true,
+    .max_thread_names = 32,
+};
+
+int opd_sample_attrs_from_config(const struct opd_strlist *names, const char *thread_names,
+                                 int64_t max_thread_names, bool string_values,
+                                 struct opd_sample_attrs *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < names->n; i++) {
+        if (strcmp(names->v[i], "thread.name") == 0) {
+            out->thread_name = true;
+        } else if (strcmp(names->v[i], "thread.id") == 0) {
+            out->thread_id = true;
+        } else {
+            snprintf(err, errlen,
+                     "sample_attributes: \"%s\" is not one of thread.name, thread.id%s",
+                     names->v[i],
+                     strcmp(names->v[i], "cpu.logical_number") == 0
+                         ? " (the sampler does not record the CPU of a sample)"
+                         : "");
+            return -EINVAL;
+        }
+    }
+    out->normalize_thread_names = !thread_names || strcmp(thread_names, "raw") != 0;
+    out->max_thread_names = max_thread_names > 0 ? (uint32_t)max_thread_names : 0;
+    out->string_values = string_values;
+    return 0;
+}
+
+/* The value of thread.name for the samples of threads beyond max_thread_names. */
+#define OTHER_THREADS "[other]"
+
+void opd_thread_name_normalize(const char *name, char *out)
+{
+    bool digits = false;
+
+    for (; *name; name++) {
+        bool d = *name >= '0' && *name <= '9';
+
+        if (!d)
+            *out++ = *name;
+        else if (!digits)
+            *out++ = '*';
+        digits = d;
+    }
+    *out = '\0';
+}
+
+/* The thread.name value of record r before the bound: its name, normalized if asked. */
+static void thread_name_of(const struct builder *bl, const struct opd_drain_record *r,
+                           char out[OPD_COMM_LEN + 1])
+{
+    char raw[OPD_COMM_LEN + 1];
+
+    memcpy(raw, r->key.comm, OPD_COMM_LEN);
+    raw[OPD_COMM_LEN] = '\0';
+    if (bl->attrs->normalize_thread_names)
+        opd_thread_name_normalize(raw, out);
+    else
+        memcpy(out, raw, sizeof(raw));
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const struct thread_name *)a)->name, ((const struct thread_name *)b)->name);
+}
+
+static int cmp_weight(const void *a, const void *b)
+{
+    const struct thread_name *x = a, *y = b;
+
+    if (x->weight != y->weight)
+        return x->weight > y->weight ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Chooses the thread names that keep their own value in the profile of records
+ * order[i..j): all of them when there are at most max_thread_names, else the heaviest
+ * (bl->names[0..n_kept), sorted by name; n_kept = SIZE_MAX when every name is kept).
+ * Returns 0 or -ENOMEM. */
+static int pick_thread_names(struct builder *bl, const size_t *order, size_t i, size_t j)
+{
+    size_t n = 0, w = 0, max = bl->attrs->max_thread_names;
+
+    bl->n_kept = SIZE_MAX;
+    if (!bl->attrs->thread_name || !max || j - i <= max)
+        return 0;
+    if (opd_vec_reserve((void **)&bl->names, &bl->cap_names, j - i, sizeof(*bl->names)))
+        return -ENOMEM;
+    for (size_t k = i; k < j; k++) {
+        const struct opd_drain_record *r = &bl->d->recs[order[k]];
+
+        thread_name_of(bl, r, bl->names[n].name);
+        bl->names[n++].weight = r->count;
+    }
+    qsort(bl->names, n, sizeof(*bl->names), cmp_name);
+    for (size_t k = 1; k < n; k++) {
+        if (strcmp(bl->names[k].name, bl->names[w].name) == 0)
+            bl->names[w].weight += bl->names[k].weight;
+        else
+            bl->names[++w] = bl->names[k];
+    }
+    n = w + 1;
+    if (n <= max)
+        return 0;
+    qsort(bl->names, n, sizeof(*bl->names), cmp_weight);
+    qsort(bl->names, max, sizeof(*bl->names), cmp_name);
+    bl->n_kept = max;
+    return 0;
+}
+
+/* Interns the sample attributes of record r into attrs; returns how many or -ENOMEM. */
+static int sample_attrs(struct builder *bl, const struct opd_drain_record *r, int32_t attrs[2])
+{
+    char name[OPD_COMM_LEN + 1];
+    int n = 0;
+
+    if (bl->attrs->thread_name) {
+        struct thread_name key;
+
+        thread_name_of(bl, r, name);
+        memcpy(key.name, name, sizeof(name));
+        if (bl->n_kept != SIZE_MAX &&
+            !bsearch(&key, bl->names, bl->n_kept, sizeof(*bl->names), cmp_name))
+            snprintf(name, sizeof(name), "%s", OTHER_THREADS);
+        attrs[n] = opd_dict_attr_str(bl->dict, "thread.name", name);
+        if (attrs[n++] < 0)
+            return -ENOMEM;
+    }
+    if (bl->attrs->thread_id) {
+        if (bl->attrs->string_values) {
+            snprintf(name, sizeof(name), "%u", r->key.tid);
+            attrs[n] = opd_dict_attr_str(bl->dict, "thread.id", name);
+        } else {
+            attrs[n] = opd_dict_attr_int(bl->dict, "thread.id", r->key.tid);
+        }
+        if (attrs[n++] < 0)
+            return -ENOMEM;
+    }
+    return n;
+}
+
+/* The scope of res that holds profiles of kind (added when missing); NULL on -ENOMEM. */
+static struct opd_scope *kind_scope(struct builder *bl, struct opd_resource *res, uint32_t kind)
+{
+    const char *name = kind_is_memory(kind) ? MEMORY_SCOPE_NAME : SCOPE_NAME;
+
+    for (size_t i = 0; i < res->n_scopes; i++)
+        if (strcmp(res->scopes[i].name, name) == 0)
+            return &res->scopes[i];
+    return opd_resource_add_scope(bl->b, res, name, bl->p->scope_version);
+}
+
+/* Adds to res the profile of kind with the records order[i..j) (one process; none: an
+ * empty profile). */
+static int add_profile(struct builder *bl, struct opd_resource *res, uint32_t kind,
+                       const size_t *order, size_t i, size_t j)
+{
+    struct opd_scope *scope = kind_scope(bl, res, kind);
+    struct opd_profile *prof;
+    int err;
+
+    if (!scope || !(prof = opd_scope_add_profile(bl->b, scope)))
+        return -ENOMEM;
+    err = init_profile(bl, prof, kind);
+    if (!err)
+        err = pick_thread_names(bl, order, i, j);
+    for (size_t k = i; k < j && !err; k++) {
+        const struct opd_drain_record *r = &bl->d->recs[order[k]];
+        struct opd_sample s = {0};
+        int64_t value = (int64_t)r->count;
+        int32_t attrs[2];
+        int32_t stack = record_stack(bl, r);
+        int n = stack < 0 ? stack : sample_attrs(bl, r, attrs);
+
+        if (n < 0)
+            return n;
+        s.stack_index = stack;
+        s.attr_indices = n ? attrs : NULL;
+        s.n_attr = (size_t)n;
+        s.values = &value;
+        s.n_values = 1;
+        err = opd_profile_add_sample(bl->b, prof, &s);
+        if (!err && kind == OPD_PROF_CPU)
+            bl->st->samples += r->count;
+    }
+    /* Threads that share a (normalized) name and a stack are one sample. */
+    if (!err && opd_profile_merge_samples(prof) < 0)
+        err = -ENOMEM;
+    return err;
 }
 
 static int cmp_rec(const void *a, const void *b, void *arg)
@@ -513,11 +744,9 @@ static int add_process(struct builder *bl, const size_t *order, size_t i, size_t
     const char *fallback = first->key.comm;
     const struct opd_proc *proc;
     struct opd_resource *res;
-    struct opd_scope *scope;
-    struct opd_profile *prof = NULL;
-    uint32_t kind = OPD_PROF__MAX;
     char comm[OPD_COMM_LEN + 1];
-    int err;
+    uint32_t mem_next = OPD_PROF_ALLOC_SPACE; /* the next memory kind to add */
+    int err = 0;
 
     /* The main thread's name stands for the process when /proc no longer knows it. */
     for (size_t k = i; k < j; k++) {
@@ -541,56 +770,38 @@ static int add_process(struct builder *bl, const size_t *order, size_t i, size_t
     err = set_resource_attrs(bl, res, pid, proc, comm);
     if (err)
         return err;
-    scope = opd_resource_add_scope(bl->b, res, "otelprofd", bl->p->scope_version);
-    if (!scope)
-        return -ENOMEM;
     bl->st->processes++;
+    /* Records are sorted by kind. A process with any memory record gets every memory
+     * profile, empty ones too, in the same order each interval: its pprof heap profiles
+     * then always have the same sample types (go tool pprof merges only such files, and
+     * -sample_index finds each type in each file). */
+    for (size_t k = i, e; k < j; k = e) {
+        uint32_t kind = bl->d->recs[order[k]].kind;
 
-    for (size_t k = i; k < j; k++) {
-        const struct opd_drain_record *r = &bl->d->recs[order[k]];
-        struct opd_sample s = {0};
-        int64_t value = (int64_t)r->count;
-        int32_t attrs[2];
-        char tname[OPD_COMM_LEN + 1];
-        int32_t stack = record_stack(bl, r);
-
-        if (stack < 0)
-            return stack;
-        if (!prof || r->kind != kind) {
-            /* The scope's profile array may move: prof is only used until the next add. */
-            kind = r->kind;
-            prof = opd_scope_add_profile(bl->b, scope);
-            if (!prof)
-                return -ENOMEM;
-            err = init_profile(bl, prof, kind);
-            if (err)
-                return err;
-        }
-        memcpy(tname, r->key.comm, OPD_COMM_LEN);
-        tname[OPD_COMM_LEN] = '\0';
-        attrs[0] = opd_dict_attr_str(bl->dict, "thread.name", tname);
-        attrs[1] = opd_dict_attr_int(bl->dict, "thread.id", r->key.tid);
-        if (attrs[0] < 0 || attrs[1] < 0)
-            return -ENOMEM;
-        s.stack_index = stack;
-        s.attr_indices = attrs;
-        s.n_attr = 2;
-        s.values = &value;
-        s.n_values = 1;
-        err = opd_profile_add_sample(bl->b, prof, &s);
+        for (e = k + 1; e < j && bl->d->recs[order[e]].kind == kind; e++)
+            ;
+        for (; kind_is_memory(kind) && mem_next < kind && !err; mem_next++)
+            err = add_profile(bl, res, mem_next, order, k, k);
+        if (!err)
+            err = add_profile(bl, res, kind, order, k, e);
+        if (!err && kind_is_memory(kind))
+            mem_next = kind + 1;
         if (err)
             return err;
-        if (r->kind == OPD_PROF_CPU)
-            bl->st->samples += r->count;
     }
-    return 0;
+    for (; mem_next != OPD_PROF_ALLOC_SPACE && kind_is_memory(mem_next) && !err; mem_next++)
+        err = add_profile(bl, res, mem_next, order, j, j);
+    return err;
 }
 
 struct opd_batch *opd_profiling_build(const struct opd_build_params *p, const struct opd_drain *d,
                                       struct opd_build_stats *stats)
 {
     struct opd_build_stats local;
-    struct builder bl = {.p = p, .d = d, .st = stats ? stats : &local};
+    struct builder bl = {.p = p,
+                         .d = d,
+                         .st = stats ? stats : &local,
+                         .attrs = p->attrs ? p->attrs : &opd_sample_attrs_default};
     size_t *order = NULL;
     int err = -ENOMEM;
 
@@ -619,6 +830,7 @@ struct opd_batch *opd_profiling_build(const struct opd_build_params *p, const st
 out:
     opd_free(order);
     opd_free(bl.locs);
+    opd_free(bl.names);
     opd_free(bl.cache.v);
     if (err) {
         opd_batch_unref(bl.b);

@@ -5,8 +5,11 @@
 #include <errno.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "collector/mem.h"
 #include "collector/receivers/profiling/gopclntab.h"
@@ -466,16 +469,79 @@ int opd_elf_offset_to_vaddr(const struct opd_elf_info *info, uint64_t off, uint6
     return -ENOENT;
 }
 
-void opd_elf_build_id_hex(const struct opd_elf_info *info, char *out, size_t out_len)
+/* Lowercase hex of p[0..n) into out (out_len bytes, NUL-terminated; cut to fit). */
+static void hex_encode(const uint8_t *p, size_t n, char *out, size_t out_len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i, o = 0;
 
     if (!out_len)
         return;
-    for (i = 0; i < info->build_id_len && o + 2 < out_len; i++) {
-        out[o++] = hex[info->build_id[i] >> 4];
-        out[o++] = hex[info->build_id[i] & 15];
+    for (i = 0; i < n && o + 2 < out_len; i++) {
+        out[o++] = hex[p[i] >> 4];
+        out[o++] = hex[p[i] & 15];
     }
     out[o] = '\0';
+}
+
+void opd_elf_build_id_hex(const struct opd_elf_info *info, char *out, size_t out_len)
+{
+    hex_encode(info->build_id, info->build_id_len, out, out_len);
+}
+
+/* Feeds len bytes of fd from offset off into the digest. */
+static int hash_range(EVP_MD_CTX *ctx, int fd, off_t off, size_t len)
+{
+    uint8_t buf[4096];
+
+    while (len) {
+        ssize_t n = pread(fd, buf, len < sizeof(buf) ? len : sizeof(buf), off);
+
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+            return -ENOMEM;
+        off += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int opd_elf_file_id(int fd, char out[33])
+{
+    uint8_t md[EVP_MAX_MD_SIZE], be[8];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int mdlen = 0;
+    struct stat st;
+    size_t head, tail;
+    int err = -ENOMEM;
+
+    out[0] = '\0';
+    if (!ctx)
+        return -ENOMEM;
+    if (fstat(fd, &st)) {
+        err = -errno;
+        goto out;
+    }
+    head = st.st_size < 4096 ? (size_t)st.st_size : 4096;
+    tail = head;
+    for (int i = 0; i < 8; i++)
+        be[i] = (uint8_t)((uint64_t)st.st_size >> (56 - 8 * i));
+    if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+        goto out;
+    /* The head, the tail (both whole when the file is shorter), the length. */
+    err = hash_range(ctx, fd, 0, head);
+    if (!err)
+        err = hash_range(ctx, fd, st.st_size - (off_t)tail, tail);
+    if (err)
+        goto out;
+    err = -ENOMEM;
+    if (!EVP_DigestUpdate(ctx, be, sizeof(be)) || !EVP_DigestFinal_ex(ctx, md, &mdlen) ||
+        mdlen < 16)
+        goto out;
+    hex_encode(md, 16, out, 33);
+    err = 0;
+out:
+    EVP_MD_CTX_free(ctx);
+    return err;
 }

@@ -67,4 +67,11 @@ int opd_elf_offset_to_vaddr(const struct opd_elf_info *info, uint64_t off, uint6
 /* Lowercase hex of the GNU build id into out (2 * len + 1 bytes). */
 void opd_elf_build_id_hex(const struct opd_elf_info *info, char *out, size_t out_len);
 
+/* The file id of the open file fd as OpenTelemetry's process.executable.build_id.htlhash
+ * (the reference profiler's FileID): the first 16 bytes of SHA-256 over the file's first
+ * 4096 bytes, its last 4096 bytes and its length as a big-endian 64-bit number, in
+ * lowercase hex. Works on any file; reads with pread (the offset of fd is kept). Returns 0,
+ * -errno of fstat or pread (-EIO for a file that shrank), -ENOMEM. */
+int opd_elf_file_id(int fd, char out[33]);
+
 #endif

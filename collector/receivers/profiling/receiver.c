@@ -109,6 +109,7 @@ struct prof_recv {
     size_t n_debug_dirs;
     struct opd_scope_filter scope;
     struct opd_prof_k8s_scope *k8s; /* scope.namespaces / pod_selector; NULL without */
+    struct opd_sample_attrs sample_attrs;
     char host_name[256];
 
     /* Run state. */
@@ -183,6 +184,7 @@ static void cycle(struct prof_recv *r, bool final)
         .py = r->py,
         .host_name = r->host_name,
         .scope_version = OPD_VERSION,
+        .attrs = &r->sample_attrs,
         .alloc_sample_bytes = r->mem_sample_bytes,
         .samples_per_second = r->hz,
         .service_name_from_env = r->service_from_env,
@@ -218,6 +220,14 @@ static void cycle(struct prof_recv *r, bool final)
     r->window_start = end;
     pthread_mutex_lock(&r->tab_lock);
     bp.now = clock_ns(CLOCK_MONOTONIC);
+    if (!r->sym && !r->symbolize) {
+        /* Without on-host symbolization frames still carry their mappings' build ids,
+         * for the backend to symbolize them. */
+        struct opd_symbolizer_config sc = {.procfs_root = r->procfs_root, .ids_only = true};
+
+        r->sym = opd_symbolizer_create(&sc, r->tab, r->tel, r->who);
+        bp.sym = r->sym;
+    }
     if (r->drain.n_recs) {
         batch = opd_profiling_build(&bp, &r->drain, &st);
         if (!batch) {
@@ -786,7 +796,11 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
             r->n_debug_dirs++;
         }
     }
-    err = copy_rules(&r->scope.include, &cfg->include);
+    err = opd_sample_attrs_from_config(&cfg->sample_attributes, cfg->thread_names,
+                                       cfg->max_thread_names, cfg->string_attributes,
+                                       &r->sample_attrs, NULL, 0);
+    if (!err)
+        err = copy_rules(&r->scope.include, &cfg->include);
     if (!err)
         err = copy_rules(&r->scope.exclude, &cfg->exclude);
     if (!err)
@@ -902,6 +916,7 @@ static int check_rules(const struct opd_profiling_scope_cfg *c, const char *whic
 static int prof_validate(const void *cfgp, char *err, size_t len)
 {
     const struct opd_profiling_config *cfg = cfgp;
+    struct opd_sample_attrs sa;
 
     if (cfg->off_cpu) {
         snprintf(err, len, "off_cpu is reserved for a later version and must be false");
@@ -931,11 +946,14 @@ static int prof_validate(const void *cfgp, char *err, size_t len)
         snprintf(err, len, "at most 4096 pids per list");
         return -EINVAL;
     }
-    return 0;
+    return opd_sample_attrs_from_config(&cfg->sample_attributes, cfg->thread_names,
+                                        cfg->max_thread_names, cfg->string_attributes, &sa, err,
+                                        len);
 }
 
 static const char *const events[] = {"cpu-clock", "cycles", NULL};
 static const char *const unwind_methods[] = {"auto", "frame_pointer", "eh_frame", NULL};
+static const char *const thread_name_forms[] = {"normalized", "raw", NULL};
 
 static const struct opd_config_map unwind_map[] = {
     {.type = OPD_CFG_ENUM,
@@ -1180,6 +1198,39 @@ const struct opd_config_map opd_profiling_config_map[] = {
      .max = 0,
      .offset = offsetof(struct opd_profiling_config, cgroup_root),
      .desc = "Where the cgroup v2 tree is mounted"},
+    {.type = OPD_CFG_STRLIST,
+     .name = "sample_attributes",
+     .def = "[thread.name]",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, sample_attributes),
+     .desc = "Attributes on every sample: thread.name, thread.id. Each distinct combination "
+             "is a series in Pyroscope and Parca"},
+    {.type = OPD_CFG_ENUM,
+     .name = "thread_names",
+     .def = "normalized",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, thread_names),
+     .desc = "thread.name as normalized (each run of digits becomes *: worker-17 and "
+             "worker-18 are worker-*) or raw",
+     .choices = thread_name_forms},
+    {.type = OPD_CFG_INT,
+     .name = "max_thread_names",
+     .def = "32",
+     .min = 0,
+     .max = 1 << 20,
+     .offset = offsetof(struct opd_profiling_config, max_thread_names),
+     .desc = "Distinct thread.name values per process and profile; the threads of the "
+             "others (least samples first) are [other]. 0 = no bound"},
+    {.type = OPD_CFG_BOOL,
+     .name = "string_attributes",
+     .def = "false",
+     .min = 0,
+     .max = 0,
+     .offset = offsetof(struct opd_profiling_config, string_attributes),
+     .desc = "Write process.pid and thread.id as strings (Parca makes labels of strings "
+             "only) instead of integers"},
     {.type = OPD_CFG_SECTION,
      .name = "unwinding",
      .def = NULL,

@@ -55,6 +55,11 @@ struct opd_profiling_config {
     char *cgroup_root;
     struct opd_prof_k8s_scope_cfg scope; /* Kubernetes namespaces / pod labels */
     struct opd_profiling_unwind_cfg unwinding;
+    /* What each sample carries (see struct opd_sample_attrs). */
+    struct opd_strlist sample_attributes; /* "thread.name", "thread.id" */
+    char *thread_names;                   /* "normalized" or "raw" */
+    int64_t max_thread_names;
+    bool string_attributes;
 };
 
 extern const struct opd_config_map opd_profiling_config_map[];

@@ -7,6 +7,7 @@ endif()
 
 pkg_check_modules(LIBELF REQUIRED IMPORTED_TARGET libelf)
 pkg_check_modules(LIBDW REQUIRED IMPORTED_TARGET libdw)
+pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 find_path(OPD_LIBIBERTY_INCLUDE libiberty/demangle.h REQUIRED)
 find_library(OPD_LIBIBERTY_LIB NAMES libiberty.a iberty REQUIRED)
 
@@ -28,4 +29,4 @@ add_library(opd_profiling_symbolize STATIC
 )
 target_include_directories(opd_profiling_symbolize PRIVATE ${OPD_LIBIBERTY_INCLUDE})
 target_link_libraries(opd_profiling_symbolize PUBLIC opd_base PkgConfig::LIBELF PkgConfig::LIBDW
-                      PkgConfig::ZLIB ${OPD_LIBIBERTY_LIB})
+                      PkgConfig::ZLIB PkgConfig::LIBCRYPTO ${OPD_LIBIBERTY_LIB})

@@ -47,6 +47,7 @@ struct obj {
     size_t bytes;
     struct opd_elf_info info;
     char build_id_hex[2 * OPD_BUILD_ID_MAX + 1];
+    char file_id[33]; /* htlhash; "" when the file could not be read */
     struct opd_symtab syms, go_syms;
     /* DWARF lines (only with dwarf_lines): the file that has .debug_info, kept open. */
     int dw_fd;
@@ -78,6 +79,7 @@ struct opd_symbolizer {
     size_t n_debug_dirs;
     size_t cache_size;
     bool dwarf_lines;
+    bool ids_only;
     char *kallsyms_path;
     struct opd_proctab *tab;
 
@@ -482,7 +484,9 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
         goto done;
     }
     opd_elf_build_id_hex(&o->info, o->build_id_hex, sizeof(o->build_id_hex));
-    if (o->info.build_id_len) {
+    if (opd_elf_file_id(fd, o->file_id) == -ENOMEM)
+        goto nomem;
+    if (o->info.build_id_len && !s->ids_only) {
         build_id_key(&o->info, &ba, &bb);
         x = idx_find(s, IDX_BUILDID, ba, bb);
         if (x && !x->obj->failed) {
@@ -500,7 +504,7 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
             return shared;
         }
     }
-    err = load_elf_symbols(s, o, elf, &fd, proc->pid, m->path);
+    err = s->ids_only ? 0 : load_elf_symbols(s, o, elf, &fd, proc->pid, m->path);
     if (err == -ENOMEM || err == -E2BIG)
         goto nomem;
     if (err == 1)
@@ -514,7 +518,7 @@ done:
     if (!x)
         return o; /* usable now, just not findable later; the LRU frees it */
     idx_set_identity(s, x, stp);
-    if (!o->failed && o->info.build_id_len) {
+    if (!o->failed && o->info.build_id_len && !s->ids_only) {
         build_id_key(&o->info, &ba, &bb);
         idx_add(s, IDX_BUILDID, ba, bb, o);
     }
@@ -675,7 +679,8 @@ struct opd_symbolizer *opd_symbolizer_create(const struct opd_symbolizer_config 
             goto fail;
     }
     s->cache_size = cfg->cache_size ? cfg->cache_size : DEFAULT_CACHE_SIZE;
-    s->dwarf_lines = cfg->dwarf_lines;
+    s->dwarf_lines = cfg->dwarf_lines && !cfg->ids_only;
+    s->ids_only = cfg->ids_only;
     s->n_buckets = 1024;
     s->buckets = opd_calloc(s->n_buckets, sizeof(*s->buckets));
     if (!s->buckets)
@@ -790,14 +795,32 @@ static void frame_reset(struct opd_sym_frame *out, uint64_t pc)
     out->mapping.path = "";
     out->mapping.build_id_gnu = "";
     out->mapping.build_id_go = "";
+    out->mapping.build_id_htlhash = "";
+}
+
+/* A page the kernel maps into processes ("[uprobes]", "[vsyscall]", "[vdso]"): no file, no
+ * build id, so no backend can name a frame in it. Names the frame after the page. */
+static int from_kernel_page(const struct opd_proc_mapping *m, struct opd_sym_frame *out)
+{
+    size_t n = strlen(m->path);
+
+    if (n < 3 || m->path[0] != '[' || m->path[n - 1] != ']')
+        return -ENOENT;
+    out->function = m->path;
+    out->system_name = m->path;
+    out->symbol_offset = out->pc - m->start;
+    return 0;
 }
 
 static int from_perfmap(struct opd_symbolizer *s, const struct opd_proc *proc, uint64_t lookup,
                         struct opd_sym_frame *out)
 {
-    struct obj *o = get_perfmap_obj(s, proc);
+    struct obj *o;
     const struct opd_symtab_entry *e;
 
+    if (s->ids_only)
+        return -ENOENT;
+    o = get_perfmap_obj(s, proc);
     if (!o)
         return -ENOMEM;
     e = opd_symtab_lookup(&o->syms, lookup, 1);
@@ -866,11 +889,13 @@ int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsi
     out->mapping.path = m->path;
     out->file_offset = pc - m->start + m->offset;
     if (strcmp(m->path, "[vdso]") == 0) {
-        o = get_vdso_obj(s);
+        o = s->ids_only ? NULL : get_vdso_obj(s);
         if (!o || m->end - m->start != s->vdso_size)
-            return -ENOENT; /* a compat (32-bit) process has another image */
+            return from_kernel_page(m, out); /* a compat (32-bit) process has another image */
     } else if (m->inode == 0 || m->path[0] != '/') {
-        return from_perfmap(s, proc, lookup, out);
+        int err = from_perfmap(s, proc, lookup, out);
+
+        return err == -ENOENT ? from_kernel_page(m, out) : err;
     } else {
         o = get_elf_obj(s, proc, m);
         if (!o)
@@ -878,6 +903,7 @@ int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsi
     }
     out->mapping.build_id_gnu = o->build_id_hex;
     out->mapping.build_id_go = o->info.go_build_id;
+    out->mapping.build_id_htlhash = o->file_id;
     if (o->failed) {
         /* Not an ELF file: JIT code in a memfd ("/memfd:jit (deleted)") is in the perf map. */
         return from_perfmap(s, proc, lookup, out);
@@ -885,6 +911,8 @@ int opd_symbolizer_user(struct opd_symbolizer *s, int32_t pid, uint64_t pc, unsi
     if (opd_elf_offset_to_vaddr(&o->info, lookup - m->start + m->offset, &vaddr))
         return -ENOENT;
     out->address = vaddr + delta;
+    if (s->ids_only)
+        return -ENOENT;
     if (o->go_syms.n) {
         e = opd_symtab_lookup(&o->go_syms, vaddr, USER_MAX_GAP);
         tab = &o->go_syms;
@@ -1013,7 +1041,7 @@ int opd_symbolizer_kernel(struct opd_symbolizer *s, uint64_t ip, unsigned flags,
     if (!s)
         return -EINVAL;
     if (!s->ksyms_loaded) {
-        if (s->ksyms_failed)
+        if (s->ksyms_failed || s->ids_only)
             return -ENOENT;
         err = load_ksyms(s);
         if (err == -ENOMEM)

@@ -12,7 +12,9 @@
  * the file, in <dir>/.debug/ and in <debug_dir>/<dir>/), and for Go binaries from .gopclntab.
  * Anonymous executable memory and non-ELF file mappings (memfd JIT code) are looked up in
  * /tmp/perf-<nspid>.map inside the process's root; [vdso] from the daemon's own vdso image.
- * Kernel ips come from <procfs_root>/kallsyms (modules included), loaded once.
+ * Kernel ips come from <procfs_root>/kallsyms (modules included), loaded once. A pc in a
+ * page the kernel provides ([uprobes]: uretprobe trampolines; [vsyscall]; [vdso] when its
+ * image cannot be read) is named after the page.
  * C++ and Rust names are demangled (libiberty). With dwarf_lines, file:line and inlined
  * frames come from DWARF (the binary or its debug file), and for Go from the pclntab.
  *
@@ -57,6 +59,9 @@ struct opd_sym_mapping {
     const char *path;      /* as in /proc/PID/maps; "[kernel.kallsyms]" or "[module]" for kernel */
     const char *build_id_gnu; /* lowercase hex of NT_GNU_BUILD_ID */
     const char *build_id_go;  /* the Go build id string (.note.go.buildid) */
+    /* The file id of every ELF file read (process.executable.build_id.htlhash, see
+     * opd_elf_file_id), with or without the other two. */
+    const char *build_id_htlhash;
 };
 
 struct opd_sym_inline {
@@ -98,6 +103,9 @@ struct opd_symbolizer_config {
     size_t cache_size;         /* bytes for symbol tables; 0 means 64 MiB */
     bool dwarf_lines;          /* fill file/line from DWARF .debug_line (libdw) */
     const char *kallsyms_path; /* NULL means "<procfs_root>/kallsyms" */
+    /* Mappings and their build ids only, no names (symbolization left to the backend):
+     * no symbol tables, debug files, perf maps or kallsyms are read. */
+    bool ids_only;
 };
 
 /* Flag for opd_symbolizer_user/kernel: pc is a return address (every frame but the leaf),
