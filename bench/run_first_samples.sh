@@ -20,6 +20,7 @@ DPID=""
 cleanup() {
   [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
   pkill -KILL -f "$TMP/idle" 2>/dev/null || true
+  wait 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
