@@ -330,7 +330,8 @@ static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_s
     d = elf_getdata(scn, NULL);
     if (!d || !d->d_buf)
         return 1;
-    for (off = 0; off + 64 <= d->d_size; off += 8) {
+    /* off <= d_size always, so d_size - off is what is left and cannot wrap. */
+    for (off = 0; d->d_size - off >= 64; off += 8) {
         const uint8_t *p = (const uint8_t *)d->d_buf + off;
 
         if (!opd_gopclntab_probe(p, d->d_size - off))

@@ -1,6 +1,8 @@
 /* .gopclntab: the header (runtime.pcHeader) locates the function name table and the
  * function table; each function table entry points at a runtime._func whose second word
- * is the offset of its name. Every offset read from the file is bounds-checked. */
+ * is the offset of its name. Every offset read from the file is bounds-checked as a size
+ * against what is left of the table, and every sum of offsets goes through off_add, so no
+ * position can wrap around to a small in-bounds one. */
 #include "collector/receivers/profiling/gopclntab.h"
 
 #include <errno.h>
@@ -11,6 +13,12 @@ struct rd {
     size_t len;
     unsigned ptr; /* 4 or 8 */
 };
+
+/* *out = a + b; -1 when the sum does not fit in 64 bits. */
+static int off_add(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
 
 static int u32_at(const struct rd *r, uint64_t off, uint32_t *v)
 {
@@ -99,7 +107,7 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
         return -EINVAL;
     for (i = 0; i < nfunc; i++) {
         uint64_t e = pcln_off + i * ftab_entry;
-        uint64_t entry, next, funcoff, start;
+        uint64_t entry, next, funcoff, start, f;
         uint32_t v, nameoff;
         const char *name;
         size_t n;
@@ -122,7 +130,8 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
             start = text + entry;
         }
         /* runtime._func: entry (uintptr before 1.18, u32 after), then nameOff int32. */
-        if (u32_at(&r, pcln_off + funcoff + (magic == OPD_GO_MAGIC_116 ? r.ptr : 4), &nameoff))
+        if (off_add(pcln_off, funcoff, &f) ||
+            off_add(f, magic == OPD_GO_MAGIC_116 ? r.ptr : 4, &f) || u32_at(&r, f, &nameoff))
             break;
         if (name_at(&r, funcname_off + nameoff, &name, &n))
             continue;
@@ -187,11 +196,11 @@ static int read_uvarint(const struct rd *r, uint64_t *off, uint32_t *v)
 static int pcvalue(const struct rd *r, const struct hdr *h, uint64_t tab_off, uint64_t pc_off,
                    int32_t *val)
 {
-    uint64_t p = h->pctab_off + tab_off, pc = 0;
+    uint64_t p, pc = 0;
     int32_t v = -1;
     int first = 1, steps = 0;
 
-    if (tab_off == 0)
+    if (tab_off == 0 || off_add(h->pctab_off, tab_off, &p))
         return -1;
     for (;;) {
         uint32_t uvdelta, pcdelta;
@@ -220,7 +229,7 @@ int opd_gopclntab_line(const uint8_t *data, size_t len, uint32_t funcoff, uint64
 {
     struct rd r = {data, len, 8};
     struct hdr h;
-    uint64_t f, fields;
+    uint64_t fields, cu_entry, name_off;
     uint32_t pcfile, pcln, cu, fileoff;
     int32_t fileno, ln;
     const char *name;
@@ -231,10 +240,11 @@ int opd_gopclntab_line(const uint8_t *data, size_t len, uint32_t funcoff, uint64
     r.ptr = data[7];
     if (read_hdr(&r, &h))
         return -EINVAL;
-    f = h.pcln_off + funcoff;
     /* _func: entry (uintptr before 1.18, u32 after), nameOff, args, deferreturn, pcsp,
-     * pcfile, pcln, npcdata, cuOffset. */
-    fields = f + (h.magic == OPD_GO_MAGIC_116 ? r.ptr : 4);
+     * pcfile, pcln, npcdata, cuOffset. Once fields <= len, fields + 28 cannot wrap. */
+    if (off_add(h.pcln_off, funcoff, &fields) ||
+        off_add(fields, h.magic == OPD_GO_MAGIC_116 ? r.ptr : 4, &fields) || fields > r.len)
+        return -EINVAL;
     if (u32_at(&r, fields + 16, &pcfile) || u32_at(&r, fields + 20, &pcln) ||
         u32_at(&r, fields + 28, &cu))
         return -EINVAL;
@@ -242,10 +252,11 @@ int opd_gopclntab_line(const uint8_t *data, size_t len, uint32_t funcoff, uint64
         return -ENOENT;
     if (pcvalue(&r, &h, pcfile, pc_off, &fileno) || fileno < 0)
         return -ENOENT;
-    if (u32_at(&r, h.cu_off + ((uint64_t)cu + (uint64_t)fileno) * 4, &fileoff) ||
-        fileoff == UINT32_MAX)
+    /* cu and fileno are below 2^32, so their sum times 4 fits in 64 bits. */
+    if (off_add(h.cu_off, ((uint64_t)cu + (uint64_t)fileno) * 4, &cu_entry) ||
+        u32_at(&r, cu_entry, &fileoff) || fileoff == UINT32_MAX)
         return -ENOENT;
-    if (name_at(&r, h.filetab_off + fileoff, &name, &n))
+    if (off_add(h.filetab_off, fileoff, &name_off) || name_at(&r, name_off, &name, &n))
         return -ENOENT;
     *file = name;
     *line = ln;
