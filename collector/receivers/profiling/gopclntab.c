@@ -6,6 +6,7 @@
 #include "collector/receivers/profiling/gopclntab.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 struct rd {
@@ -57,7 +58,40 @@ int opd_gopclntab_probe(const uint8_t *data, size_t len)
     return data[7] == 4 || data[7] == 8;
 }
 
-/* A NUL-terminated name inside the table, or -1. */
+/* Whether s[0, n) is UTF-8 without control characters, as Go's identifiers and file
+ * names are; anything else is a table read at the wrong place. */
+static bool plausible_name(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = s[i], len, k;
+
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4;
+        else
+            return false;
+        if (n - i < len)
+            return false;
+        for (k = 1; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+        i += len;
+    }
+    return true;
+}
+
+/* A NUL-terminated, plausible name inside the table, or -1. */
 static int name_at(const struct rd *r, uint64_t off, const char **s, size_t *n)
 {
     const uint8_t *nul;
@@ -65,7 +99,7 @@ static int name_at(const struct rd *r, uint64_t off, const char **s, size_t *n)
     if (off >= r->len)
         return -1;
     nul = memchr(r->d + off, '\0', r->len - off);
-    if (!nul)
+    if (!nul || !plausible_name(r->d + off, (size_t)(nul - (r->d + off))))
         return -1;
     *s = (const char *)r->d + off;
     *n = (size_t)(nul - (r->d + off));
@@ -99,7 +133,10 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
         if (text == 0)
             text = text_start;
     }
-    if (funcname_off >= len || pcln_off >= len)
+    /* The tables follow the header (magic word, 4 bytes, then 8 words before 1.18's extra
+     * textStart word); offsets into the header are a table pointing at itself. */
+    if (funcname_off >= len || pcln_off >= len || funcname_off < 8 + 7 * (uint64_t)r.ptr ||
+        pcln_off < 8 + 7 * (uint64_t)r.ptr)
         return -EINVAL;
     /* Function table entries: (entryoff, funcoff) u32 pairs in 1.18+, uintptr pairs before. */
     ftab_entry = magic == OPD_GO_MAGIC_116 ? 2ull * r.ptr : 8;
