@@ -25,3 +25,7 @@ set_target_properties(opd_hostile_gen opd_hostile_fixture PROPERTIES
 opd_add_unit_test(test_hostile
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_hostile.c
   LIBS opd_hostile_elf opd_unwind opd_profiling_python opd_profiling_symbolize)
+
+# Privileged: the same files mapped by a fixture while build/otelprofd samples it.
+opd_add_script_test(hostile_binaries LABELS privileged TIMEOUT 120
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/hostile_binaries.sh)
