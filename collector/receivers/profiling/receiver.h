@@ -55,6 +55,7 @@ struct opd_profiling_config {
     char *cgroup_root;
     struct opd_prof_k8s_scope_cfg scope; /* Kubernetes namespaces / pod labels */
     struct opd_profiling_unwind_cfg unwinding;
+    int64_t bpf_memory_limit_mib; /* bound on the BPF maps' kernel memory; 0 = none */
 };
 
 extern const struct opd_config_map opd_profiling_config_map[];
