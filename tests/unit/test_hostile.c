@@ -50,21 +50,22 @@ static void write_repro(const char *path)
 {
     char src[PATH_MAX + 64];
     const char *s = getenv("OPD_SOURCE_DIR");
-    uint8_t *data;
+    uint8_t *data, *elf;
     struct stat st;
+    size_t len;
     int fd;
 
     snprintf(src, sizeof(src), "%s/tests/fuzz/regress/ehframe/crash-03f79b6d", s ? s : ".");
     fd = open(src, O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
     assert_int_equal(fstat(fd, &st), 0);
-    assert_true((size_t)st.st_size > 1 + OPD_HOSTILE_CODE_OFF + sizeof(opd_hostile_spin_code));
     data = malloc((size_t)st.st_size);
     assert_non_null(data);
     assert_int_equal(read(fd, data, (size_t)st.st_size), st.st_size);
     close(fd);
-    memcpy(data + 1 + OPD_HOSTILE_CODE_OFF, opd_hostile_spin_code, sizeof(opd_hostile_spin_code));
-    write_file(path, data + 1, (size_t)st.st_size - 1);
+    elf = opd_hostile_repro_elf(data, (size_t)st.st_size, &len);
+    assert_non_null(elf);
+    write_file(path, elf, len);
     free(data);
 }
 

@@ -51,6 +51,15 @@ const char *opd_hostile_name(enum opd_hostile_kind kind)
     return (unsigned)kind < OPD_HOSTILE_NKINDS ? names[kind] : "?";
 }
 
+uint8_t *opd_hostile_repro_elf(uint8_t *in, size_t n, size_t *elf_len)
+{
+    if (n <= 1 + OPD_HOSTILE_CODE_OFF + sizeof(opd_hostile_spin_code))
+        return NULL;
+    memcpy(in + 1 + OPD_HOSTILE_CODE_OFF, opd_hostile_spin_code, sizeof(opd_hostile_spin_code));
+    *elf_len = n - 1;
+    return in + 1;
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     memcpy(p, &v, 4);

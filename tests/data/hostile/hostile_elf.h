@@ -39,6 +39,11 @@ const char *opd_hostile_name(enum opd_hostile_kind kind);
  * Returns 0, or -EINVAL for an unknown kind. */
 int opd_hostile_build(enum opd_hostile_kind kind, uint8_t *buf);
 
+/* Makes a fuzz_ehframe reproducer (a selector byte, then an ELF file; n bytes at in)
+ * runnable: copies spin's code to the ELF's offset OPD_HOSTILE_CODE_OFF and returns the ELF
+ * part (in + 1, *elf_len bytes). NULL when the file is too short to hold the code there. */
+uint8_t *opd_hostile_repro_elf(uint8_t *in, size_t n, size_t *elf_len);
+
 /* The machine code placed at OPD_HOSTILE_CODE_OFF: spin(n) counts n down in a loop with a
  * frame-pointer prologue (push rbp; mov rbp, rsp; 1: dec rdi; jnz 1b; pop rbp; ret). */
 extern const uint8_t opd_hostile_spin_code[11];

@@ -31,8 +31,9 @@ static int write_file(const char *path, const uint8_t *data, size_t n)
 static int write_repro(const char *dir, const char *repro, const char *tag)
 {
     char path[4096];
-    uint8_t *data;
+    uint8_t *data, *elf;
     struct stat st;
+    size_t len;
     int fd, rc = -EINVAL;
 
     fd = open(repro, O_RDONLY | O_CLOEXEC);
@@ -40,11 +41,9 @@ static int write_repro(const char *dir, const char *repro, const char *tag)
         return -errno;
     data = malloc((size_t)st.st_size);
     if (data && read(fd, data, (size_t)st.st_size) == st.st_size &&
-        (size_t)st.st_size > 1 + OPD_HOSTILE_CODE_OFF + sizeof(opd_hostile_spin_code)) {
-        memcpy(data + 1 + OPD_HOSTILE_CODE_OFF, opd_hostile_spin_code,
-               sizeof(opd_hostile_spin_code));
+        (elf = opd_hostile_repro_elf(data, (size_t)st.st_size, &len))) {
         snprintf(path, sizeof(path), "%s/repro-%s.so", dir, tag);
-        rc = write_file(path, data + 1, (size_t)st.st_size - 1);
+        rc = write_file(path, elf, len);
     }
     free(data);
     close(fd);
