@@ -199,7 +199,9 @@ struct opd_bpf_memory {
     size_t n;
     int ncpus;
     bool kernel_figures; /* fdinfo's memlock is the map's real usage (kernel >= 6.4) */
-    uint64_t total;
+    uint64_t total, limit;
+    bool over;     /* the total exceeded limit at the last refresh (warned once) */
+    char who[96];  /* log name, receiver/<id> */
     struct opd_metric *m_total, *m_limit;
 };
 
@@ -288,6 +290,11 @@ uint64_t opd_bpf_memory_refresh(struct opd_bpf_memory *m)
     }
     m->total = total;
     opd_metric_set(m->m_total, (int64_t)total);
+    /* Maps that allocate on insert can grow past what was planned: say so once. */
+    if (m->limit && total > m->limit && !m->over)
+        OPD_WARN(m->who, "the BPF maps grew to %.1f MiB, over bpf_memory_limit_mib %" PRIu64,
+                 total / 1048576.0, m->limit >> 20);
+    m->over = m->limit && total > m->limit;
     return total;
 }
 
@@ -304,6 +311,9 @@ struct opd_bpf_memory *opd_bpf_memory_create(struct bpf_object *obj, uint64_t li
         goto fail;
     m->ncpus = libbpf_num_possible_cpus();
     m->kernel_figures = kernel_reports_usage();
+    m->limit = limit;
+    m->over = true; /* opd_bpf_memory_report tells the first time */
+    snprintf(m->who, sizeof(m->who), "receiver/%s", id);
     bpf_object__for_each_map(map, obj)
     {
         struct map_mem *mm = OPD_VEC_PUSH_SLOT(m->maps, m->n, cap);

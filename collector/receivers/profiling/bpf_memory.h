@@ -69,8 +69,8 @@ struct opd_bpf_memory *opd_bpf_memory_create(struct bpf_object *obj, uint64_t li
 struct opd_bpf_memory *opd_bpf_memory_of_sampler(struct opd_sampler *s, uint64_t limit,
                                                  struct opd_telemetry *tel, const char *id);
 
-/* Measures again (maps that allocate on insert change) and updates the gauges. Returns the
- * total in bytes. */
+/* Measures again (maps that allocate on insert change) and updates the gauges; logs a
+ * warning when the total first goes over the limit. Returns the total in bytes. */
 uint64_t opd_bpf_memory_refresh(struct opd_bpf_memory *m);
 
 /* Total bytes at the last measurement, and how many maps were measured / estimated. */
