@@ -327,7 +327,8 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id, c
     if (!x || x->body_overflow)
         return 0;
     r = x->res;
-    if (r->body_len + len > MAX_RESPONSE_BYTES) {
+    /* body_len <= MAX_RESPONSE_BYTES always: compare len with what is left. */
+    if (len > MAX_RESPONSE_BYTES - r->body_len) {
         x->body_overflow = true;
         return 0;
     }

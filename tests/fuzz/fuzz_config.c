@@ -1,13 +1,18 @@
 /* Fuzz target: bytes → YAML → node tree → the whole config load (binding through the fake
  * factory table, graph rules). A config that loads must also print, and the printed form
- * must load again and print identically. */
+ * must load again and print identically. The same bytes also go straight through the
+ * ${env:VAR:-default} expander (which the load only reaches inside YAML scalars), which
+ * must either succeed or fail with a message. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/mem.h"
 #include "config/config.h"
+#include "config/env.h"
 #include "config/errors.h"
 #include "tests/unit/test_config_fake.h"
 
@@ -39,6 +44,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static void expand_direct(const uint8_t *data, size_t size)
+{
+    char *in = malloc(size + 1), *out = NULL, err[256] = "";
+    int rc;
+
+    if (!in)
+        return;
+    memcpy(in, data, size);
+    in[size] = '\0';
+    rc = opd_env_expand(in, &out, err, sizeof(err));
+    if (rc == -EINVAL && !err[0])
+        abort(); /* a syntax error always says why */
+    opd_free(out);
+    free(in);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct opd_cfg_errors errs;
@@ -46,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *a, *b;
     size_t alen = 0, blen = 0;
 
+    expand_direct(data, size);
     opd_cfg_errors_init(&errs);
     c = opd_config_load_buffer_ex("fuzz.yaml", (const char *)data, size, fake_lookup, fake_list,
                                   &errs);

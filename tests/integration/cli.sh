@@ -85,6 +85,30 @@ expect_text bad-unknown-key "$t/err" "bad.yaml:8:5:"
 expect_text bad-undefined "$t/err" "bad.yaml:13:25:"
 check run-bad 2 "$bin" --config "$t/bad.yaml"
 
+# A bound on the BPF maps' kernel memory that not even their smallest sizes fit is a config
+# error naming the option; one they fit (after sizing down) is valid.
+for limit in 8 48; do
+  cat >"$t/bpfmem.yaml" <<YAML
+receivers:
+  profiling:
+    bpf_memory_limit_mib: $limit
+exporters:
+  file:
+    path: /tmp/x
+service:
+  pipelines:
+    profiles:
+      receivers: [profiling]
+      exporters: [file]
+YAML
+  if [ "$limit" = 8 ]; then
+    check validate-bpf-limit-too-small 2 "$bin" validate --config "$t/bpfmem.yaml"
+    expect_text bpf-limit-reason "$t/err" "bpf_memory_limit_mib 8 MiB cannot hold the BPF maps"
+  else
+    check validate-bpf-limit-fits 0 "$bin" validate --config "$t/bpfmem.yaml"
+  fi
+done
+
 # A running daemon stops on SIGTERM and on SIGINT with exit 0.
 for sig in TERM INT; do
   rm -f "$t/run.log"

@@ -11,3 +11,11 @@ if(TARGET opd_profiling_sampler)
     SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_unwind_worker.c
     LIBS opd_profiling_sampler)
 endif()
+
+# BPF map memory: the estimate (against the kernel's figures when this process may create
+# maps) and the sizing of the largest maps to bpf_memory_limit_mib.
+if(TARGET opd_profiling_sampler)
+  opd_add_unit_test(test_bpf_memory
+    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_bpf_memory.c
+    LIBS opd_profiling_sampler)
+endif()

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -641,6 +642,60 @@ static void test_hostile_sections(void **state)
     }
 }
 
+/* ---- fuzz findings ------------------------------------------------------------------ */
+
+/* Reads a fuzz_ehframe input kept in tests/fuzz/regress/ehframe into *data. */
+static size_t regress_input(const char *name, uint8_t **data)
+{
+    char path[4096];
+    const char *src = getenv("OPD_SOURCE_DIR");
+    struct stat st;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/tests/fuzz/regress/ehframe/%s", src ? src : ".", name);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    *data = malloc((size_t)st.st_size);
+    assert_non_null(*data);
+    assert_int_equal(read(fd, *data, (size_t)st.st_size), st.st_size);
+    close(fd);
+    return (size_t)st.st_size;
+}
+
+/* crash-03f79b6d: a PT_LOAD whose p_offset + p_filesz wraps past 2^64 covers the
+ * PT_GNU_EH_FRAME address; the segment's "bytes available" wrapped to nearly 2^64 and the
+ * CFI walk formed pointers far outside the file. The segment is now checked as an offset
+ * and a size against the file size, and the CFI reader keeps offsets, never end pointers. */
+static void test_fuzz_ehframe_wrapping_segment(void **state)
+{
+    struct opd_unwind_table t;
+    struct opd_elf_cfi_info info;
+    uint8_t *data;
+    size_t n = regress_input("crash-03f79b6d", &data);
+    int fd = memfd_create("regress", MFD_CLOEXEC);
+
+    (void)state;
+    assert_true(n > 1 && (data[0] & 4)); /* selector: a whole ELF file follows */
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data + 1, n - 1), (ssize_t)(n - 1));
+    assert_int_equal(opd_elf_cfi_build_fd(fd, -1, &t, &info), -ENOENT);
+    assert_int_equal(info.via_phdr, 0);
+    close(fd);
+
+    /* The same bytes as a raw section: walked within its n - 1 bytes. */
+    {
+        struct opd_cfi_section sec = {.data = data + 1, .size = n - 1, .vaddr = 0x10000};
+        struct opd_cfi_builder *b = opd_cfi_builder_create(&opd_cfi_arch_x86_64);
+
+        opd_cfi_builder_add(b, &sec);
+        if (opd_cfi_builder_finish(b, &t) == 0)
+            opd_unwind_table_fini(&t);
+        opd_cfi_builder_destroy(b);
+    }
+    free(data);
+}
+
 static void test_alloc_failures(void **state)
 {
     struct opd_unwind_table t;
@@ -704,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_no_section_headers),
         cmocka_unit_test(test_synthetic_rules),
         cmocka_unit_test(test_hostile_sections),
+        cmocka_unit_test(test_fuzz_ehframe_wrapping_segment),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_go_binary),
         cmocka_unit_test(test_not_elf),

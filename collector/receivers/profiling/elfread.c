@@ -144,6 +144,10 @@ static int read_headers(Elf *elf, struct opd_elf_info *info)
 
         if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
             continue;
+        /* A segment's file part lies within its memory part, and neither range wraps. */
+        if (ph.p_filesz > ph.p_memsz || ph.p_offset > UINT64_MAX - ph.p_filesz ||
+            ph.p_vaddr > UINT64_MAX - ph.p_memsz)
+            info->malformed |= OPD_ELF_BAD_HEADERS;
         if (opd_vec_reserve((void **)&info->loads, &cap, info->n_loads + 1, sizeof(*l)))
             return -ENOMEM;
         l = &info->loads[info->n_loads++];
@@ -238,19 +242,36 @@ static bool is_code_symbol(Elf *elf, const GElf_Sym *s)
     return scn && gelf_getshdr(scn, &sh) && (sh.sh_flags & SHF_EXECINSTR);
 }
 
-static int read_symbols_of(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct opd_symtab *syms,
-                           size_t *added)
+/* Whether section index link names a string table. */
+static bool is_strtab(Elf *elf, size_t link)
 {
+    Elf_Scn *scn = elf_getscn(elf, link);
+    GElf_Shdr sh;
+
+    return scn && gelf_getshdr(scn, &sh) && sh.sh_type == SHT_STRTAB;
+}
+
+/* Reads one symbol section. A section that cannot be what it says (absurd size, unreadable
+ * data, an entry size other than the class's symbol size, a string table that is not one)
+ * is rejected whole and flagged in *malformed. */
+static int read_symbols_of(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct opd_symtab *syms,
+                           size_t *added, unsigned *malformed)
+{
+    size_t i, n, entsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
     Elf_Data *d;
-    size_t i, n;
 
     /* libelf reads the whole section into memory: refuse absurd sizes up front. */
-    if (sh->sh_size > MAX_SECTION_BYTES)
+    if (sh->sh_size > MAX_SECTION_BYTES || sh->sh_entsize != entsize || entsize == 0 ||
+        !is_strtab(elf, sh->sh_link)) {
+        *malformed |= OPD_ELF_BAD_SYMTAB;
         return 0;
+    }
     d = elf_getdata(scn, NULL);
-    if (!d || !d->d_buf || sh->sh_entsize == 0)
+    if (!d || !d->d_buf) {
+        *malformed |= OPD_ELF_BAD_SYMTAB;
         return 0;
-    n = d->d_size / (sh->sh_entsize ? sh->sh_entsize : 1);
+    }
+    n = d->d_size / entsize;
     if (n > MAX_SYMBOLS)
         n = MAX_SYMBOLS;
     for (i = 0; i < n; i++) {
@@ -279,7 +300,7 @@ static int read_symbols_of(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct o
     return 0;
 }
 
-static int read_symbols(Elf *elf, struct opd_symtab *syms)
+static int read_symbols(Elf *elf, struct opd_symtab *syms, unsigned *malformed)
 {
     static const Elf64_Word order[2] = {SHT_SYMTAB, SHT_DYNSYM};
     size_t added = 0;
@@ -293,7 +314,7 @@ static int read_symbols(Elf *elf, struct opd_symtab *syms)
 
             if (!gelf_getshdr(scn, &sh) || sh.sh_type != order[k])
                 continue;
-            err = read_symbols_of(elf, scn, &sh, syms, &added);
+            err = read_symbols_of(elf, scn, &sh, syms, &added, malformed);
             if (err)
                 return err;
         }
@@ -333,7 +354,8 @@ static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_s
     d = elf_getdata(scn, NULL);
     if (!d || !d->d_buf)
         return 1;
-    for (off = 0; off + 64 <= d->d_size; off += 8) {
+    /* off <= d_size always, so d_size - off is what is left and cannot wrap. */
+    for (off = 0; d->d_size - off >= 64; off += 8) {
         const uint8_t *p = (const uint8_t *)d->d_buf + off;
 
         if (!opd_gopclntab_probe(p, d->d_size - off))
@@ -350,7 +372,8 @@ static int scan_for_pclntab(Elf_Scn *scn, uint64_t text, struct opd_symtab *go_s
 /* Finds the pclntab: the .gopclntab section, else (PIE builds keep it inside .data.rel.ro)
  * a header with a known magic at an 8-byte aligned offset of .data.rel.ro or .rodata, else
  * (for a binary known to be Go) of any read-only data section. */
-static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms, struct opd_elf_info *keep)
+static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms, struct opd_elf_info *keep,
+                   unsigned *malformed)
 {
     Elf_Scn *scn = NULL, *cand[2] = {NULL, NULL}, *tab = NULL;
     uint64_t text = 0, first_exec = 0;
@@ -387,12 +410,14 @@ static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms, struct opd_
     if (tab) {
         GElf_Shdr sh;
 
-        if (!gelf_getshdr(tab, &sh) || sh.sh_size > MAX_SECTION_BYTES)
+        if (!gelf_getshdr(tab, &sh) || sh.sh_size > MAX_SECTION_BYTES ||
+            !(d = elf_getdata(tab, NULL)) || !d->d_buf) {
+            *malformed |= OPD_ELF_BAD_GOPCLNTAB;
             return 0;
-        d = elf_getdata(tab, NULL);
-        if (!d || !d->d_buf)
-            return 0;
+        }
         n = parse_table(d->d_buf, d->d_size, text, go_syms, keep);
+        if (n == -EINVAL)
+            *malformed |= OPD_ELF_BAD_GOPCLNTAB;
         return n == -ENOMEM || n == -E2BIG ? n : 0;
     }
     for (k = 0; k < 2; k++) {
@@ -423,6 +448,7 @@ static int read_go(Elf *elf, bool is_go, struct opd_symtab *go_syms, struct opd_
 int opd_elf_read(struct Elf *elf, unsigned what, struct opd_elf_info *info, struct opd_symtab *syms,
                  struct opd_symtab *go_syms)
 {
+    unsigned scratch = 0, *malformed = info ? &info->malformed : &scratch;
     int err = 0;
 
     if (!elf)
@@ -434,7 +460,7 @@ int opd_elf_read(struct Elf *elf, unsigned what, struct opd_elf_info *info, stru
     }
     if ((what & OPD_ELF_SYMBOLS) && syms) {
         syms->elf_rank = true;
-        err = read_symbols(elf, syms);
+        err = read_symbols(elf, syms, malformed);
         if (err)
             return err;
         err = opd_symtab_finish(syms);
@@ -442,7 +468,8 @@ int opd_elf_read(struct Elf *elf, unsigned what, struct opd_elf_info *info, stru
             return err;
     }
     if ((what & OPD_ELF_GO) && go_syms) {
-        err = read_go(elf, info && info->is_go, go_syms, (what & OPD_ELF_GO_LINES) ? info : NULL);
+        err = read_go(elf, info && info->is_go, go_syms, (what & OPD_ELF_GO_LINES) ? info : NULL,
+                      malformed);
         if (err)
             return err;
         err = opd_symtab_finish(go_syms);

@@ -32,7 +32,17 @@ struct opd_elf_info {
     bool is_go;          /* .gopclntab or a Go build id */
     uint8_t *go_pcln;    /* heap copy of the pclntab (OPD_ELF_GO_LINES), for file:line */
     size_t go_pcln_len;
+    unsigned malformed;  /* OPD_ELF_BAD_*: tables found but rejected as malformed */
 };
+
+/* Why a file's tables were rejected (opd_elf_info.malformed). A malformed table is not
+ * read at all; the others still are, except after OPD_ELF_BAD_HEADERS, which the
+ * symbolizer takes as "trust nothing in this file". */
+#define OPD_ELF_BAD_HEADERS   0x1u /* a PT_LOAD whose sizes wrap or whose file part exceeds
+                                    * its memory part */
+#define OPD_ELF_BAD_SYMTAB    0x2u /* .symtab/.dynsym unreadable, oversized, with a wrong
+                                    * entry size or a string table that is not one */
+#define OPD_ELF_BAD_GOPCLNTAB 0x4u /* a section named .gopclntab that does not parse */
 
 /* Which parts opd_elf_read fills. */
 #define OPD_ELF_HEADERS  0x1u /* type, loads, notes, debuglink, flags */

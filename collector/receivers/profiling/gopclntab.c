@@ -1,9 +1,12 @@
 /* .gopclntab: the header (runtime.pcHeader) locates the function name table and the
  * function table; each function table entry points at a runtime._func whose second word
- * is the offset of its name. Every offset read from the file is bounds-checked. */
+ * is the offset of its name. Every offset read from the file is bounds-checked as a size
+ * against what is left of the table, and every sum of offsets goes through off_add, so no
+ * position can wrap around to a small in-bounds one. */
 #include "collector/receivers/profiling/gopclntab.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 struct rd {
@@ -11,6 +14,12 @@ struct rd {
     size_t len;
     unsigned ptr; /* 4 or 8 */
 };
+
+/* *out = a + b; -1 when the sum does not fit in 64 bits. */
+static int off_add(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
 
 static int u32_at(const struct rd *r, uint64_t off, uint32_t *v)
 {
@@ -49,7 +58,40 @@ int opd_gopclntab_probe(const uint8_t *data, size_t len)
     return data[7] == 4 || data[7] == 8;
 }
 
-/* A NUL-terminated name inside the table, or -1. */
+/* Whether s[0, n) is UTF-8 without control characters, as Go's identifiers and file
+ * names are; anything else is a table read at the wrong place. */
+static bool plausible_name(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = s[i], len, k;
+
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4;
+        else
+            return false;
+        if (n - i < len)
+            return false;
+        for (k = 1; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+        i += len;
+    }
+    return true;
+}
+
+/* A NUL-terminated, plausible name inside the table, or -1. */
 static int name_at(const struct rd *r, uint64_t off, const char **s, size_t *n)
 {
     const uint8_t *nul;
@@ -57,7 +99,7 @@ static int name_at(const struct rd *r, uint64_t off, const char **s, size_t *n)
     if (off >= r->len)
         return -1;
     nul = memchr(r->d + off, '\0', r->len - off);
-    if (!nul)
+    if (!nul || !plausible_name(r->d + off, (size_t)(nul - (r->d + off))))
         return -1;
     *s = (const char *)r->d + off;
     *n = (size_t)(nul - (r->d + off));
@@ -91,7 +133,10 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
         if (text == 0)
             text = text_start;
     }
-    if (funcname_off >= len || pcln_off >= len)
+    /* The tables follow the header (magic word, 4 bytes, then 8 words before 1.18's extra
+     * textStart word); offsets into the header are a table pointing at itself. */
+    if (funcname_off >= len || pcln_off >= len || funcname_off < 8 + 7 * (uint64_t)r.ptr ||
+        pcln_off < 8 + 7 * (uint64_t)r.ptr)
         return -EINVAL;
     /* Function table entries: (entryoff, funcoff) u32 pairs in 1.18+, uintptr pairs before. */
     ftab_entry = magic == OPD_GO_MAGIC_116 ? 2ull * r.ptr : 8;
@@ -99,7 +144,7 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
         return -EINVAL;
     for (i = 0; i < nfunc; i++) {
         uint64_t e = pcln_off + i * ftab_entry;
-        uint64_t entry, next, funcoff, start;
+        uint64_t entry, next, funcoff, start, f;
         uint32_t v, nameoff;
         const char *name;
         size_t n;
@@ -122,7 +167,8 @@ int opd_gopclntab_parse(const uint8_t *data, size_t len, uint64_t text_start,
             start = text + entry;
         }
         /* runtime._func: entry (uintptr before 1.18, u32 after), then nameOff int32. */
-        if (u32_at(&r, pcln_off + funcoff + (magic == OPD_GO_MAGIC_116 ? r.ptr : 4), &nameoff))
+        if (off_add(pcln_off, funcoff, &f) ||
+            off_add(f, magic == OPD_GO_MAGIC_116 ? r.ptr : 4, &f) || u32_at(&r, f, &nameoff))
             break;
         if (name_at(&r, funcname_off + nameoff, &name, &n))
             continue;
@@ -187,11 +233,11 @@ static int read_uvarint(const struct rd *r, uint64_t *off, uint32_t *v)
 static int pcvalue(const struct rd *r, const struct hdr *h, uint64_t tab_off, uint64_t pc_off,
                    int32_t *val)
 {
-    uint64_t p = h->pctab_off + tab_off, pc = 0;
+    uint64_t p, pc = 0;
     int32_t v = -1;
     int first = 1, steps = 0;
 
-    if (tab_off == 0)
+    if (tab_off == 0 || off_add(h->pctab_off, tab_off, &p))
         return -1;
     for (;;) {
         uint32_t uvdelta, pcdelta;
@@ -220,7 +266,7 @@ int opd_gopclntab_line(const uint8_t *data, size_t len, uint32_t funcoff, uint64
 {
     struct rd r = {data, len, 8};
     struct hdr h;
-    uint64_t f, fields;
+    uint64_t fields, cu_entry, name_off;
     uint32_t pcfile, pcln, cu, fileoff;
     int32_t fileno, ln;
     const char *name;
@@ -231,10 +277,11 @@ int opd_gopclntab_line(const uint8_t *data, size_t len, uint32_t funcoff, uint64
     r.ptr = data[7];
     if (read_hdr(&r, &h))
         return -EINVAL;
-    f = h.pcln_off + funcoff;
     /* _func: entry (uintptr before 1.18, u32 after), nameOff, args, deferreturn, pcsp,
-     * pcfile, pcln, npcdata, cuOffset. */
-    fields = f + (h.magic == OPD_GO_MAGIC_116 ? r.ptr : 4);
+     * pcfile, pcln, npcdata, cuOffset. Once fields <= len, fields + 28 cannot wrap. */
+    if (off_add(h.pcln_off, funcoff, &fields) ||
+        off_add(fields, h.magic == OPD_GO_MAGIC_116 ? r.ptr : 4, &fields) || fields > r.len)
+        return -EINVAL;
     if (u32_at(&r, fields + 16, &pcfile) || u32_at(&r, fields + 20, &pcln) ||
         u32_at(&r, fields + 28, &cu))
         return -EINVAL;
@@ -242,10 +289,11 @@ int opd_gopclntab_line(const uint8_t *data, size_t len, uint32_t funcoff, uint64
         return -ENOENT;
     if (pcvalue(&r, &h, pcfile, pc_off, &fileno) || fileno < 0)
         return -ENOENT;
-    if (u32_at(&r, h.cu_off + ((uint64_t)cu + (uint64_t)fileno) * 4, &fileoff) ||
-        fileoff == UINT32_MAX)
+    /* cu and fileno are below 2^32, so their sum times 4 fits in 64 bits. */
+    if (off_add(h.cu_off, ((uint64_t)cu + (uint64_t)fileno) * 4, &cu_entry) ||
+        u32_at(&r, cu_entry, &fileoff) || fileoff == UINT32_MAX)
         return -ENOENT;
-    if (name_at(&r, h.filetab_off + fileoff, &name, &n))
+    if (off_add(h.filetab_off, fileoff, &name_off) || name_at(&r, name_off, &name, &n))
         return -ENOENT;
     *file = name;
     *line = ln;

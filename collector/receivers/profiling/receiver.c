@@ -18,6 +18,7 @@
 #include "collector/log.h"
 #include "collector/mem.h"
 #include "collector/receivers/profiling/alloc.h"
+#include "collector/receivers/profiling/bpf_memory.h"
 #include "collector/receivers/profiling/bpf_runtime.h"
 #include "collector/receivers/profiling/build.h"
 #include "collector/receivers/profiling/filter.h"
@@ -121,6 +122,8 @@ struct prof_recv {
     struct opd_python *py; /* CPython frames; NULL when the BPF map is missing */
     struct opd_unwind_glue *unw; /* .eh_frame tables; NULL when walking frame pointers */
     struct opd_bpf_runtime *bpfrt; /* NULL without a metrics registry */
+    struct opd_bpf_memory *bpfmem;
+    uint64_t bpf_limit; /* bytes, 0 = none */
     char *unwind_method;
     char *unwind_id; /* the receiver id, label of the unwinder's metrics */
     uint64_t unwind_bytes;
@@ -248,6 +251,7 @@ static void cycle(struct prof_recv *r, bool final)
     if (r->unw)
         opd_unwind_glue_tick(r->unw);
     opd_bpf_runtime_update(r->bpfrt);
+    opd_bpf_memory_refresh(r->bpfmem);
     opd_metric_set(r->drain_us, (int64_t)((clock_ns(CLOCK_MONOTONIC) - t0) / 1000));
 
     if (batch && batch->n_resources) {
@@ -469,6 +473,8 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         so.unwind_files = r->unwind_files;
         so.tables_required = strcmp(r->unwind_method, "eh_frame") == 0;
     }
+    if ((err = opd_bpf_memory_plan(&so, r->bpf_limit, r->who)))
+        return err;
     r->sampler = opd_sampler_create(&so);
     if (!r->sampler)
         return -errno;
@@ -477,6 +483,11 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
                      "memory)",
              frames, so.stack_entries, (unsigned)OPD_STACK_BYTES(frames),
              2.0 * so.stack_entries * OPD_STACK_BYTES(frames) / (1024.0 * 1024.0));
+    r->bpfmem = opd_bpf_memory_of_sampler(r->sampler, r->bpf_limit, r->tel, r->unwind_id);
+    if (!r->bpfmem)
+        return -errno;
+    if ((err = opd_bpf_memory_report(r->bpfmem, r->bpf_limit, r->who)))
+        return err;
     err = check_pidns(r);
     if (err)
         return err;
@@ -624,6 +635,8 @@ static int prof_shutdown(struct opd_component *self, uint64_t deadline_ns)
     r->unw = NULL;
     opd_bpf_runtime_destroy(r->bpfrt);
     r->bpfrt = NULL;
+    opd_bpf_memory_destroy(r->bpfmem);
+    r->bpfmem = NULL;
     opd_sampler_destroy(r->sampler);
     r->sampler = NULL;
     opd_prof_k8s_scope_stop(r->k8s);
@@ -663,6 +676,7 @@ static void prof_destroy(struct opd_component *self)
     opd_python_destroy(r->py);
     opd_unwind_glue_destroy(r->unw);
     opd_bpf_runtime_destroy(r->bpfrt);
+    opd_bpf_memory_destroy(r->bpfmem);
     opd_sampler_destroy(r->sampler);
     opd_symbolizer_destroy(r->sym);
     opd_proctab_destroy(r->tab);
@@ -781,6 +795,7 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     r->unwind_method = opd_strdup(cfg->unwinding.method ? cfg->unwinding.method : "auto");
     r->unwind_bytes = (uint64_t)cfg->unwinding.table_memory;
     r->unwind_files = (uint32_t)cfg->unwinding.max_files;
+    r->bpf_limit = (uint64_t)cfg->bpf_memory_limit_mib << 20;
     if (!r->who || !r->procfs_root || !r->cgroup_root || !r->unwind_method)
         goto out;
     r->scope.procfs_root = r->procfs_root;
@@ -946,6 +961,21 @@ static int prof_validate(const void *cfgp, char *err, size_t len)
         snprintf(err, len, "at most 4096 pids per list");
         return -EINVAL;
     }
+    /* The maps as start would size them before fitting them to the limit. */
+    if (opd_bpf_memory_check_config(
+            (uint64_t)cfg->bpf_memory_limit_mib << 20,
+            (uint32_t)cfg->max_frames,
+            cfg->max_stacks ? (uint32_t)cfg->max_stacks
+                            : map_entries((uint32_t)cfg->samples_per_second,
+                                          (uint64_t)cfg->reporter_interval, MAX_COUNT_ENTRIES),
+            cfg->max_stacks ? (uint32_t)cfg->max_stacks
+                            : map_entries((uint32_t)cfg->samples_per_second,
+                                          (uint64_t)cfg->reporter_interval, MAX_STACK_ENTRIES),
+            strcmp(cfg->unwinding.method ? cfg->unwinding.method : "auto", "frame_pointer")
+                ? (uint64_t)cfg->unwinding.table_memory
+                : 0,
+            err, len))
+        return -EINVAL;
     return opd_sample_attrs_from_config(&cfg->sample_attributes, cfg->thread_names,
                                         cfg->max_thread_names, cfg->string_attributes, &sa, err,
                                         len);
@@ -1239,6 +1269,14 @@ const struct opd_config_map opd_profiling_config_map[] = {
      .offset = offsetof(struct opd_profiling_config, unwinding),
      .desc = "How user stacks are walked",
      .sub = unwind_map},
+    {.type = OPD_CFG_INT,
+     .name = "bpf_memory_limit_mib",
+     .def = "256",
+     .min = 0,
+     .max = 1 << 20,
+     .offset = offsetof(struct opd_profiling_config, bpf_memory_limit_mib),
+     .desc = "Bound on the kernel memory of the receiver's BPF maps (0 = none): the stacks, "
+             "counts and unwind table maps are sized down to fit it"},
     OPD_CFG_MAP_END,
 };
 

@@ -60,6 +60,7 @@ struct opd_profiling_config {
     char *thread_names;                   /* "normalized" or "raw" */
     int64_t max_thread_names;
     bool string_attributes;
+    int64_t bpf_memory_limit_mib; /* bound on the BPF maps' kernel memory; 0 = none */
 };
 
 extern const struct opd_config_map opd_profiling_config_map[];

@@ -105,6 +105,18 @@ struct opd_symbolizer {
     struct opd_sym_inline inl[OPD_SYM_MAX_INLINE]; /* scratch for the last frame */
 
     struct opd_metric *m_hits, *m_misses, *m_evictions, *m_bytes;
+    struct opd_metric *m_rejected[3]; /* by the reasons of rejections[] */
+};
+
+/* Why a file's symbols were rejected: the label of otelprofd_profiling_symbolizer_files_rejected
+ * for each OPD_ELF_BAD_* flag. */
+static const struct {
+    unsigned flag;
+    const char *reason;
+} rejections[3] = {
+    {OPD_ELF_BAD_HEADERS, "malformed_headers"},
+    {OPD_ELF_BAD_SYMTAB, "malformed_symtab"},
+    {OPD_ELF_BAD_GOPCLNTAB, "malformed_gopclntab"},
 };
 
 /* ---- index --------------------------------------------------------------------------- */
@@ -417,6 +429,20 @@ static int load_elf_symbols(struct opd_symbolizer *s, struct obj *o, struct Elf 
     return 0;
 }
 
+/* Counts (and logs at debug) each table of a file that was rejected as malformed. */
+static void note_rejected(struct opd_symbolizer *s, int32_t pid, const char *path, unsigned bad)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(rejections) / sizeof(rejections[0]); i++) {
+        if (!(bad & rejections[i].flag))
+            continue;
+        opd_metric_add(s->m_rejected[i], 1);
+        OPD_DEBUG(s->who, "pid %d: %s: %s, its frames keep file offsets", (int)pid, path,
+                  rejections[i].reason);
+    }
+}
+
 /* Whether the file behind mapping m is no longer the one x was indexed from (size or mtime
  * differ). A file that cannot be opened now (process gone) is trusted. */
 static bool file_changed(struct opd_symbolizer *s, int32_t pid, const struct opd_proc_mapping *m,
@@ -486,6 +512,12 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
     opd_elf_build_id_hex(&o->info, o->build_id_hex, sizeof(o->build_id_hex));
     if (opd_elf_file_id(fd, o->file_id) == -ENOMEM)
         goto nomem;
+    if (o->info.malformed & OPD_ELF_BAD_HEADERS) {
+        /* Program headers that cannot be right: nothing else in the file is trusted. It
+         * stays cached without symbols (not retried: the file will not get better). */
+        note_rejected(s, proc->pid, m->path, o->info.malformed);
+        goto done;
+    }
     if (o->info.build_id_len && !s->ids_only) {
         build_id_key(&o->info, &ba, &bb);
         x = idx_find(s, IDX_BUILDID, ba, bb);
@@ -507,6 +539,7 @@ static struct obj *get_elf_obj(struct opd_symbolizer *s, const struct opd_proc *
     err = s->ids_only ? 0 : load_elf_symbols(s, o, elf, &fd, proc->pid, m->path);
     if (err == -ENOMEM || err == -E2BIG)
         goto nomem;
+    note_rejected(s, proc->pid, m->path, o->info.malformed);
     if (err == 1)
         elf = NULL; /* kept for DWARF */
 done:
@@ -518,7 +551,8 @@ done:
     if (!x)
         return o; /* usable now, just not findable later; the LRU frees it */
     idx_set_identity(s, x, stp);
-    if (!o->failed && o->info.build_id_len && !s->ids_only) {
+    /* A file with rejected tables never stands in for others with the same build id. */
+    if (!o->failed && !o->info.malformed && o->info.build_id_len && !s->ids_only) {
         build_id_key(&o->info, &ba, &bb);
         idx_add(s, IDX_BUILDID, ba, bb, o);
     }
@@ -704,6 +738,18 @@ struct opd_symbolizer *opd_symbolizer_create(const struct opd_symbolizer_config 
         if (!s->m_hits || !s->m_misses || !s->m_evictions || !s->m_bytes) {
             err = errno ? errno : ENOMEM;
             goto fail;
+        }
+        for (size_t i = 0; i < sizeof(rejections) / sizeof(rejections[0]); i++) {
+            char rl[320];
+
+            snprintf(rl, sizeof(rl), "%s,reason=\"%s\"", labels, rejections[i].reason);
+            s->m_rejected[i] = opd_telemetry_metric(
+                tel, OPD_METRIC_COUNTER, "otelprofd_profiling_symbolizer_files_rejected", rl,
+                "ELF files whose symbol tables were rejected as malformed, by reason");
+            if (!s->m_rejected[i]) {
+                err = errno ? errno : ENOMEM;
+                goto fail;
+            }
         }
     }
     return s;

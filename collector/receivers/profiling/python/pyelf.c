@@ -27,7 +27,9 @@ int opd_py_version_from_name(const char *path, unsigned *major, unsigned *minor)
     return 0;
 }
 
-/* Reads the 4-byte value of a symbol from its section's file data. */
+/* Reads the 4-byte value of a symbol from its section's file data. The symbol's value is
+ * hostile: its offset into the section is checked as a size against what is left of the
+ * section and of its data (sums like st_value + 4 could wrap past 2^64). */
 static int read_sym_u32(Elf *elf, const GElf_Sym *sym, uint32_t *out)
 {
     Elf_Scn *scn = elf_getscn(elf, sym->st_shndx);
@@ -37,11 +39,13 @@ static int read_sym_u32(Elf *elf, const GElf_Sym *sym, uint32_t *out)
 
     if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
         return -EINVAL;
-    if (sym->st_value < sh.sh_addr || sym->st_value + 4 > sh.sh_addr + sh.sh_size)
+    if (sym->st_value < sh.sh_addr)
         return -EINVAL;
     off = sym->st_value - sh.sh_addr;
+    if (off > sh.sh_size || sh.sh_size - off < 4)
+        return -EINVAL;
     d = elf_getdata(scn, NULL);
-    if (!d || !d->d_buf || off + 4 > d->d_size)
+    if (!d || !d->d_buf || off > d->d_size || d->d_size - off < 4)
         return -EINVAL;
     memcpy(out, (const char *)d->d_buf + off, 4);
     return 0;

@@ -31,10 +31,14 @@ const struct opd_cfi_arch opd_cfi_arch_arm64 = {.sp = 31, .fp = 29};
 /* Small cache of parsed CIEs keyed by section offset; FDEs follow their CIE. */
 #define CIE_CACHE 16
 
+/* A cursor over hostile bytes kept as offsets from base, never as pointers: every read
+ * checks its size against the bytes left (end - pos, which cannot wrap since
+ * pos <= end), so no bound is ever computed as pointer + offset. The invariant
+ * pos <= end <= size of the buffer at base holds after every call. */
 struct reader {
-    const uint8_t *p;
-    const uint8_t *end;
-    const uint8_t *base; /* start of the section, for offsets and pcrel */
+    const uint8_t *base; /* start of the section (or expression), for offsets and pcrel */
+    size_t pos;          /* next byte */
+    size_t end;          /* end of the current entry */
 };
 
 /* A rule for one register we track (frame pointer, return address). */
@@ -79,8 +83,9 @@ struct cie {
     uint64_t code_align;
     int64_t data_align;
     uint64_t ra_reg;
-    const uint8_t *insns;
-    const uint8_t *insns_end;
+    bool used;         /* cache slot holds a result (valid or not) for offset */
+    size_t insns;      /* section offsets of the initial instructions */
+    size_t insns_end;
 };
 
 struct fde_rec {
@@ -115,20 +120,34 @@ struct ctx {
     const struct opd_cfi_section *sec;
 };
 
+static size_t rd_left(const struct reader *r)
+{
+    return r->end - r->pos;
+}
+
+/* Moves past n bytes; -EINVAL (and no move) when fewer are left. */
+static int rd_skip(struct reader *r, uint64_t n)
+{
+    if (n > rd_left(r))
+        return -EINVAL;
+    r->pos += (size_t)n;
+    return 0;
+}
+
 static int rd_u8(struct reader *r, uint8_t *v)
 {
-    if (r->end - r->p < 1)
+    if (rd_left(r) < 1)
         return -EINVAL;
-    *v = *r->p++;
+    *v = r->base[r->pos++];
     return 0;
 }
 
 static int rd_bytes(struct reader *r, void *v, size_t n)
 {
-    if ((size_t)(r->end - r->p) < n)
+    if (n > rd_left(r))
         return -EINVAL;
-    memcpy(v, r->p, n);
-    r->p += n;
+    memcpy(v, r->base + r->pos, n);
+    r->pos += n;
     return 0;
 }
 
@@ -154,9 +173,8 @@ static int rd_uleb(struct reader *r, uint64_t *v)
     uint8_t byte;
 
     do {
-        if (r->p >= r->end)
+        if (rd_u8(r, &byte))
             return -EINVAL;
-        byte = *r->p++;
         if (shift >= 64)
             return -EINVAL;
         if (shift == 63 && (byte & 0x7e))
@@ -175,9 +193,8 @@ static int rd_sleb(struct reader *r, int64_t *v)
     uint8_t byte;
 
     do {
-        if (r->p >= r->end)
+        if (rd_u8(r, &byte))
             return -EINVAL;
-        byte = *r->p++;
         if (shift >= 64)
             return -EINVAL;
         val |= (uint64_t)(byte & 0x7f) << shift;
@@ -195,7 +212,7 @@ static int rd_sleb(struct reader *r, int64_t *v)
 static int rd_encoded(const struct ctx *c, struct reader *r, uint8_t enc, uint8_t addr_size,
                       bool skip, uint64_t *out)
 {
-    uint64_t field = c->sec->vaddr + (uint64_t)(r->p - r->base);
+    uint64_t field = c->sec->vaddr + (uint64_t)r->pos;
     uint64_t v = 0;
     int err = 0;
 
@@ -285,7 +302,7 @@ static int rd_range(const struct ctx *c, struct reader *r, uint8_t enc, uint8_t 
 static int parse_cie(const struct ctx *c, size_t off, struct cie *cie)
 {
     const struct opd_cfi_section *s = c->sec;
-    struct reader r = {.base = s->data};
+    struct reader r = {.base = s->data, .pos = off, .end = s->size};
     uint64_t len, id, aug_len = 0;
     uint32_t len32;
     uint8_t version;
@@ -300,8 +317,6 @@ static int parse_cie(const struct ctx *c, size_t off, struct cie *cie)
     cie->addr_size = 8;
     if (off > s->size)
         return -EINVAL;
-    r.p = s->data + off;
-    r.end = s->data + s->size;
     if ((err = rd_u32(&r, &len32)))
         return err;
     len = len32;
@@ -310,9 +325,9 @@ static int parse_cie(const struct ctx *c, size_t off, struct cie *cie)
             return err;
         dwarf64 = true;
     }
-    if (len == 0 || len > (uint64_t)(r.end - r.p))
+    if (len == 0 || len > rd_left(&r))
         return -EINVAL;
-    r.end = r.p + len;
+    r.end = r.pos + (size_t)len;
     if (dwarf64) {
         err = rd_u64(&r, &id);
     } else {
@@ -330,11 +345,11 @@ static int parse_cie(const struct ctx *c, size_t off, struct cie *cie)
         return err;
     if (version != 1 && version != 3 && version != 4)
         return -EINVAL;
-    aug = (const char *)r.p;
-    aug_n = strnlen(aug, (size_t)(r.end - r.p));
-    if (aug_n == (size_t)(r.end - r.p))
+    aug = (const char *)r.base + r.pos;
+    aug_n = strnlen(aug, rd_left(&r));
+    if (aug_n == rd_left(&r))
         return -EINVAL;
-    r.p += aug_n + 1;
+    r.pos += aug_n + 1;
     /* Without 'z' we cannot skip unknown augmentation data; "eh" is the one ancient
      * exception we do not support either. */
     if (aug_n > 0 && aug[0] != 'z')
@@ -360,15 +375,14 @@ static int parse_cie(const struct ctx *c, size_t off, struct cie *cie)
     if (cie->code_align == 0 || cie->code_align > 0xffff)
         return -EINVAL;
     if (aug_n > 0) {
-        const uint8_t *aug_end;
-        size_t i;
+        size_t aug_end, i;
 
         cie->has_z = true;
         if ((err = rd_uleb(&r, &aug_len)))
             return err;
-        if (aug_len > (uint64_t)(r.end - r.p))
+        if (aug_len > rd_left(&r))
             return -EINVAL;
-        aug_end = r.p + aug_len;
+        aug_end = r.pos + (size_t)aug_len;
         for (i = 1; i < aug_n; i++) {
             uint8_t enc;
             uint64_t dummy;
@@ -396,14 +410,14 @@ static int parse_cie(const struct ctx *c, size_t off, struct cie *cie)
                 i = aug_n;
                 break;
             }
-            if (r.p > aug_end)
+            if (r.pos > aug_end)
                 return -EINVAL;
         }
-        r.p = aug_end;
+        r.pos = aug_end;
     }
     if (cie->fde_enc == PE_OMIT)
         return -EINVAL;
-    cie->insns = r.p;
+    cie->insns = r.pos;
     cie->insns_end = r.end;
     cie->valid = true;
     return 0;
@@ -416,7 +430,7 @@ static const struct cie *get_cie(const struct ctx *c, size_t off)
     unsigned i;
 
     for (i = 0; i < CIE_CACHE; i++) {
-        if (b->cache[i].insns && b->cache[i].offset == off)
+        if (b->cache[i].used && b->cache[i].offset == off)
             return b->cache[i].valid ? &b->cache[i] : NULL;
     }
     slot = &b->cache[b->cache_next++ % CIE_CACHE];
@@ -424,10 +438,11 @@ static const struct cie *get_cie(const struct ctx *c, size_t off)
         slot->valid = false;
         slot->offset = off;
         /* Mark the slot used so that a bad CIE is not reparsed for each of its FDEs. */
-        slot->insns = c->sec->data;
+        slot->used = true;
         b->stats.bad_cies++;
         return NULL;
     }
+    slot->used = true;
     b->stats.cies++;
     return slot;
 }
@@ -450,7 +465,7 @@ static const struct cie *get_cie(const struct ctx *c, size_t off)
 static void classify_cfa_expr(const struct opd_cfi_arch *arch, const uint8_t *p, size_t n,
                               struct cfa_state *st)
 {
-    struct reader r = {.p = p, .end = p + n, .base = p};
+    struct reader r = {.base = p, .pos = 0, .end = n};
     uint8_t op, op2;
     int64_t off, off2;
 
@@ -459,15 +474,15 @@ static void classify_cfa_expr(const struct opd_cfi_arch *arch, const uint8_t *p,
     st->off = 0;
     if (rd_u8(&r, &op) || op < OP_BREG0 || op > OP_BREG0 + 31 || rd_sleb(&r, &off))
         return;
-    if (r.p < r.end && *r.p == OP_DEREF &&
+    if (rd_left(&r) && r.base[r.pos] == OP_DEREF &&
         (unsigned)(op - OP_BREG0) <= OPD_CFA_DEREF_REG_MASK) {
         uint64_t post = 0;
 
-        r.p++;
-        if (r.p < r.end && (rd_u8(&r, &op2) || op2 != OP_PLUS_UCONST || rd_uleb(&r, &post) ||
+        r.pos++;
+        if (rd_left(&r) && (rd_u8(&r, &op2) || op2 != OP_PLUS_UCONST || rd_uleb(&r, &post) ||
                             post % 8 || post / 8 > OPD_CFA_DEREF_POST_MAX))
             return;
-        if (r.p != r.end)
+        if (rd_left(&r))
             return;
         st->kind = C_DEREF;
         st->reg = (uint8_t)((op - OP_BREG0) | (post / 8) << OPD_CFA_DEREF_POST_SHIFT);
@@ -479,7 +494,7 @@ static void classify_cfa_expr(const struct opd_cfi_arch *arch, const uint8_t *p,
         return;
     {
         uint8_t rest[7];
-        if (rd_bytes(&r, rest, sizeof(rest)) || r.p != r.end)
+        if (rd_bytes(&r, rest, sizeof(rest)) || rd_left(&r))
             return;
         if (rest[0] != OP_LIT0 + 15 || rest[1] != OP_AND || rest[2] < OP_LIT0 ||
             rest[2] > OP_LIT0 + 15 || rest[3] != OP_GE || rest[4] != OP_LIT0 + 3 ||
@@ -494,13 +509,13 @@ static void classify_cfa_expr(const struct opd_cfi_arch *arch, const uint8_t *p,
 /* A register rule given by DW_CFA_expression: bregR+N means "saved at reg + N". */
 static void classify_reg_expr(const uint8_t *p, size_t n, struct rule *ru)
 {
-    struct reader r = {.p = p, .end = p + n, .base = p};
+    struct reader r = {.base = p, .pos = 0, .end = n};
     uint8_t op;
     int64_t off;
 
     ru->type = R_OTHER;
     if (rd_u8(&r, &op) || op < OP_BREG0 || op > OP_BREG0 + 31 || rd_sleb(&r, &off) ||
-        r.p != r.end)
+        rd_left(&r))
         return;
     ru->type = R_DEREF_REG;
     ru->reg = (uint8_t)(op - OP_BREG0);
@@ -689,17 +704,17 @@ static int mul_da(const struct eval *e, int64_t n, int64_t *out)
     return 0;
 }
 
-/* Runs one call-frame program. Every opcode consumes at least one byte of [p, end), so
- * the loop is bounded by the program length. */
-static int run_program(struct eval *e, const uint8_t *p, const uint8_t *end)
+/* Runs one call-frame program, the section bytes [start, end) (end <= section size).
+ * Every opcode consumes at least one byte, so the loop is bounded by the program length. */
+static int run_program(struct eval *e, size_t start, size_t end)
 {
-    struct reader r = {.p = p, .end = end, .base = e->c->sec->data};
+    struct reader r = {.base = e->c->sec->data, .pos = start, .end = end};
     uint64_t reg, u, len;
     int64_t s;
     uint8_t op;
     int err = 0;
 
-    while (r.p < r.end) {
+    while (rd_left(&r)) {
         if ((err = rd_u8(&r, &op)))
             return err;
         switch (op >> 6) {
@@ -814,27 +829,27 @@ static int run_program(struct eval *e, const uint8_t *p, const uint8_t *end)
             case 0x0f: /* def_cfa_expression */
                 if ((err = rd_uleb(&r, &len)))
                     return err;
-                if (len > (uint64_t)(r.end - r.p))
+                if (len > rd_left(&r))
                     return -EINVAL;
-                classify_cfa_expr(&e->c->b->arch, r.p, (size_t)len, &e->st);
-                r.p += len;
+                classify_cfa_expr(&e->c->b->arch, r.base + r.pos, (size_t)len, &e->st);
+                r.pos += (size_t)len;
                 break;
             case 0x10: /* expression */
             case 0x16: /* val_expression */
                 if ((err = rd_uleb(&r, &reg)) || (err = rd_uleb(&r, &len)))
                     return err;
-                if (len > (uint64_t)(r.end - r.p))
+                if (len > rd_left(&r))
                     return -EINVAL;
                 {
                     struct rule *ru = tracked(e, reg, &e->st);
                     if (ru) {
                         if (op == 0x10)
-                            classify_reg_expr(r.p, (size_t)len, ru);
+                            classify_reg_expr(r.base + r.pos, (size_t)len, ru);
                         else
                             ru->type = R_OTHER;
                     }
                 }
-                r.p += len;
+                r.pos += (size_t)len;
                 break;
             case 0x11: /* offset_extended_sf */
                 if ((err = rd_uleb(&r, &reg)) || (err = rd_sleb(&r, &s)))
@@ -911,11 +926,8 @@ static int parse_fde(const struct ctx *c, const struct cie *cie, struct reader *
         return err;
     if (cie->has_z) {
         uint64_t aug_len;
-        if ((err = rd_uleb(r, &aug_len)))
+        if ((err = rd_uleb(r, &aug_len)) || (err = rd_skip(r, aug_len)))
             return err;
-        if (aug_len > (uint64_t)(r->end - r->p))
-            return -EINVAL;
-        r->p += aug_len;
     }
     if (pc_begin == 0 || pc_range == 0) {
         b->stats.empty_fdes++;
@@ -939,7 +951,7 @@ static int parse_fde(const struct ctx *c, const struct cie *cie, struct reader *
     e.depth = 0;
     e.init = e.st;
     e.in_fde = true;
-    if ((err = run_program(&e, r->p, r->end)))
+    if ((err = run_program(&e, r->pos, r->end)))
         goto fail;
     if ((err = emit_row(&e)))
         goto fail;
@@ -996,8 +1008,8 @@ int opd_cfi_builder_add(struct opd_cfi_builder *b, const struct opd_cfi_section 
         return -EINVAL;
     memset(b->cache, 0, sizeof(b->cache));
     while (sec->size - off >= 4) {
-        struct reader r = {.base = sec->data, .p = sec->data + off, .end = sec->data + sec->size};
-        const uint8_t *id_pos;
+        struct reader r = {.base = sec->data, .pos = off, .end = sec->size};
+        size_t id_pos;
         uint64_t len, id;
         uint32_t len32;
         bool dwarf64 = false;
@@ -1017,16 +1029,16 @@ int opd_cfi_builder_add(struct opd_cfi_builder *b, const struct opd_cfi_section 
                 break;
             dwarf64 = true;
         }
-        if (len > (uint64_t)(r.end - r.p) || len < (dwarf64 ? 8u : 4u)) {
+        if (len > rd_left(&r) || len < (dwarf64 ? 8u : 4u)) {
             /* The chain is broken: nothing after this entry can be located. */
             if (entries == 0)
                 return -EINVAL;
             b->stats.bad_fdes++;
             break;
         }
-        next = (size_t)(r.p - sec->data) + (size_t)len;
-        r.end = r.p + len;
-        id_pos = r.p;
+        next = r.pos + (size_t)len;
+        r.end = next;
+        id_pos = r.pos;
         if (dwarf64) {
             rd_u64(&r, &id);
         } else {
@@ -1043,8 +1055,7 @@ int opd_cfi_builder_add(struct opd_cfi_builder *b, const struct opd_cfi_section 
             const struct cie *cie;
 
             if (sec->kind == OPD_CFI_EH_FRAME) {
-                uint64_t pos = (uint64_t)(id_pos - sec->data);
-                cie_off = id <= pos ? pos - id : UINT64_MAX;
+                cie_off = id <= id_pos ? id_pos - id : UINT64_MAX;
             } else {
                 cie_off = id;
             }

@@ -80,7 +80,9 @@ static Elf_Data *section_data(Elf_Scn *scn, const GElf_Shdr *sh)
 }
 
 /* Maps a vaddr to a file offset through the PT_LOAD segments; returns the bytes of the
- * segment's file image from there on. */
+ * segment's file image from there on, *avail of them. The program headers are hostile:
+ * the segment is checked as an offset and a size against the file size (each compared
+ * with what is left, so no sum can wrap) before any pointer is formed. */
 static const uint8_t *vaddr_bytes(Elf *e, uint64_t vaddr, size_t *avail)
 {
     size_t n, i, fsize;
@@ -94,43 +96,46 @@ static const uint8_t *vaddr_bytes(Elf *e, uint64_t vaddr, size_t *avail)
         if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
             continue;
         if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
-            uint64_t off = ph.p_offset + (vaddr - ph.p_vaddr);
-            uint64_t end = ph.p_offset + ph.p_filesz;
+            uint64_t delta = vaddr - ph.p_vaddr;
 
-            if (off >= fsize || end > fsize)
+            if (ph.p_offset > fsize || ph.p_filesz > fsize - ph.p_offset)
                 return NULL;
-            *avail = (size_t)(end - off);
-            return img + off;
+            /* delta < p_filesz <= fsize - p_offset: the offset stays inside the file. */
+            *avail = (size_t)(ph.p_filesz - delta);
+            return img + ph.p_offset + delta;
         }
     }
     return NULL;
 }
 
-/* Decodes one .eh_frame_hdr field (udata4/sdata4/udata8/sdata8, absolute, pcrel or
- * datarel to the header). */
-static int hdr_field(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_t field_vaddr,
-                     uint64_t hdr_vaddr, uint64_t *out)
+/* Decodes the .eh_frame_hdr field at offset *pos of hdr[0, n) (udata4/sdata4/udata8/
+ * sdata8, absolute, pcrel or datarel to the header at hdr_vaddr) and moves *pos past it. */
+static int hdr_field(const uint8_t *hdr, size_t n, size_t *pos, uint8_t enc, uint64_t hdr_vaddr,
+                     uint64_t *out)
 {
+    uint64_t field_vaddr = hdr_vaddr + *pos;
     uint64_t v;
 
+    if (*pos > n)
+        return -EINVAL;
     switch (enc & 0x0f) {
     case 0x03:
     case 0x0b: {
         uint32_t u;
-        if (end - *p < 4)
+        if (n - *pos < 4)
             return -EINVAL;
-        memcpy(&u, *p, 4);
-        *p += 4;
+        memcpy(&u, hdr + *pos, 4);
+        *pos += 4;
         v = (enc & 0x0f) == 0x0b ? (uint64_t)(int64_t)(int32_t)u : u;
         break;
     }
     case 0x00:
     case 0x04:
     case 0x0c:
-        if (end - *p < 8)
+        if (n - *pos < 8)
             return -EINVAL;
-        memcpy(&v, *p, 8);
-        *p += 8;
+        memcpy(&v, hdr + *pos, 8);
+        *pos += 8;
         break;
     default:
         return -EINVAL;
@@ -155,16 +160,16 @@ static int hdr_field(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_
 static int parse_hdr(const uint8_t *hdr, size_t n, uint64_t hv, uint64_t *eh_vaddr,
                      uint32_t *count)
 {
-    const uint8_t *p = hdr + 4, *end = hdr + n;
+    size_t pos = 4;
     uint64_t c = 0;
 
     if (n < 4 || hdr[0] != 1)
         return -EINVAL;
-    if (hdr_field(&p, end, hdr[1], hv + 4, hv, eh_vaddr))
+    if (hdr_field(hdr, n, &pos, hdr[1], hv, eh_vaddr))
         return -EINVAL;
     *count = 0;
-    if (hdr[2] != 0xff && hdr[3] != 0xff &&
-        !hdr_field(&p, end, hdr[2], hv + (uint64_t)(p - hdr), hv, &c) && c <= UINT32_MAX)
+    if (hdr[2] != 0xff && hdr[3] != 0xff && !hdr_field(hdr, n, &pos, hdr[2], hv, &c) &&
+        c <= UINT32_MAX)
         *count = (uint32_t)c;
     return 0;
 }
