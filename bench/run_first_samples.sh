@@ -7,6 +7,7 @@
 # otelprofd_unwind_tables_published_within{le} buckets and the fixture's complete share.
 #   BUILD (default build)  HZ (99)  RUNS (20)  RUN_SECS (0.5)  PROCS (2000)
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -46,10 +47,7 @@ YAML
   rm -f "$TMP/out.folded"
   "$BIN" --config "$TMP/cfg.yaml" >"$TMP/daemon.log" 2>&1 &
   DPID=$!
-  until grep -q "everything is ready" "$TMP/daemon.log"; do
-    kill -0 "$DPID" 2>/dev/null || { cat "$TMP/daemon.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_ready "$TMP/daemon.log" "$DPID"
   for _ in $(seq 1 "$RUNS"); do "$TMP/fschain" "$RUN_SECS" >/dev/null; done
   sleep 1.5
   curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/m.txt"

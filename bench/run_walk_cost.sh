@@ -13,6 +13,7 @@
 # Prints a markdown section (medians over the rounds, and every round).
 #   BUILD (default build)  HZ (999)  SECS per run (3)  ROUNDS (6)
 set -euo pipefail
+. "$(dirname "$0")/bench_lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -58,14 +59,7 @@ service:
 YAML
   "$BIN" --config "$TMP/cfg.yaml" >"$TMP/daemon.log" 2>&1 &
   DPID=$!
-  until grep -q "everything is ready" "$TMP/daemon.log"; do
-    kill -0 "$DPID" 2>/dev/null || { cat "$TMP/daemon.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  if grep -q "degraded:" "$TMP/daemon.log"; then
-    grep "degraded:" "$TMP/daemon.log" >&2
-    exit 1
-  fi
+  wait_ready "$TMP/daemon.log" "$DPID"
 }
 stop() { kill -INT "$DPID"; wait "$DPID" || true; DPID=""; rm -f "$TMP/out.folded"; }
 metric() {

@@ -98,10 +98,7 @@ struct {
 
 static __always_inline void opd_acount(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&opd_alloc_counters, &idx);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
+	opd_counter_add(&opd_alloc_counters, idx, 1);
 }
 
 static __always_inline __s64 opd_alloc_interval(void)
@@ -123,6 +120,7 @@ static __always_inline int opd_alloc_enter(struct pt_regs *ctx, __u64 size, __u6
 	struct opd_walk *w;
 	__u64 pid_tgid, sp = PT_REGS_SP(ctx);
 	__u32 tgid, tid;
+	int begun;
 
 	if (!opd_alloc_sample_bytes)
 		return 0;
@@ -171,15 +169,10 @@ static __always_inline int opd_alloc_enter(struct pt_regs *ctx, __u64 size, __u6
 	/* At the allocator's first instruction: the return address is on top of the stack
 	 * when no table covers it (entry = 1). A uprobe's registers are the user's. */
 	opd_regs_from_ctx(&w->regs, ctx);
-	if (opd_walk_begin(w, tgid, 0, 1, opd_max_frames) == 0) {
-		bpf_tail_call(ctx, &opd_alloc_stages, OPD_STAGE_WALK);
-		opd_count(OPD_CNT_STAGE_FAIL);
-	} else {
+	begun = opd_walk_begin(w, tgid, 0, 1, opd_max_frames) == 0;
+	if (!begun)
 		opd_count(OPD_CNT_USTACK_FAIL);
-	}
-	w->stack.len = 0;
-	bpf_tail_call(ctx, &opd_alloc_stages, OPD_STAGE_FINISH);
-	opd_count(OPD_CNT_STAGE_FAIL);
+	opd_run_stages(ctx, &opd_alloc_stages, w, begun);
 	return 0;
 }
 

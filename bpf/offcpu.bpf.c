@@ -57,6 +57,7 @@ int BPF_PROG(opd_offcpu_switch, bool preempt, struct task_struct *prev, struct t
 	__u64 now = bpf_ktime_get_ns(), pid_tgid;
 	void *counts;
 	long bytes;
+	int begun;
 
 	/* The thread coming in: count the time it was away. */
 	ntid = BPF_CORE_READ(next, pid);
@@ -107,16 +108,11 @@ int BPF_PROG(opd_offcpu_switch, bool preempt, struct task_struct *prev, struct t
 	w->stack.len = 0;
 	w->stop = 0;
 	/* In the kernel (sched_switch): its user registers were saved at entry. */
-	if (opd_regs_from_current(&w->regs) == 0 &&
-	    opd_walk_begin(w, start.key.tgid, 1, 0, opd_max_frames) == 0) {
-		bpf_tail_call(ctx, &opd_offcpu_stages, OPD_STAGE_WALK);
-		opd_count(OPD_CNT_STAGE_FAIL);
-		w->stack.len = 0;
-	} else {
+	begun = opd_regs_from_current(&w->regs) == 0 &&
+		opd_walk_begin(w, start.key.tgid, 1, 0, opd_max_frames) == 0;
+	if (!begun)
 		opd_count(OPD_CNT_USTACK_FAIL);
-	}
-	bpf_tail_call(ctx, &opd_offcpu_stages, OPD_STAGE_FINISH);
-	opd_count(OPD_CNT_STAGE_FAIL);
+	opd_run_stages(ctx, &opd_offcpu_stages, w, begun);
 	return 0;
 }
 

@@ -103,10 +103,7 @@ OPD_STAGE_ARRAY(opd_sample_stages);
 
 static __always_inline void opd_count(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&opd_counters, &idx);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
+	opd_counter_add(&opd_counters, idx, 1);
 }
 
 /* Returns 1 when the thread is out of scope: at most one lookup per filter map that has
@@ -252,6 +249,20 @@ static __always_inline int opd_add_value(void *counts, struct opd_sample_key *ke
 	return err ? -1 : 0;
 }
 
+/* Goes on to the hook's walk stage when the walk in w has begun, else (or when that tail
+ * call fails) to its finish stage, with no user frames. Returns only when the finish
+ * stage could not be reached either (counted). */
+static __always_inline void opd_run_stages(void *ctx, void *stages, struct opd_walk *w, int begun)
+{
+	if (begun) {
+		bpf_tail_call(ctx, stages, OPD_STAGE_WALK);
+		opd_count(OPD_CNT_STAGE_FAIL);
+		w->stack.len = 0;
+	}
+	bpf_tail_call(ctx, stages, OPD_STAGE_FINISH);
+	opd_count(OPD_CNT_STAGE_FAIL);
+}
+
 /* Stores the walk's user frames in stacks; returns their hash, OPD_STACK_NONE when there
  * are none. Counts what went wrong. */
 static __always_inline __u64 opd_finish_user_stack(struct opd_walk *w, void *stacks)
@@ -308,14 +319,8 @@ int opd_sample(struct bpf_perf_event_data *ctx)
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	key.kstack = opd_sample_kernel_stack(ctx, w, stacks);
 	w->key = key;
-	if (opd_sample_begin_walk(ctx, w, task) == 0) {
-		bpf_tail_call(ctx, &opd_sample_stages, OPD_STAGE_WALK);
-		opd_count(OPD_CNT_STAGE_FAIL);
-		w->stack.len = 0;
-	}
-	/* No user frames (or no walk stage): the sample keeps its kernel stack. */
-	bpf_tail_call(ctx, &opd_sample_stages, OPD_STAGE_FINISH);
-	opd_count(OPD_CNT_STAGE_FAIL);
+	/* Without user frames (or a walk stage) the sample keeps its kernel stack. */
+	opd_run_stages(ctx, &opd_sample_stages, w, opd_sample_begin_walk(ctx, w, task) == 0);
 	opd_count(OPD_CNT_STAGE_LOST);
 	return 0;
 }

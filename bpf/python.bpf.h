@@ -143,10 +143,7 @@ static __always_inline __u8 opd_py_u8(const __u8 *b, __u32 off)
 
 static __always_inline void opd_py_count(__u32 idx, __u64 n)
 {
-    __u64 *v = bpf_map_lookup_elem(&opd_py_stats, &idx);
-
-    if (v)
-        __sync_fetch_and_add(v, n);
+    opd_counter_add(&opd_py_stats, idx, n);
 }
 
 static __always_inline int opd_py_read(void *dst, __u32 len, __u64 addr)

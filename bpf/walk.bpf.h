@@ -18,6 +18,7 @@
 #ifndef OPD_BPF_WALK_BPF_H
 #define OPD_BPF_WALK_BPF_H
 
+#include "counter.bpf.h"
 #include "unwind_table.h"
 #include "walk.h"
 
@@ -105,10 +106,7 @@ struct {
 
 static __always_inline void opd_unwind_count(__u32 idx)
 {
-    __u64 *v = bpf_map_lookup_elem(&opd_unwind_stats, &idx);
-
-    if (v)
-        __sync_fetch_and_add(v, 1);
+    opd_counter_add(&opd_unwind_stats, idx, 1);
 }
 
 static __always_inline struct opd_walk *opd_walk_state(__u32 slot)

@@ -57,6 +57,7 @@ if(DEFINED OPD_CLANG AND DEFINED OPD_BPFTOOL AND CMAKE_SYSTEM_PROCESSOR MATCHES 
     COMMAND ${OPD_LLVM_STRIP} -g ${_unw_obj}
     DEPENDS ${CMAKE_SOURCE_DIR}/bpf/unwind_probe.bpf.c ${CMAKE_SOURCE_DIR}/bpf/walk.bpf.h
             ${CMAKE_SOURCE_DIR}/bpf/walk.h ${CMAKE_SOURCE_DIR}/bpf/regs.bpf.h
+            ${CMAKE_SOURCE_DIR}/bpf/counter.bpf.h
             ${CMAKE_SOURCE_DIR}/bpf/unwind_table.h ${CMAKE_SOURCE_DIR}/bpf/profile.h
             ${_unw_out}/vmlinux.h
     COMMENT "BPF unwind_probe.bpf.c"
