@@ -119,8 +119,8 @@ struct prof_recv {
     struct opd_alloc *alloc;   /* NULL when memory profiling is off */
     struct opd_proctab *tab;
     struct opd_symbolizer *sym;
-    struct opd_python *py; /* CPython frames; NULL when the BPF map is missing */
-    struct opd_unwind_glue *unw; /* .eh_frame tables; NULL when walking frame pointers */
+    struct opd_python *py;         /* CPython frames; NULL when the BPF map is missing */
+    struct opd_unwind_glue *unw;   /* .eh_frame tables; NULL when walking frame pointers */
     struct opd_bpf_runtime *bpfrt; /* NULL without a metrics registry */
     struct opd_bpf_memory *bpfmem;
     uint64_t bpf_limit; /* bytes, 0 = none */
@@ -141,7 +141,7 @@ struct prof_recv {
     bool watching;
     _Atomic bool watch_stop;
     pthread_mutex_t tab_lock;
-    pthread_mutex_t filter_lock; /* the scope filter, between the two threads */
+    pthread_mutex_t filter_lock;          /* the scope filter, between the two threads */
     struct opd_unwind_worker *unw_worker; /* publishes tables off the watcher */
 
     struct opd_telemetry *tel;
@@ -386,19 +386,22 @@ static int check_pidns(struct prof_recv *r)
     int err = opd_pidns_gather(r->procfs_root, &f);
 
     if (err) {
-        OPD_WARN(r->who, "procfs_root %s: cannot read %s/self: %s", r->procfs_root,
-                 r->procfs_root, strerror(-err));
+        OPD_WARN(r->who, "procfs_root %s: cannot read %s/self: %s", r->procfs_root, r->procfs_root,
+                 strerror(-err));
         return 0;
     }
     if (!opd_pidns_needs_translation(&f)) {
         if (!f.own_is_init)
-            OPD_INFO(r->who, "running in a pid namespace of its own; process ids are read "
-                             "from the host's procfs at %s", r->procfs_root);
+            OPD_INFO(r->who,
+                     "running in a pid namespace of its own; process ids are read "
+                     "from the host's procfs at %s",
+                     r->procfs_root);
         return 0;
     }
     opd_sampler_pidns(r->sampler, f.own_dev, f.own_ino);
-    OPD_INFO(r->who, "running in pid namespace %lu with its /proc at %s: only the processes "
-                     "of this namespace are profiled, under their ids here",
+    OPD_INFO(r->who,
+             "running in pid namespace %lu with its /proc at %s: only the processes "
+             "of this namespace are profiled, under their ids here",
              f.own_ino, r->procfs_root);
     return 0;
 }
@@ -409,9 +412,9 @@ static void describe(const struct prof_recv *r, int ncpus, char *buf, size_t len
 {
     size_t w;
 
-    w = (size_t)snprintf(buf, len, "sampling %d CPUs; user stacks walked by %s", ncpus,
-                         r->unw ? ".eh_frame tables (frame pointers where a file has none)"
-                                : "frame pointers");
+    w = (size_t)snprintf(
+        buf, len, "eBPF programs attached to %d CPU(s); user stacks walked by %s", ncpus,
+        r->unw ? ".eh_frame tables (frame pointers where a file has none)" : "frame pointers");
     for (int f = 0; f < OPD_SAMPLER_FEATURES && w < len; f++) {
         const char *why = opd_sampler_degraded(r->sampler, (enum opd_sampler_feature)f);
 
@@ -432,10 +435,10 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
         .max_frames = r->max_frames,
         /* Each drain window's distinct stacks must fit: sized from the sample rate unless
          * max_stacks bounds it (what does not fit is counted as map_full). */
-        .count_entries = r->max_stacks ? r->max_stacks
-                                       : map_entries(r->hz, r->interval_ns, MAX_COUNT_ENTRIES),
-        .stack_entries = r->max_stacks ? r->max_stacks
-                                       : map_entries(r->hz, r->interval_ns, MAX_STACK_ENTRIES),
+        .count_entries =
+            r->max_stacks ? r->max_stacks : map_entries(r->hz, r->interval_ns, MAX_COUNT_ENTRIES),
+        .stack_entries =
+            r->max_stacks ? r->max_stacks : map_entries(r->hz, r->interval_ns, MAX_STACK_ENTRIES),
         .off_cpu = r->off_cpu_threshold > 0,
         .memory = r->mem_enabled,
     };
@@ -479,8 +482,9 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
     if (!r->sampler)
         return -errno;
     so = *opd_sampler_effective_opts(r->sampler); /* less what this kernel refused */
-    OPD_INFO(r->who, "frame budget %u; stacks maps 2 x %u entries of %u bytes (%.1f MiB of kernel "
-                     "memory)",
+    OPD_INFO(r->who,
+             "frame budget %u; stacks maps 2 x %u entries of %u bytes (%.1f MiB of kernel "
+             "memory)",
              frames, so.stack_entries, (unsigned)OPD_STACK_BYTES(frames),
              2.0 * so.stack_entries * OPD_STACK_BYTES(frames) / (1024.0 * 1024.0));
     r->bpfmem = opd_bpf_memory_of_sampler(r->sampler, r->bpf_limit, r->tel, r->unwind_id);
@@ -510,13 +514,13 @@ static int prof_start(struct opd_component *self, struct opd_host *host)
             OPD_WARN(r->who, "unwinding: no .eh_frame tables (%s); walking frame pointers",
                      strerror(errno));
         } else {
-            OPD_INFO(r->who, "unwinding: .eh_frame tables (%" PRIu64 " MiB, %u files), frame "
-                             "pointers elsewhere",
+            OPD_INFO(r->who,
+                     "unwinding: .eh_frame tables (%" PRIu64 " MiB, %u files), frame "
+                     "pointers elsewhere",
                      r->unwind_bytes >> 20, so.unwind_files);
             struct opd_unwind_worker_ops ops = opd_unwind_worker_glue_ops(r->unw);
 
-            r->unw_worker = opd_unwind_worker_create(&ops, r->max_processes, r->tel,
-                                                     r->unwind_id);
+            r->unw_worker = opd_unwind_worker_create(&ops, r->max_processes, r->tel, r->unwind_id);
             if (!r->unw_worker)
                 return -errno;
         }
@@ -863,8 +867,8 @@ static struct opd_component *prof_create(const struct opd_create_params *p, cons
     r->comm_filtered =
         metric(r, id, OPD_METRIC_COUNTER, "otelprofd_profiling_samples_comm_filtered", NULL,
                "Samples dropped in user space by the comm filter.");
-    r->accepted = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_accepted_profile_samples", NULL,
-                         "Profile samples pushed into the pipeline.");
+    r->accepted = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_accepted_profile_samples",
+                         NULL, "Profile samples pushed into the pipeline.");
     r->refused = metric(r, id, OPD_METRIC_COUNTER, "otelcol_receiver_refused_profile_samples", NULL,
                         "Profile samples the pipeline refused.");
     if (cfg->memory.enabled) {
@@ -946,8 +950,9 @@ static int prof_validate(const void *cfgp, char *err, size_t len)
     if (opd_prof_k8s_scope_configured(&cfg->scope) &&
         (cfg->include.pids.n || cfg->include.comm.n || cfg->include.cgroup_prefixes.n)) {
         /* Include rules widen what is sampled; the scope must only ever narrow it. */
-        snprintf(err, len, "scope (namespaces, pod_selector) and include rules cannot be "
-                           "combined: narrow the scope with exclude instead");
+        snprintf(err, len,
+                 "scope (namespaces, pod_selector) and include rules cannot be "
+                 "combined: narrow the scope with exclude instead");
         return -EINVAL;
     }
     if (cfg->memory.include.cgroup_prefixes.n) {
@@ -963,8 +968,7 @@ static int prof_validate(const void *cfgp, char *err, size_t len)
     }
     /* The maps as start would size them before fitting them to the limit. */
     if (opd_bpf_memory_check_config(
-            (uint64_t)cfg->bpf_memory_limit_mib << 20,
-            (uint32_t)cfg->max_frames,
+            (uint64_t)cfg->bpf_memory_limit_mib << 20, (uint32_t)cfg->max_frames,
             cfg->max_stacks ? (uint32_t)cfg->max_stacks
                             : map_entries((uint32_t)cfg->samples_per_second,
                                           (uint64_t)cfg->reporter_interval, MAX_COUNT_ENTRIES),
