@@ -45,6 +45,8 @@ receivers:
     samples_per_second: 99
     reporter_interval: 1s
     max_frames: $2
+    # The stacks maps at 1024 frames (8 KiB an entry) do not fit the default bound.
+    bpf_memory_limit_mib: $(( $2 > 512 ? 512 : 256 ))
     off_cpu_threshold: 0.1
     memory:
       enabled: true
